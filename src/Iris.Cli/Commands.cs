@@ -1,0 +1,139 @@
+using Iris.Contracts.Descriptors;
+using Iris.Server.Api;
+using Iris.Server.Auth;
+using Iris.Server.Compatibility;
+using Iris.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Iris.Cli;
+
+/// <summary>The <c>iris</c> command: a thin shell over the server library.</summary>
+internal static class Commands
+{
+    private const string Usage = """
+        Usage:
+          iris serve [--data-dir DIR] [--http-port N] [--grpc-port N] [--host ADDR]
+              Runs the server. Environment: IRIS_DATA_DIR (default ~/.iris), IRIS_HTTP_PORT (8080),
+              IRIS_GRPC_PORT (18080), IRIS_HOST (127.0.0.1), IRIS_BOOTSTRAP_USER (admin), IRIS_BOOTSTRAP_PAT.
+          iris docs api-compatibility [--out FILE]
+              Writes the generated compatibility table (default docs/api-compatibility.md under the current directory).
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        try
+        {
+            return args switch
+            {
+                ["serve", .. var rest] => await ServeAsync(rest).ConfigureAwait(false),
+                ["docs", "api-compatibility", .. var rest] => await WriteCompatibilityAsync(rest).ConfigureAwait(false),
+                ["--help" or "-h" or "help"] => PrintUsage(0),
+                _ => PrintUsage(2),
+            };
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync("iris: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
+        catch (InvalidOperationException e)
+        {
+            await Console.Error.WriteLineAsync("iris: " + e.Message).ConfigureAwait(false);
+            return 1;
+        }
+    }
+
+    private static int PrintUsage(int code)
+    {
+        (code == 0 ? Console.Out : Console.Error).WriteLine(Usage);
+        return code;
+    }
+
+    private static async Task<int> ServeAsync(string[] args)
+    {
+        var options = IrisServerOptions.FromEnvironment();
+        var flags = Flags.Parse(args, "--data-dir", "--http-port", "--grpc-port", "--host");
+        options.DataDir = flags.GetValueOrDefault("--data-dir") ?? options.DataDir;
+        options.Host = flags.GetValueOrDefault("--host") ?? options.Host;
+        options.HttpPort = Flags.Int(flags, "--http-port") ?? options.HttpPort;
+        options.GrpcPort = Flags.Int(flags, "--grpc-port") ?? options.GrpcPort;
+
+        await using var server = IrisServer.Create(options);
+        await server.StartAsync().ConfigureAwait(false);
+        Console.WriteLine($"Iris is serving REST on http://{options.Host}:{server.HttpPort} and gRPC on {options.Host}:{server.GrpcPort} (data: {Path.GetFullPath(options.DataDir)})");
+        if (server.Bootstrap.Generated)
+        {
+            Console.WriteLine($"Bootstrap personal access token for user '{server.Bootstrap.UserId}' (shown once; also in {Path.Combine(options.DataDir, BootstrapCredentials.FileName)}):");
+            Console.WriteLine(server.Bootstrap.Token);
+        }
+
+        await server.WaitForShutdownAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> WriteCompatibilityAsync(string[] args)
+    {
+        var flags = Flags.Parse(args, "--out");
+        var output = flags.GetValueOrDefault("--out") ?? CompatibilityTable.RelativePath;
+        var scratch = Directory.CreateTempSubdirectory("iris-docs-");
+        try
+        {
+            var options = new IrisServerOptions { DataDir = scratch.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = null };
+            await using var server = IrisServer.Create(options);
+            var text = CompatibilityTable.Render(ApiCatalog.Instance, server.Services.GetRequiredService<HandlerRegistry>());
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            await File.WriteAllTextAsync(output, text).ConfigureAwait(false);
+            Console.WriteLine($"Wrote {output}");
+            return 0;
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+}
+
+internal sealed class UsageException(string message) : Exception(message);
+
+internal static class Flags
+{
+    public static Dictionary<string, string> Parse(string[] args, params string[] known)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string name, value;
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                name = arg[..eq];
+                value = arg[(eq + 1)..];
+            }
+            else
+            {
+                name = arg;
+                if (i + 1 >= args.Length)
+                {
+                    throw new UsageException($"{name} needs a value.");
+                }
+
+                value = args[++i];
+            }
+
+            if (!known.Contains(name, StringComparer.Ordinal))
+            {
+                throw new UsageException($"unknown option '{name}'.");
+            }
+
+            result[name] = value;
+        }
+
+        return result;
+    }
+
+    public static int? Int(Dictionary<string, string> flags, string name) =>
+        flags.TryGetValue(name, out var v)
+            ? int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw new UsageException($"{name} must be an integer.")
+            : null;
+}

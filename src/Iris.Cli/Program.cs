@@ -1,0 +1,3 @@
+using Iris.Cli;
+
+return await Commands.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,93 @@
+using Clarifai.Api;
+using Clarifai.Api.Status;
+using Google.Protobuf;
+using Iris.Contracts.Descriptors;
+using Iris.Core.Errors;
+using Iris.Server.Auth;
+using Microsoft.Extensions.Logging;
+
+namespace Iris.Server.Api;
+
+/// <summary>
+/// The request path shared by both transports: request id → authenticate → normalise (<c>me</c>) → handler, and the
+/// one place where an <see cref="IrisException"/> (or anything unexpected) becomes the response <c>status</c>.
+/// Never throws except for the caller's own cancellation.
+/// </summary>
+public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator authenticator, ILogger<ApiInvoker> logger)
+{
+    public HandlerRegistry Registry => registry;
+
+    public async ValueTask<InvokeResult> InvokeAsync(RpcInfo rpc, IMessage request, RequestMeta meta, string requestId, CancellationToken cancellationToken)
+    {
+        IMessage response;
+        var failed = false;
+        try
+        {
+            var principal = await authenticator.AuthenticateAsync(rpc, meta.Authorization, cancellationToken).ConfigureAwait(false);
+            if (principal is not null)
+            {
+                ResolveMe(request, principal);
+            }
+
+            var handler = registry.Find(rpc.Name) ?? throw IrisException.NotImplemented(rpc.Name);
+            var context = new CallContext(rpc, requestId, meta.Transport, principal, cancellationToken);
+            response = await handler(request, context).ConfigureAwait(false);
+            if (StatusWriter.Get(response) is null)
+            {
+                StatusWriter.Set(response, StatusWriter.Ok());
+            }
+        }
+        catch (IrisException error)
+        {
+            if (error.Code is StatusCode.ConnKeyInvalid or StatusCode.ConnKeyNotFound or StatusCode.ConnInvalidRequest
+                or StatusCode.ConnInsufficientScopes)
+            {
+                LogDenied(logger, rpc.Name, (int)error.Code, requestId);
+            }
+
+            response = ErrorResponse(rpc, error);
+            failed = true;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception unexpected)
+        {
+            LogUnexpected(logger, unexpected, rpc.Name, requestId);
+            response = ErrorResponse(rpc, new IrisException(StatusCode.InternalServerIssue,
+                $"An internal error occurred. Quote request id {requestId} when reporting it."));
+            failed = true;
+        }
+
+        StatusWriter.Get(response)!.ReqId = requestId;
+        return new InvokeResult(response, failed);
+    }
+
+    /// <summary>A fresh response of the RPC's type carrying only the error status.</summary>
+    public static IMessage ErrorResponse(RpcInfo rpc, IrisException error)
+    {
+        var response = rpc.NewResponse();
+        StatusWriter.Set(response, StatusWriter.From(error));
+        return response;
+    }
+
+    /// <summary><c>user_id</c> <c>me</c> means the authenticated user (UserAppIDSet comment in resources.proto).</summary>
+    private static void ResolveMe(IMessage request, Principal principal)
+    {
+        var field = request.Descriptor.FindFieldByName("user_app_id");
+        if (field?.Accessor.GetValue(request) is UserAppIDSet ids && string.Equals(ids.UserId, "me", StringComparison.Ordinal))
+        {
+            ids.UserId = principal.UserId;
+        }
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Denied {Rpc}: status {Code} (req_id {RequestId})")]
+    private static partial void LogDenied(ILogger logger, string rpc, int code, string requestId);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Unexpected failure in {Rpc} (req_id {RequestId})")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string rpc, string requestId);
+}
+
+/// <summary>The response of one call, and whether its status came from a failure rather than from the handler.</summary>
+public readonly record struct InvokeResult(IMessage Response, bool Failed);

@@ -1,0 +1,34 @@
+using System.Security.Cryptography;
+
+namespace Iris.Server.Api;
+
+/// <summary>Request ids: 32 lowercase hex characters, optionally after a client-chosen prefix.</summary>
+internal static class RequestIds
+{
+    /// <summary>The official clients may send <c>X-Clarifai-Request-ID-Prefix</c>; it is kept when short and plain.</summary>
+    public static string New(string? prefix)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bytes);
+        var id = Convert.ToHexStringLower(bytes);
+        if (string.IsNullOrEmpty(prefix) || prefix.Length > 64 || !IsPlain(prefix))
+        {
+            return id;
+        }
+
+        return prefix + "-" + id;
+    }
+
+    private static bool IsPlain(string s)
+    {
+        foreach (var c in s)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Reflection;
+using Google.Protobuf;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
+using Iris.Contracts.Descriptors;
+using Iris.Server.Api;
+
+namespace Iris.Server.Grpc;
+
+/// <summary>Registers all 289 RPCs of the descriptor with Grpc.AspNetCore, each routed to the shared invoker.</summary>
+internal sealed class V2MethodProvider(ApiInvoker invoker) : IServiceMethodProvider<V2GrpcService>
+{
+    internal const string RequestIdHeader = "x-clarifai-request-id";
+
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<V2GrpcService> context)
+    {
+        foreach (var rpc in ApiCatalog.Instance.Rpcs)
+        {
+            var kind = (rpc.IsClientStreaming, rpc.IsServerStreaming) switch
+            {
+                (false, false) => nameof(AddUnary),
+                (false, true) => nameof(AddServerStreaming),
+                (true, false) => nameof(AddClientStreaming),
+                (true, true) => nameof(AddDuplex),
+            };
+            var types = rpc.GrpcMethod.GetType().GetGenericArguments();
+            typeof(V2MethodProvider).GetMethod(kind, BindingFlags.NonPublic | BindingFlags.Instance)!
+                .MakeGenericMethod(types)
+                .Invoke(this, [context, rpc]);
+        }
+    }
+
+    private void AddUnary<TRequest, TResponse>(ServiceMethodProviderContext<V2GrpcService> context, RpcInfo rpc)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        context.AddUnaryMethod((Method<TRequest, TResponse>)rpc.GrpcMethod, [], async (_, request, call) =>
+            (TResponse)(await InvokeAsync(rpc, request, call).ConfigureAwait(false)).Response);
+    }
+
+    // Streaming RPCs have no handlers yet: each answers one message carrying 10040 NOT_IMPLEMENTED, then ends.
+    private void AddServerStreaming<TRequest, TResponse>(ServiceMethodProviderContext<V2GrpcService> context, RpcInfo rpc)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        context.AddServerStreamingMethod((Method<TRequest, TResponse>)rpc.GrpcMethod, [], async (_, request, stream, call) =>
+            await stream.WriteAsync((TResponse)(await InvokeAsync(rpc, request, call).ConfigureAwait(false)).Response).ConfigureAwait(false));
+    }
+
+    private void AddClientStreaming<TRequest, TResponse>(ServiceMethodProviderContext<V2GrpcService> context, RpcInfo rpc)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        context.AddClientStreamingMethod((Method<TRequest, TResponse>)rpc.GrpcMethod, [], async (_, requests, call) =>
+            (TResponse)(await InvokeAsync(rpc, rpc.NewRequest(), call).ConfigureAwait(false)).Response);
+    }
+
+    private void AddDuplex<TRequest, TResponse>(ServiceMethodProviderContext<V2GrpcService> context, RpcInfo rpc)
+        where TRequest : class, IMessage<TRequest>
+        where TResponse : class, IMessage<TResponse>
+    {
+        context.AddDuplexStreamingMethod((Method<TRequest, TResponse>)rpc.GrpcMethod, [], async (_, requests, stream, call) =>
+            await stream.WriteAsync((TResponse)(await InvokeAsync(rpc, rpc.NewRequest(), call).ConfigureAwait(false)).Response).ConfigureAwait(false));
+    }
+
+    private ValueTask<InvokeResult> InvokeAsync(RpcInfo rpc, IMessage request, ServerCallContext call)
+    {
+        var headers = call.RequestHeaders;
+        var meta = new RequestMeta(headers.GetValue("authorization"), headers.GetValue("x-clarifai-request-id-prefix"), Transport.Grpc);
+        var requestId = RequestIds.New(meta.RequestIdPrefix);
+        call.GetHttpContext().Response.Headers[RequestIdHeader] = requestId;
+        return invoker.InvokeAsync(rpc, request, meta, requestId, call.CancellationToken);
+    }
+}

@@ -1,0 +1,134 @@
+using System.Net;
+using Grpc.AspNetCore.Server.Model;
+using Iris.Contracts.Descriptors;
+using Iris.Server.Api;
+using Iris.Server.Auth;
+using Iris.Server.Grpc;
+using Iris.Server.Handlers;
+using Iris.Server.Rest;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Iris.Server.Hosting;
+
+/// <summary>
+/// One Iris server: gRPC (h2c) on one port and REST on another, both over the same handlers. The CLI, the tests and the
+/// benchmarks all host this same class in-process.
+/// </summary>
+public sealed class IrisServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private IrisServer(WebApplication app, IrisServerOptions options, BootstrapCredentials bootstrap)
+    {
+        _app = app;
+        Options = options;
+        Bootstrap = bootstrap;
+    }
+
+    public IrisServerOptions Options { get; }
+
+    public BootstrapCredentials Bootstrap { get; }
+
+    /// <summary>Bound REST port (differs from the option when that was 0).</summary>
+    public int HttpPort { get; private set; }
+
+    /// <summary>Bound gRPC port.</summary>
+    public int GrpcPort { get; private set; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static IrisServer Create(IrisServerOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        options.Validate();
+        Directory.CreateDirectory(options.DataDir);
+        var bootstrap = BootstrapCredentials.Load(options);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Iris" });
+        builder.Logging.ClearProviders();
+        if (configureLogging is not null)
+        {
+            configureLogging(builder.Logging);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        }
+
+        var address = string.Equals(options.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(options.Host);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxMessageBytes;
+            kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(address, options.HttpPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.Use(next => connection =>
+                {
+                    connection.Items[RestGateway.ConnectionMarker] = true;
+                    return next(connection);
+                });
+            });
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(bootstrap);
+        services.AddSingleton<ICredentialStore>(bootstrap);
+        services.AddSingleton<Authenticator>();
+        services.AddSingleton<IrisReadiness>();
+        services.AddSingleton<IApiModule, StatusCodesModule>();
+        services.AddSingleton<IApiModule, LicensesModule>();
+        services.AddSingleton<HandlerRegistry>();
+        services.AddSingleton<ApiInvoker>();
+        services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));
+        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>())
+        {
+            MaxBodyBytes = options.MaxMessageBytes,
+        });
+        services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
+            grpc.MaxSendMessageSize = null;
+            grpc.EnableDetailedErrors = false;
+        });
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<V2GrpcService>, V2MethodProvider>());
+        services.AddGrpcHealthChecks().AddCheck("iris", () => HealthCheckResult.Healthy());
+
+        var app = builder.Build();
+        var gateway = app.Services.GetRequiredService<RestGateway>();
+        app.UseWhen(RestGateway.IsRestConnection, rest => rest.Run(gateway.HandleAsync));
+        app.MapGrpcService<V2GrpcService>();
+        app.MapGrpcHealthChecksService();
+        return new IrisServer(app, options, bootstrap);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        // Build the handler registry and routes before the first request, so a bad registration fails start-up.
+        _app.Services.GetRequiredService<RestGateway>();
+        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        // Kestrel reports addresses in the order the endpoints were added: gRPC first, then REST.
+        GrpcPort = new Uri(addresses[0]).Port;
+        HttpPort = new Uri(addresses[1]).Port;
+        _app.Services.GetRequiredService<IrisReadiness>().MarkReady();
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Completes when the host shuts down (SIGTERM, Ctrl+C or <see cref="StopAsync"/>).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+}

@@ -1,0 +1,83 @@
+namespace Iris.Server.Hosting;
+
+/// <summary>
+/// Settings of one Iris server. Each maps to an environment variable and a <c>./iris serve</c> flag
+/// (see docs/configuration.md); defaults are the embedded, single-machine set-up.
+/// </summary>
+public sealed class IrisServerOptions
+{
+    /// <summary>Directory for all state (metadata, blobs, the bootstrap token). Env <c>IRIS_DATA_DIR</c>, flag <c>--data-dir</c>. Default <c>~/.iris</c>.</summary>
+    public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".iris");
+
+    /// <summary>Address both endpoints bind to. Env <c>IRIS_HOST</c>, flag <c>--host</c>. Default <c>127.0.0.1</c> (loopback only; use <c>0.0.0.0</c> to serve other machines).</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>REST (HTTP/1.1 and h2c) port. Env <c>IRIS_HTTP_PORT</c>, flag <c>--http-port</c>. Default 8080; 0 picks a free port.</summary>
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>gRPC (plaintext HTTP/2) port. Env <c>IRIS_GRPC_PORT</c>, flag <c>--grpc-port</c>. Default 18080; 0 picks a free port.</summary>
+    public int GrpcPort { get; set; } = 18080;
+
+    /// <summary>Largest gRPC message and REST body accepted, in bytes. Env <c>IRIS_MAX_MESSAGE_BYTES</c>. Default 128 MiB.</summary>
+    public int MaxMessageBytes { get; set; } = 128 * 1024 * 1024;
+
+    /// <summary>User id of the bootstrap user. Env <c>IRIS_BOOTSTRAP_USER</c>. Default <c>admin</c>.</summary>
+    public string BootstrapUser { get; set; } = "admin";
+
+    /// <summary>Bootstrap personal access token. Env <c>IRIS_BOOTSTRAP_PAT</c>. Default: generated on first start into <c>&lt;data-dir&gt;/bootstrap-pat</c>.</summary>
+    public string? BootstrapPat { get; set; }
+
+    /// <summary>Reads the <c>IRIS_*</c> environment variables over the defaults.</summary>
+    public static IrisServerOptions FromEnvironment()
+    {
+        var options = new IrisServerOptions();
+        options.DataDir = Env("IRIS_DATA_DIR") ?? options.DataDir;
+        options.Host = Env("IRIS_HOST") ?? options.Host;
+        options.HttpPort = EnvInt("IRIS_HTTP_PORT") ?? options.HttpPort;
+        options.GrpcPort = EnvInt("IRIS_GRPC_PORT") ?? options.GrpcPort;
+        options.MaxMessageBytes = EnvInt("IRIS_MAX_MESSAGE_BYTES") ?? options.MaxMessageBytes;
+        options.BootstrapUser = Env("IRIS_BOOTSTRAP_USER") ?? options.BootstrapUser;
+        options.BootstrapPat = Env("IRIS_BOOTSTRAP_PAT");
+        return options;
+    }
+
+    /// <summary>Throws with a message naming the setting when a value cannot work.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DataDir))
+        {
+            throw new InvalidOperationException("The data directory (IRIS_DATA_DIR / --data-dir) must be set.");
+        }
+
+        if (HttpPort is < 0 or > 65535 || GrpcPort is < 0 or > 65535)
+        {
+            throw new InvalidOperationException("Ports must be between 0 and 65535.");
+        }
+
+        if (HttpPort != 0 && HttpPort == GrpcPort)
+        {
+            throw new InvalidOperationException("The HTTP and gRPC ports must differ.");
+        }
+
+        if (!System.Net.IPAddress.TryParse(Host, out _) && !string.Equals(Host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"--host must be an IP address or localhost, not '{Host}'.");
+        }
+
+        if (MaxMessageBytes < 4 * 1024 * 1024)
+        {
+            throw new InvalidOperationException("IRIS_MAX_MESSAGE_BYTES must be at least 4 MiB.");
+        }
+
+        if (string.IsNullOrWhiteSpace(BootstrapUser))
+        {
+            throw new InvalidOperationException("IRIS_BOOTSTRAP_USER must not be empty.");
+        }
+    }
+
+    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+
+    private static int? EnvInt(string name) =>
+        Env(name) is { } v ? int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
+            : throw new InvalidOperationException($"{name} must be an integer, not '{v}'.") : null;
+}
