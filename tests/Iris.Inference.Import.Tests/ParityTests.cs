@@ -61,7 +61,7 @@ public sealed class ParityTests(ITestOutputHelper output)
 
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{id} output '{actual.Name}' [{string.Join(',', actual.Shape)}]: max error {maxErr:E2}"));
+                    $"{id} output '{actual.Name}' [{string.Join(',', actual.Shape)}]: max error {maxErr:E2} (max abs value {expected.Data.Max(MathF.Abs):G4}, tfjs {reference.FirstRunMs:F0} ms)"));
                 Assert.True(
                     maxErr <= Tolerance,
                     string.Create(CultureInfo.InvariantCulture, $"{id} output '{actual.Name}': max error {maxErr:E3} at {worst} (tfjs {expected.Data[worst]}, onnx {actual.Data[worst]})"));
