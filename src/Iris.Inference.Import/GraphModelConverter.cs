@@ -718,7 +718,7 @@ internal sealed class GraphModelConverter
     private List<JsonObject> TopoOrder(IEnumerable<string> roots)
     {
         var order = new List<JsonObject>();
-        var state = new Dictionary<string, int>(StringComparer.Ordinal);
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = visiting, 2 = done
         var stack = new Stack<(string Node, bool Done)>();
         foreach (var r in roots)
         {
@@ -735,14 +735,9 @@ internal sealed class GraphModelConverter
                 continue;
             }
 
-            if (state.TryGetValue(n, out var s))
+            if (state.ContainsKey(n))
             {
-                if (s == 1)
-                {
-                    // Pushed twice before being finished: only a real cycle reaches here via an ancestor.
-                    continue;
-                }
-
+                // Already visited (or in progress: a cycle, which then fails as "used before it is produced").
                 continue;
             }
 
