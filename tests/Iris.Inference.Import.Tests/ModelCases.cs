@@ -35,7 +35,11 @@ public static class ModelCases
         new("blazeface", Human + "blazeface.json", RepoPaths.Faces, 256, 256, 3, false, 2f, -1f, []),
         new("faceres", Human + "faceres.json", RepoPaths.Faces, 224, 224, 3, false, 1f, 0f, []),
         new("gear", Human + "gear.json", RepoPaths.Faces, 198, 198, 3, false, 1f, 0f, []),
-        new("emotion", Human + "emotion.json", RepoPaths.Faces, 64, 64, 1, false, 2f, -1f, []),
+        // Graph models can expose intermediate tensors too (here: a 4-d NHWC feature map and the pooled features).
+        new("emotion", Human + "emotion.json", RepoPaths.Faces, 64, 64, 1, false, 2f, -1f, [
+            "StatefulPartitionedCall/model_1/add_2/add",
+            "StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean",
+        ]),
         new("selfie", Human + "selfie.json", RepoPaths.Faces, 256, 256, 3, false, 1f, 0f, []),
 
         // nsfwjs 4.3.0 classifiers, wrapped in browserify .min.js bundles; inputs in [0, 1] as nsfwjs feeds them.
