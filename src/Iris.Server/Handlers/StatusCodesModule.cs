@@ -22,6 +22,11 @@ internal sealed class StatusCodesModule : IApiModule
         var response = new MultiStatusCodeResponse { Status = StatusWriter.Ok() };
         foreach (var code in StatusCatalog.AllCodes)
         {
+            if (code == StatusCode.Zero)
+            {
+                continue; // ZERO is "unset", not a status.
+            }
+
             response.Statuses.Add(Describe(code));
         }
 
@@ -42,7 +47,7 @@ internal sealed class StatusCodesModule : IApiModule
             throw IrisException.InvalidRequest($"status_code_id '{id}' is not a number.");
         }
 
-        if (!StatusCatalog.IsDefined(number))
+        if (number == 0 || !StatusCatalog.IsDefined(number))
         {
             throw new IrisException(StatusCode.ConnDoesNotExist, $"status code {number} does not exist.");
         }

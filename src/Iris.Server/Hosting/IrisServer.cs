@@ -46,7 +46,10 @@ public sealed class IrisServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static IrisServer Create(IrisServerOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    /// <param name="options">Validated here; the data directory is created when missing.</param>
+    /// <param name="configureLogging">Replaces the default console logging (tests capture logs here).</param>
+    /// <param name="configureServices">Adds services after Iris' own, e.g. further <see cref="IApiModule"/>s.</param>
+    public static IrisServer Create(IrisServerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null)
     {
         options.Validate();
         Directory.CreateDirectory(options.DataDir);
@@ -72,7 +75,8 @@ public sealed class IrisServer : IAsyncDisposable
             kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(address, options.HttpPort, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                // Plaintext HTTP/2 needs prior knowledge, which REST clients do not use; HTTP/1.1 only.
+                listen.Protocols = HttpProtocols.Http1;
                 listen.Use(next => connection =>
                 {
                     connection.Items[RestGateway.ConnectionMarker] = true;
@@ -86,7 +90,8 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton(bootstrap);
         services.AddSingleton<ICredentialStore>(bootstrap);
         services.AddSingleton<Authenticator>();
-        services.AddSingleton<IrisReadiness>();
+        var readiness = new IrisReadiness();
+        services.AddSingleton(readiness);
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddSingleton<HandlerRegistry>();
@@ -103,7 +108,8 @@ public sealed class IrisServer : IAsyncDisposable
             grpc.EnableDetailedErrors = false;
         });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<V2GrpcService>, V2MethodProvider>());
-        services.AddGrpcHealthChecks().AddCheck("iris", () => HealthCheckResult.Healthy());
+        services.AddGrpcHealthChecks().AddCheck("iris", () => readiness.IsReady ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("starting"));
+        configureServices?.Invoke(services);
 
         var app = builder.Build();
         var gateway = app.Services.GetRequiredService<RestGateway>();

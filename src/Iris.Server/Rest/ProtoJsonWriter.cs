@@ -7,6 +7,7 @@ using Clarifai.Api.Utils;
 using Clarifai.Auth.Util;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using Google.Protobuf.WellKnownTypes;
 
 namespace Iris.Server.Rest;
 
@@ -28,6 +29,23 @@ internal sealed class ProtoJsonWriter
 
     public void Write(Utf8JsonWriter writer, IMessage message)
     {
+        switch (message)
+        {
+            case Struct structValue:
+                WriteStruct(writer, structValue);
+                return;
+            case Value value:
+                WriteValue(writer, value);
+                return;
+            case ListValue list:
+                WriteList(writer, list);
+                return;
+            case Empty:
+                writer.WriteStartObject();
+                writer.WriteEndObject();
+                return;
+        }
+
         var descriptor = message.Descriptor;
         if (IsWellKnown(descriptor))
         {
@@ -109,6 +127,55 @@ internal sealed class ProtoJsonWriter
         }
 
         return buffer.WrittenSpan.ToArray();
+    }
+
+    // Struct, Value and ListValue are written here rather than by JsonFormatter, which pads empty objects as "{ }".
+    private static void WriteStruct(Utf8JsonWriter writer, Struct value)
+    {
+        writer.WriteStartObject();
+        foreach (var (key, field) in value.Fields)
+        {
+            writer.WritePropertyName(key);
+            WriteValue(writer, field);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static void WriteList(Utf8JsonWriter writer, ListValue list)
+    {
+        writer.WriteStartArray();
+        foreach (var item in list.Values)
+        {
+            WriteValue(writer, item);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    private static void WriteValue(Utf8JsonWriter writer, Value value)
+    {
+        switch (value.KindCase)
+        {
+            case Value.KindOneofCase.NumberValue:
+                WritePrimitive(writer, FieldType.Double, value.NumberValue);
+                break;
+            case Value.KindOneofCase.StringValue:
+                writer.WriteStringValue(value.StringValue);
+                break;
+            case Value.KindOneofCase.BoolValue:
+                writer.WriteBooleanValue(value.BoolValue);
+                break;
+            case Value.KindOneofCase.StructValue:
+                WriteStruct(writer, value.StructValue);
+                break;
+            case Value.KindOneofCase.ListValue:
+                WriteList(writer, value.ListValue);
+                break;
+            default:
+                writer.WriteNullValue();
+                break;
+        }
     }
 
     private void WriteMap(Utf8JsonWriter writer, FieldDescriptor field, IDictionary map)
@@ -227,7 +294,7 @@ internal sealed class ProtoJsonWriter
         ulong ul => ul == 0,
         float f => f == 0 && !float.IsNegative(f),
         double d => d == 0 && !double.IsNegative(d),
-        Enum e => Convert.ToInt32(e, System.Globalization.CultureInfo.InvariantCulture) == 0,
+        System.Enum e => Convert.ToInt32(e, System.Globalization.CultureInfo.InvariantCulture) == 0,
         _ => field.FieldType != FieldType.Message,
     };
 

@@ -1,0 +1,57 @@
+using System.Text;
+using Clarifai.Api;
+using Clarifai.Api.Status;
+using Iris.Core.Errors;
+using Iris.Server.Rest;
+
+namespace Iris.Server.Tests.Unit;
+
+/// <summary>Binding of JSON bodies and URL values into request messages.</summary>
+public sealed class ProtoRequestReaderTests
+{
+    private static T Parse<T>(string json)
+        where T : Google.Protobuf.IMessage<T>, new() =>
+        (T)ProtoRequestReader.Instance.ParseBody(new T().Descriptor, Encoding.UTF8.GetBytes(json));
+
+    [Fact]
+    public void Concept_value_defaults_to_one_in_JSON_at_any_depth()
+    {
+        var request = Parse<PostAnnotationsRequest>("""
+            {"annotations":[{"data":{"concepts":[{"id":"a"}],"regions":[{"data":{"concepts":[{"id":"b"},{"id":"c","value":0.25}]}}]}}]}
+            """);
+        Assert.Equal(1f, request.Annotations[0].Data.Concepts[0].Value);
+        Assert.Equal(1f, request.Annotations[0].Data.Regions[0].Data.Concepts[0].Value);
+        Assert.Equal(0.25f, request.Annotations[0].Data.Regions[0].Data.Concepts[1].Value);
+    }
+
+    [Fact]
+    public void An_empty_body_is_an_empty_request() =>
+        Assert.Equal(new PostInputsRequest(), Parse<PostInputsRequest>("  \n"));
+
+    [Fact]
+    public void Unknown_enum_names_are_ignored_like_unknown_fields_but_wrong_types_are_a_bad_format()
+    {
+        // proto3 JSON with ignore-unknown-fields: an enum name from a newer client leaves the field unset.
+        Assert.Equal(StatusCode.Zero, Parse<PostInputsRequest>("""{"inputs":[{"status":{"code":"NOPE"}}]}""").Inputs[0].Status.Code);
+
+        var error = Assert.Throws<IrisException>(() => Parse<PostInputsRequest>("""{"inputs":{"id":"not-a-list"}}"""));
+        Assert.Equal(StatusCode.ConnBadRequestFormat, error.Code);
+        Assert.StartsWith("Could not parse the request body as JSON for PostInputsRequest:", error.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void URL_values_set_nested_repeated_and_enum_fields()
+    {
+        var request = new ListInputsRequest();
+        ProtoRequestReader.SetField(request, "user_app_id.app_id", ["a1"], ignoreUnknown: false);
+        ProtoRequestReader.SetField(request, "ids", ["x", "y"], ignoreUnknown: false);
+        ProtoRequestReader.SetField(request, "perPage", ["5"], ignoreUnknown: false);
+        ProtoRequestReader.SetField(request, "status.code", ["INPUT_DOWNLOAD_PENDING"], ignoreUnknown: false);
+        ProtoRequestReader.SetField(request, "nope.nothing", ["1"], ignoreUnknown: true);
+
+        Assert.Equal("a1", request.UserAppId.AppId);
+        Assert.Equal(["x", "y"], request.Ids);
+        Assert.Equal(5u, request.PerPage);
+        Assert.Equal(StatusCode.InputPending, request.Status.Code);
+    }
+}
