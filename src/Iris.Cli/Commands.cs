@@ -1,4 +1,5 @@
 using Iris.Contracts.Descriptors;
+using Iris.Inference.Import;
 using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Compatibility;
@@ -15,6 +16,9 @@ internal static class Commands
           iris serve [--data-dir DIR] [--http-port N] [--grpc-port N] [--host ADDR]
               Runs the server. Environment: IRIS_DATA_DIR (default ~/.iris), IRIS_HTTP_PORT (8080),
               IRIS_GRPC_PORT (18080), IRIS_HOST (127.0.0.1), IRIS_BOOTSTRAP_USER (admin), IRIS_BOOTSTRAP_PAT.
+          iris models import-tfjs <model.json> <out.onnx> [--output LAYER_OR_TENSOR]... [--cache DIR]
+              Converts a TensorFlow.js graph or layers model (or nsfwjs' model.min.js) to ONNX; --output adds a named
+              intermediate output (e.g. a classifier's pooling layer, for an embedding), --cache reuses conversions.
           iris docs api-compatibility [--out FILE]
               Writes the generated compatibility table (default docs/api-compatibility.md under the current directory).
         """;
@@ -26,6 +30,7 @@ internal static class Commands
             return args switch
             {
                 ["serve", .. var rest] => await ServeAsync(rest).ConfigureAwait(false),
+                ["models", "import-tfjs", var model, var output, .. var rest] => await ImportTfjsAsync(model, output, rest).ConfigureAwait(false),
                 ["docs", "api-compatibility", .. var rest] => await WriteCompatibilityAsync(rest).ConfigureAwait(false),
                 ["--help" or "-h" or "help"] => PrintUsage(0),
                 _ => PrintUsage(2),
@@ -35,6 +40,11 @@ internal static class Commands
         {
             await Console.Error.WriteLineAsync("iris: " + e.Message).ConfigureAwait(false);
             return 2;
+        }
+        catch (TfjsImportException e)
+        {
+            await Console.Error.WriteLineAsync("iris: import failed: " + e.Message).ConfigureAwait(false);
+            return 1;
         }
         catch (InvalidOperationException e)
         {
@@ -68,6 +78,44 @@ internal static class Commands
         }
 
         await server.WaitForShutdownAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    private static async Task<int> ImportTfjsAsync(string model, string output, string[] args)
+    {
+        var outputs = new List<string>();
+        string? cache = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--output" when i + 1 < args.Length:
+                    outputs.Add(args[++i]);
+                    break;
+                case "--cache" when i + 1 < args.Length:
+                    cache = args[++i];
+                    break;
+                default:
+                    throw new UsageException($"unknown or incomplete option '{args[i]}'.");
+            }
+        }
+
+        var result = await TfjsImporter.ImportAsync(model, output, new ImportOptions
+        {
+            IntermediateOutputs = outputs,
+            Cache = cache is null ? null : new ImportCache(cache),
+        }).ConfigureAwait(false);
+        Console.WriteLine($"Wrote {result.OutputPath} ({result.SourceFormat}, {result.NodeCount} nodes{(result.FromCache ? ", from cache" : string.Empty)}, sha256 {result.ContentHash})");
+        foreach (var input in result.Inputs)
+        {
+            Console.WriteLine($"  input  {input.OnnxName} {input.DataType} [{string.Join(",", input.Shape ?? [])}]");
+        }
+
+        foreach (var o in result.Outputs)
+        {
+            Console.WriteLine($"  output {o.OnnxName} {o.DataType} [{string.Join(",", o.Shape ?? [])}] <- {o.SourceName}");
+        }
+
         return 0;
     }
 

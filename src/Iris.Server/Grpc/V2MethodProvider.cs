@@ -52,7 +52,7 @@ internal sealed class V2MethodProvider(ApiInvoker invoker) : IServiceMethodProvi
         where TResponse : class, IMessage<TResponse>
     {
         context.AddClientStreamingMethod((Method<TRequest, TResponse>)rpc.GrpcMethod, [], async (_, requests, call) =>
-            (TResponse)(await InvokeAsync(rpc, rpc.NewRequest(), call).ConfigureAwait(false)).Response);
+            (TResponse)(await InvokeAsync(rpc, await FirstOrEmptyAsync(rpc, requests, call).ConfigureAwait(false), call).ConfigureAwait(false)).Response);
     }
 
     private void AddDuplex<TRequest, TResponse>(ServiceMethodProviderContext<V2GrpcService> context, RpcInfo rpc)
@@ -60,8 +60,19 @@ internal sealed class V2MethodProvider(ApiInvoker invoker) : IServiceMethodProvi
         where TResponse : class, IMessage<TResponse>
     {
         context.AddDuplexStreamingMethod((Method<TRequest, TResponse>)rpc.GrpcMethod, [], async (_, requests, stream, call) =>
-            await stream.WriteAsync((TResponse)(await InvokeAsync(rpc, rpc.NewRequest(), call).ConfigureAwait(false)).Response).ConfigureAwait(false));
+        {
+            var first = await FirstOrEmptyAsync(rpc, requests, call).ConfigureAwait(false);
+            await stream.WriteAsync((TResponse)(await InvokeAsync(rpc, first, call).ConfigureAwait(false)).Response).ConfigureAwait(false);
+        });
     }
+
+    /// <summary>
+    /// Streaming callers usually send before they read; answering before reading would fail their first write.
+    /// Wait for the first message (or the end of the stream) and answer from it.
+    /// </summary>
+    private static async Task<IMessage> FirstOrEmptyAsync<TRequest>(RpcInfo rpc, IAsyncStreamReader<TRequest> requests, ServerCallContext call)
+        where TRequest : class, IMessage<TRequest>
+        => await requests.MoveNext(call.CancellationToken).ConfigureAwait(false) ? requests.Current : rpc.NewRequest();
 
     private ValueTask<InvokeResult> InvokeAsync(RpcInfo rpc, IMessage request, ServerCallContext call)
     {
