@@ -42,10 +42,11 @@ test('GetStatusCode describes one code', async () => {
 });
 
 test('an RPC not implemented yet answers 10040 naming it', async () => {
-  const response = await call(stub, 'ListModels', { user_app_id: { user_id: 'me', app_id: 'main' } }, auth());
+  // Compute clusters are a hosted-platform concept Iris does not serve.
+  const response = await call(stub, 'ListComputeClusters', { user_app_id: { user_id: 'me' } }, auth());
   assert.equal(response.status.code, 10040);
-  assert.equal(response.status.details, 'ListModels is not implemented in this version of Iris.');
-  assert.deepEqual(response.models, []);
+  assert.equal(response.status.details, 'ListComputeClusters is not implemented in this version of Iris.');
+  assert.deepEqual(response.compute_clusters, []);
 });
 
 test('a missing key, an unknown key and a malformed key are refused precisely', async () => {
@@ -76,15 +77,15 @@ test('REST answers curl-style requests with snake_case JSON and mapped HTTP stat
   assert.equal(unauthorized.status, 401);
   assert.equal((await unauthorized.json()).status.code, 11009);
 
-  const notImplemented = await fetch(`${iris.restBase}/v2/users/me/apps/main/inputs`, {
+  const notImplemented = await fetch(`${iris.restBase}/v2/users/me/compute_clusters`, {
     method: 'POST',
     headers: { Authorization: `Key ${iris.pat}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ inputs: [{ data: { image: { url: 'https://samples.clarifai.com/metro-north.jpg' } } }] }),
+    body: JSON.stringify({ compute_clusters: [{ id: 'c1' }] }),
   });
   assert.equal(notImplemented.status, 501);
   const niBody = await notImplemented.json();
   assert.equal(niBody.status.code, 10040);
-  assert.deepEqual(niBody.inputs, []);
+  assert.deepEqual(niBody.compute_clusters, []);
 
   const health = await fetch(`${iris.restBase}/healthz`);
   assert.equal(health.status, 200);

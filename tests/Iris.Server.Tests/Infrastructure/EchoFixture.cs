@@ -8,7 +8,7 @@ namespace Iris.Server.Tests.Infrastructure;
 /// <summary>
 /// An Iris server with two extra handlers that echo what the transport decoded, so tests can see exactly how a REST or
 /// gRPC request was bound (body, query, path, <c>me</c>, defaults) and how a rich response is written. They sit on RPCs
-/// whose real handlers come with the inference work (PostModelOutputs, ListModels); move them when those land.
+/// that no open issue implements (PostWorkflowResults, ListWorkflows); move them if those land.
 /// </summary>
 public sealed class EchoFixture : IrisFixture
 {
@@ -20,38 +20,44 @@ public sealed class EchoFixture : IrisFixture
     {
         public void Register(HandlerRegistry registry)
         {
-            registry.Add<PostModelOutputsRequest, MultiOutputResponse>(nameof(V2.V2Base.PostModelOutputs), (request, context) =>
+            registry.Add<PostWorkflowResultsRequest, PostWorkflowResultsResponse>(nameof(V2.V2Base.PostWorkflowResults), (request, context) =>
             {
-                var response = new MultiOutputResponse();
+                var response = new PostWorkflowResultsResponse { Workflow = new Workflow { Id = request.WorkflowId } };
                 foreach (var input in request.Inputs)
                 {
-                    response.Outputs.Add(new Output
+                    response.Results.Add(new WorkflowResult
                     {
                         Id = "out-" + input.Id,
                         CreatedAt = FixedTime,
-                        Model = new Model
-                        {
-                            Id = request.ModelId,
-                            UserId = request.UserAppId?.UserId ?? string.Empty,
-                            AppId = request.UserAppId?.AppId ?? string.Empty,
-                            ModelVersion = new ModelVersion { Id = request.VersionId },
-                        },
                         Input = input,
-                        Data = input.Data,
+                        Outputs =
+                        {
+                            new Output
+                            {
+                                Model = new Model
+                                {
+                                    Id = request.WorkflowId,
+                                    UserId = request.UserAppId?.UserId ?? string.Empty,
+                                    AppId = request.UserAppId?.AppId ?? string.Empty,
+                                    ModelVersion = new ModelVersion { Id = request.VersionId },
+                                },
+                                Data = input.Data,
+                            },
+                        },
                     });
                 }
 
                 return ValueTask.FromResult(response);
             });
 
-            registry.Add<ListModelsRequest, MultiModelResponse>(nameof(V2.V2Base.ListModels), (request, context) =>
+            registry.Add<ListWorkflowsRequest, MultiWorkflowResponse>(nameof(V2.V2Base.ListWorkflows), (request, context) =>
             {
-                var response = new MultiModelResponse();
-                foreach (var useCase in request.UseCases)
+                var response = new MultiWorkflowResponse();
+                foreach (var field in request.AdditionalFields)
                 {
-                    response.Models.Add(new Model
+                    response.Workflows.Add(new Workflow
                     {
-                        Id = useCase,
+                        Id = field,
                         UserId = request.UserAppId?.UserId ?? string.Empty,
                         AppId = request.UserAppId?.AppId ?? string.Empty,
                         CreatedAt = FixedTime,
@@ -62,8 +68,7 @@ public sealed class EchoFixture : IrisFixture
                             {
                                 ["page"] = Value.ForNumber(request.Page),
                                 ["per_page"] = Value.ForNumber(request.PerPage),
-                                ["sort_by_name"] = Value.ForBool(request.SortByName),
-                                ["license_type"] = Value.ForNumber((int)request.LicenseType),
+                                ["sort_by_id"] = Value.ForBool(request.SortById),
                                 ["caller"] = Value.ForString(context.Principal?.UserId ?? string.Empty),
                             },
                         },

@@ -65,10 +65,11 @@ public sealed class AuthenticationTests(IrisFixture iris) : IClassFixture<IrisFi
     [Fact]
     public async Task The_bootstrap_PAT_is_accepted_and_reaches_the_handler_stage()
     {
-        var response = await iris.Grpc.ListModelsAsync(new ListModelsRequest(), IrisFixture.PatMetadata);
+        // Compute clusters are a hosted-platform concept Iris does not serve.
+        var response = await iris.Grpc.ListComputeClustersAsync(new ListComputeClustersRequest(), IrisFixture.PatMetadata);
         Assert.Equal(StatusCode.NotImplemented, response.Status.Code);
 
-        var (status, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/models"));
+        var (status, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/users/me/compute_clusters"));
         Assert.Equal(HttpStatusCode.NotImplemented, status);
         Assert.Equal(10040, body.Code());
     }

@@ -32,25 +32,25 @@ public sealed class RestConventionTests(EchoFixture iris) : IClassFixture<EchoFi
             }
             """;
         var (status, json, _) = await Json.SendAsync(iris.Http,
-            IrisFixture.Authorized(HttpMethod.Post, "/v2/users/me/apps/my-app/models/general-image-recognition/versions/v1/outputs", body));
+            IrisFixture.Authorized(HttpMethod.Post, "/v2/users/me/apps/my-app/workflows/general-image-recognition/versions/v1/results", body));
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(10000, json.Code());
-        var outputs = json.GetProperty("outputs");
+        var outputs = json.GetProperty("results");
         Assert.Equal(2, outputs.GetArrayLength());
-        var model = outputs[0].GetProperty("model");
+        var model = outputs[0].GetProperty("outputs")[0].GetProperty("model");
         Assert.Equal("general-image-recognition", model.GetProperty("id").GetString());
         Assert.Equal("admin", model.GetProperty("user_id").GetString());
         Assert.Equal("my-app", model.GetProperty("app_id").GetString());
         Assert.Equal("v1", model.GetProperty("model_version").GetProperty("id").GetString());
 
         // cl_default_float: a JSON concept without value is positive (1.0); an explicit 0 stays 0 and is still written.
-        var concepts = outputs[0].GetProperty("data").GetProperty("concepts");
+        var concepts = outputs[0].GetProperty("input").GetProperty("data").GetProperty("concepts");
         Assert.Equal(1.0, concepts[0].GetProperty("value").GetDouble());
         Assert.Equal(0.0, concepts[1].GetProperty("value").GetDouble());
         Assert.Equal("aGVsbG8=", outputs[1].GetProperty("input").GetProperty("data").GetProperty("image").GetProperty("base64").GetString());
-        Assert.Equal(JsonValueKind.Object, outputs[1].GetProperty("data").GetProperty("metadata").ValueKind);
-        Assert.Equal("{}", outputs[1].GetProperty("data").GetProperty("metadata").GetRawText());
+        Assert.Equal(JsonValueKind.Object, outputs[1].GetProperty("input").GetProperty("data").GetProperty("metadata").ValueKind);
+        Assert.Equal("{}", outputs[1].GetProperty("input").GetProperty("data").GetProperty("metadata").GetRawText());
 
         // snake_case names and RFC 3339 timestamps in UTC.
         Assert.Equal("2024-05-06T07:08:09.123Z", outputs[0].GetProperty("created_at").GetString());
@@ -60,23 +60,23 @@ public sealed class RestConventionTests(EchoFixture iris) : IClassFixture<EchoFi
     [Fact]
     public async Task Over_binary_gRPC_a_concept_without_value_is_zero()
     {
-        var request = new PostModelOutputsRequest { ModelId = "m" };
+        var request = new PostWorkflowResultsRequest { WorkflowId = "w" };
         request.Inputs.Add(new Input { Id = "a", Data = new Data { Concepts = { new Concept { Id = "dog" } } } });
 
-        var response = await iris.Grpc.PostModelOutputsAsync(request, IrisFixture.PatMetadata);
+        var response = await iris.Grpc.PostWorkflowResultsAsync(request, IrisFixture.PatMetadata);
 
         Assert.Equal(StatusCode.Success, response.Status.Code);
-        Assert.Equal(0f, response.Outputs[0].Data.Concepts[0].Value);
+        Assert.Equal(0f, response.Results[0].Input.Data.Concepts[0].Value);
     }
 
     [Fact]
     public async Task A_GET_binds_the_query_string_with_dotted_names_repeated_keys_and_enum_names()
     {
         var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get,
-            "/v2/users/me/apps/app1/models?page=2&perPage=7&use_cases=a&use_cases=b&visibility.gettable=PUBLIC&sort_by_name=true&license_type=1&unknown.thing=3"));
+            "/v2/users/me/apps/app1/workflows?page=2&perPage=7&additional_fields=a&additional_fields=b&visibility.gettable=PUBLIC&sort_by_id=true&unknown.thing=3"));
 
         Assert.Equal(HttpStatusCode.OK, status);
-        var models = json.GetProperty("models");
+        var models = json.GetProperty("workflows");
         Assert.Equal(["a", "b"], models.EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray());
         var first = models[0];
         Assert.Equal("admin", first.GetProperty("user_id").GetString());
@@ -85,8 +85,7 @@ public sealed class RestConventionTests(EchoFixture iris) : IClassFixture<EchoFi
         var metadata = first.GetProperty("metadata");
         Assert.Equal(2, metadata.GetProperty("page").GetInt32());
         Assert.Equal(7, metadata.GetProperty("per_page").GetInt32());
-        Assert.True(metadata.GetProperty("sort_by_name").GetBoolean());
-        Assert.Equal(1, metadata.GetProperty("license_type").GetInt32());
+        Assert.True(metadata.GetProperty("sort_by_id").GetBoolean());
         Assert.Equal("admin", metadata.GetProperty("caller").GetString());
     }
 
@@ -96,41 +95,41 @@ public sealed class RestConventionTests(EchoFixture iris) : IClassFixture<EchoFi
         foreach (var code in new[] { "\"INPUT_DOWNLOAD_SUCCESS\"", "\"INPUT_SUCCESS\"", "30000" })
         {
             var body = $$$"""{"inputs": [{"id": "x", "status": {"code": {{{code}}}}}]}""";
-            var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, "/v2/users/me/apps/a/models/m/outputs", body));
+            var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, "/v2/users/me/apps/a/workflows/w/results", body));
             Assert.Equal(HttpStatusCode.OK, status);
-            Assert.Equal(30000, json.GetProperty("outputs")[0].GetProperty("input").GetProperty("status").GetProperty("code").GetInt32());
+            Assert.Equal(30000, json.GetProperty("results")[0].GetProperty("input").GetProperty("status").GetProperty("code").GetInt32());
         }
     }
 
     [Fact]
     public async Task The_short_route_and_a_DELETE_body_are_served()
     {
-        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, "/v2/models/m/outputs", """{"inputs":[{"id":"q"}]}"""));
+        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, "/v2/workflows/w/results", """{"inputs":[{"id":"q"}]}"""));
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal("m", json.GetProperty("outputs")[0].GetProperty("model").GetProperty("id").GetString());
+        Assert.Equal("w", json.GetProperty("workflow").GetProperty("id").GetString());
 
-        var (deleteStatus, deleted, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Delete, "/v2/inputs", """{"ids":["a","b"]}"""));
+        var (deleteStatus, deleted, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Delete, "/v2/workflows", """{"ids":["a","b"]}"""));
         Assert.Equal(HttpStatusCode.NotImplemented, deleteStatus);
         Assert.Equal(10040, deleted.Code());
-        Assert.Equal("DeleteInputs is not implemented in this version of Iris.", deleted.Details());
+        Assert.Equal("DeleteWorkflows is not implemented in this version of Iris.", deleted.Details());
     }
 
     [Fact]
     public async Task Malformed_JSON_answers_11100_with_details_and_the_empty_payload_list()
     {
-        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, "/v2/models/m/outputs", """{"inputs": [ {"id": """));
+        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, "/v2/workflows/w/results", """{"inputs": [ {"id": """));
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal(11100, json.Code());
         Assert.Equal("Bad request format", json.Description());
-        Assert.StartsWith("Could not parse the request body as JSON for PostModelOutputsRequest:", json.Details(), StringComparison.Ordinal);
-        Assert.Equal(0, json.GetProperty("outputs").GetArrayLength());
+        Assert.StartsWith("Could not parse the request body as JSON for PostWorkflowResultsRequest:", json.Details(), StringComparison.Ordinal);
+        Assert.False(json.TryGetProperty("results", out _));
     }
 
     [Fact]
     public async Task A_wrongly_typed_query_value_answers_11100()
     {
-        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/models?page=two"));
+        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/workflows?page=two"));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal(11100, json.Code());
         Assert.Equal("Invalid value 'two' for field 'page'.", json.Details());
@@ -155,7 +154,7 @@ public sealed class RestConventionTests(EchoFixture iris) : IClassFixture<EchoFi
     public async Task Every_response_has_a_unique_request_id_in_body_and_header()
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var path in new[] { "/v2/status_codes/10000", "/v2/status_codes/10000", "/v2/nowhere", "/v2/models" })
+        foreach (var path in new[] { "/v2/status_codes/10000", "/v2/status_codes/10000", "/v2/nowhere", "/v2/workflows" })
         {
             var (_, json, response) = await Json.GetAsync(iris.Http, path);
             var id = json.GetProperty("status").GetProperty("req_id").GetString()!;
@@ -182,13 +181,13 @@ public sealed class RestConventionTests(EchoFixture iris) : IClassFixture<EchoFi
     [Fact]
     public async Task Messages_over_the_4_MiB_gRPC_default_are_accepted()
     {
-        var request = new PostModelOutputsRequest { ModelId = "m" };
+        var request = new PostWorkflowResultsRequest { WorkflowId = "w" };
         request.Inputs.Add(new Input { Id = "big", Data = new Data { Image = new Image { Base64 = ByteString.CopyFrom(new byte[24 * 1024 * 1024]) } } });
 
-        var response = await iris.Grpc.PostModelOutputsAsync(request, IrisFixture.PatMetadata);
+        var response = await iris.Grpc.PostWorkflowResultsAsync(request, IrisFixture.PatMetadata);
 
         Assert.Equal(StatusCode.Success, response.Status.Code);
-        Assert.Equal(24 * 1024 * 1024, response.Outputs[0].Input.Data.Image.Base64.Length);
+        Assert.Equal(24 * 1024 * 1024, response.Results[0].Input.Data.Image.Base64.Length);
     }
 
     [Fact]
