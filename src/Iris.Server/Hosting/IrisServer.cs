@@ -1,11 +1,14 @@
 using System.Net;
 using Grpc.AspNetCore.Server.Model;
 using Iris.Contracts.Descriptors;
+using Iris.Server.Access;
 using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Grpc;
 using Iris.Server.Handlers;
 using Iris.Server.Rest;
+using Iris.Server.Seams;
+using Iris.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -92,6 +95,9 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<Authenticator>();
         var readiness = new IrisReadiness();
         services.AddSingleton(readiness);
+        services.AddSingleton<IAppAccess, InterimAppAccess>();
+        services.AddSingleton(_ => new BlobStore(options.DataDir));
+        services.AddSingleton(sp => new SqliteDatabase(options.DataDir, sp.GetServices<IMigrationSet>()));
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddSingleton<HandlerRegistry>();
@@ -121,8 +127,10 @@ public sealed class IrisServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        // Build the handler registry and routes before the first request, so a bad registration fails start-up.
+        // Build the handler registry and routes, and migrate the database, before the first request: a bad
+        // registration or a failed migration stops start-up instead of failing requests.
         _app.Services.GetRequiredService<RestGateway>();
+        _app.Services.GetRequiredService<SqliteDatabase>();
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         // Kestrel reports addresses in the order the endpoints were added: gRPC first, then REST.

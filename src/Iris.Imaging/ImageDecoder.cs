@@ -1,0 +1,140 @@
+using SkiaSharp;
+
+namespace Iris.Imaging;
+
+/// <summary>Why bytes could not become an image; callers map each to its Clarifai status (30101, 30105, …).</summary>
+public enum ImageError
+{
+    None,
+
+    /// <summary>The bytes are no image format Iris decodes (JPEG, PNG, WebP, GIF, BMP, ICO, WBMP, HEIF where the platform has it).</summary>
+    UnsupportedFormat,
+
+    /// <summary>The header is an image's, the pixels are not (truncated or corrupt).</summary>
+    Corrupt,
+
+    /// <summary>More pixels than <see cref="ImageDecoder.MaxPixels"/>.</summary>
+    TooManyPixels,
+}
+
+/// <summary>A decoded image, upright (EXIF orientation applied), in 8-bit RGBA. Owns its pixels: dispose it.</summary>
+public sealed class DecodedImage : IDisposable
+{
+    internal DecodedImage(SKBitmap bitmap, string format)
+    {
+        Bitmap = bitmap;
+        Format = format;
+    }
+
+    /// <summary>Upright pixels, <see cref="SKColorType.Rgba8888"/>, premultiplication irrelevant (opaque or unpremul).</summary>
+    public SKBitmap Bitmap { get; }
+
+    public int Width => Bitmap.Width;
+
+    public int Height => Bitmap.Height;
+
+    /// <summary>Encoded format as Clarifai reports it in <c>image_info.format</c>: JPEG, PNG, WEBP, GIF, BMP, …</summary>
+    public string Format { get; }
+
+    public void Dispose() => Bitmap.Dispose();
+}
+
+/// <summary>
+/// Decodes encoded images once, with SkiaSharp, applying EXIF orientation. Content is sniffed from the bytes, never
+/// trusted from a name or a content type.
+/// </summary>
+public static class ImageDecoder
+{
+    /// <summary>Largest image accepted, in pixels (85 megapixels, Clarifai's limit); ~340 MB of RGBA at the limit.</summary>
+    public const long MaxPixels = 85_000_000;
+
+    /// <summary>The encoded format of <paramref name="bytes"/>, or null when they are no image Iris decodes.</summary>
+    public static string? Sniff(ReadOnlySpan<byte> bytes)
+    {
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        return codec is null ? null : FormatName(codec.EncodedFormat);
+    }
+
+    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, out ImageError error)
+    {
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        if (codec is null)
+        {
+            error = ImageError.UnsupportedFormat;
+            return null;
+        }
+
+        var info = codec.Info;
+        if ((long)info.Width * info.Height > MaxPixels)
+        {
+            error = ImageError.TooManyPixels;
+            return null;
+        }
+
+        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var bitmap = new SKBitmap(target);
+        var result = codec.GetPixels(target, bitmap.GetPixels());
+        // A truncated file decodes partly (grey below the cut, IncompleteInput); Iris refuses it rather than keep half an image.
+        if (result != SKCodecResult.Success)
+        {
+            bitmap.Dispose();
+            error = ImageError.Corrupt;
+            return null;
+        }
+
+        var upright = Orient(bitmap, codec.EncodedOrigin);
+        error = ImageError.None;
+        return new DecodedImage(upright, FormatName(codec.EncodedFormat));
+    }
+
+    private static string FormatName(SKEncodedImageFormat format) => format switch
+    {
+        SKEncodedImageFormat.Jpeg => "JPEG",
+        SKEncodedImageFormat.Png => "PNG",
+        SKEncodedImageFormat.Webp => "WEBP",
+        SKEncodedImageFormat.Gif => "GIF",
+        SKEncodedImageFormat.Bmp => "BMP",
+        SKEncodedImageFormat.Ico => "ICO",
+        SKEncodedImageFormat.Wbmp => "WBMP",
+        SKEncodedImageFormat.Heif => "HEIF",
+        SKEncodedImageFormat.Avif => "AVIF",
+        _ => format.ToString().ToUpperInvariant(),
+    };
+
+    private static SKBitmap Orient(SKBitmap bitmap, SKEncodedOrigin origin)
+    {
+        if (origin is SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default)
+        {
+            return bitmap;
+        }
+
+        var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        var width = swap ? bitmap.Height : bitmap.Width;
+        var height = swap ? bitmap.Width : bitmap.Height;
+        var rotated = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        using (var canvas = new SKCanvas(rotated))
+        {
+            canvas.SetMatrix(OriginMatrix(origin, bitmap.Width, bitmap.Height));
+            using var image = SKImage.FromBitmap(bitmap);
+            canvas.DrawImage(image, 0, 0, SKSamplingOptions.Default, null);
+        }
+
+        bitmap.Dispose();
+        return rotated;
+    }
+
+    // Maps the stored pixels onto the upright canvas (EXIF orientation values 2–8).
+    private static SKMatrix OriginMatrix(SKEncodedOrigin origin, int w, int h) => origin switch
+    {
+        SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1),
+        SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1),
+        SKEncodedOrigin.BottomLeft => new SKMatrix(1, 0, 0, 0, -1, h, 0, 0, 1),
+        SKEncodedOrigin.LeftTop => new SKMatrix(0, 1, 0, 1, 0, 0, 0, 0, 1),
+        SKEncodedOrigin.RightTop => new SKMatrix(0, -1, h, 1, 0, 0, 0, 0, 1),
+        SKEncodedOrigin.RightBottom => new SKMatrix(0, -1, h, -1, 0, w, 0, 0, 1),
+        SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1),
+        _ => SKMatrix.Identity,
+    };
+}
