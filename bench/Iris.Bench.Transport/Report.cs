@@ -110,6 +110,11 @@ internal static class Report
         sb.AppendLine("- **Caveat**: client and servers share the 2 cores, so the client's fixed cost per call dilutes the ratios; the");
         sb.AppendLine("  extra CPU µs/call column is the undiluted server-side difference. At 1 worker the CPU per call also counts the");
         sb.AppendLine("  thread pool spinning between calls and moves by tens of µs from run to run: read the 16-worker rows for CPU.");
+        sb.AppendLine("  On a quiet machine a lone worker mostly waits for threads to wake up (p50 near 100 µs for every target), so");
+        sb.AppendLine("  the 1-worker ratios sit near 1 and the 16-worker rows show what the pipeline costs.");
+        sb.AppendLine("- **Profiling**: `--filter \"grpc iris\"` runs one target; `--timestamps` prints each measured segment's");
+        sb.AppendLine("  CLOCK_MONOTONIC interval, so a `perf record -k CLOCK_MONOTONIC -g` profile of the whole run (with");
+        sb.AppendLine("  `DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0`) can be cut per target and divided by its calls.");
         if (wire.Count > 0)
         {
             sb.AppendLine();
