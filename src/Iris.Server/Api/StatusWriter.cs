@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Clarifai.Api.Status;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -9,11 +10,13 @@ namespace Iris.Server.Api;
 /// <summary>Reads and writes the <c>status</c> field every V2 response message carries (field 1 by convention).</summary>
 internal static class StatusWriter
 {
-    public static FieldDescriptor? StatusField(MessageDescriptor response)
+    private static readonly ConcurrentDictionary<MessageDescriptor, FieldDescriptor?> Fields = new();
+
+    public static FieldDescriptor? StatusField(MessageDescriptor response) => Fields.GetOrAdd(response, static d =>
     {
-        var field = response.FindFieldByName("status");
+        var field = d.FindFieldByName("status");
         return field is { FieldType: FieldType.Message } && field.MessageType.ClrType == typeof(Status) ? field : null;
-    }
+    });
 
     public static Status? Get(IMessage response) => StatusField(response.Descriptor)?.Accessor.GetValue(response) as Status;
 

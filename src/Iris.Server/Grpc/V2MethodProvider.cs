@@ -76,10 +76,13 @@ internal sealed class V2MethodProvider(ApiInvoker invoker) : IServiceMethodProvi
 
     private ValueTask<InvokeResult> InvokeAsync(RpcInfo rpc, IMessage request, ServerCallContext call)
     {
-        var headers = call.RequestHeaders;
-        var meta = new RequestMeta(headers.GetValue("authorization"), headers.GetValue("x-clarifai-request-id-prefix"), Transport.Grpc);
+        // Read headers straight from HTTP/2: ServerCallContext.RequestHeaders builds a Metadata copy of all of them.
+        var http = call.GetHttpContext();
+        var headers = http.Request.Headers;
+        var prefix = headers["x-clarifai-request-id-prefix"];
+        var meta = new RequestMeta(headers.Authorization.Count > 0 ? headers.Authorization[0] : null, prefix.Count > 0 ? prefix[0] : null, Transport.Grpc);
         var requestId = RequestIds.New(meta.RequestIdPrefix);
-        call.GetHttpContext().Response.Headers[RequestIdHeader] = requestId;
+        http.Response.Headers[RequestIdHeader] = requestId;
         return invoker.InvokeAsync(rpc, request, meta, requestId, call.CancellationToken);
     }
 }

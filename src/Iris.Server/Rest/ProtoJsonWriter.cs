@@ -118,15 +118,26 @@ internal sealed class ProtoJsonWriter
         writer.WriteEndObject();
     }
 
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    // One buffer and writer per thread, reused: responses are copied out before the thread can be reused.
+    [ThreadStatic]
+    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? _scratch;
+
     public byte[] ToUtf8(IMessage message)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        var (buffer, writer) = _scratch ??= (new ArrayBufferWriter<byte>(4096), new Utf8JsonWriter(Stream.Null, WriterOptions));
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        Write(writer, message);
+        writer.Flush();
+        var bytes = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > 1024 * 1024)
         {
-            Write(writer, message);
+            _scratch = null; // do not pin a large predict response's buffer to the thread
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return bytes;
     }
 
     // Struct, Value and ListValue are written here rather than by JsonFormatter, which pads empty objects as "{ }".

@@ -86,7 +86,10 @@ internal sealed class RouteTable
                 return null;
             }
 
-            parts[i] = Uri.UnescapeDataString(parts[i]);
+            if (parts[i].Contains('%', StringComparison.Ordinal))
+            {
+                parts[i] = Uri.UnescapeDataString(parts[i]);
+            }
         }
 
         return parts;
