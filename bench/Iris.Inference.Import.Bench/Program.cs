@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
+using Iris.Bench;
 using Iris.Inference.Import;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -12,7 +13,7 @@ using SkiaSharp;
 // Converts every model, then times ONNX Runtime (CPU, default threads) and TensorFlow.js (pure-JS CPU backend,
 // tests/parity/tfjs-run.js) on the same input tensor built from a real photograph, in one run.
 var root = FindRoot();
-var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks-importer.md");
+var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
 var ortRuns = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20;
 var tfjsRuns = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3;
 
@@ -81,7 +82,9 @@ finally
 }
 
 var md = new StringBuilder();
-md.AppendLine("# Importer benchmark: ONNX Runtime vs TensorFlow.js (CPU)");
+md.AppendLine("## Importer (issue 5)");
+md.AppendLine();
+md.AppendLine("Each converted TensorFlow.js model under ONNX Runtime beside the original under TensorFlow.js, per image, in one run.");
 md.AppendLine();
 md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; ONNX Runtime 1.31.1 (CPU provider, ORT_ENABLE_ALL, default threads); TensorFlow.js 4.22.0 pure-JavaScript `cpu` backend on Node {NodeVersion()}.");
 md.AppendLine();
@@ -96,7 +99,7 @@ foreach (var r in rows)
     md.AppendLine(r);
 }
 
-File.WriteAllText(outPath, md.ToString());
+BenchmarkDoc.WriteSection(outPath, "## Importer (issue 5)", md.ToString());
 Console.WriteLine($"wrote {outPath}");
 return 0;
 
