@@ -101,7 +101,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
             }
         }
 
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var created = new List<AppRecord>();
         foreach (var app in request.Apps)
         {
@@ -130,7 +130,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
             targets.Add((current, app));
         }
 
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var patched = new List<AppRecord>();
         foreach (var (current, patch) in targets)
         {
@@ -151,7 +151,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
             throw IrisException.InvalidRequest("PatchApp cannot change an app's id; use PatchAppsIds.");
         }
 
-        var record = Patch(current, patch, Action(request.Action), request.MetadataAction, time.GetUtcNow());
+        var record = Patch(current, patch, Action(request.Action), request.MetadataAction, IdentityMapping.Now(time));
         await store.UpdateAppAsync(record, context.CancellationToken).ConfigureAwait(false);
         return new SingleAppResponse { App = IdentityMapping.ToProto(record) };
     }
@@ -178,7 +178,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
         {
             var from = new AppRef(owner, change.Id);
             var to = new AppRef(owner, change.NewId);
-            if (!await store.RenameAppAsync(from, change.NewId, time.GetUtcNow(), context.CancellationToken).ConfigureAwait(false))
+            if (!await store.RenameAppAsync(from, change.NewId, IdentityMapping.Now(time), context.CancellationToken).ConfigureAwait(false))
             {
                 throw IrisException.InvalidRequest($"App '{change.NewId}' already exists.");
             }
@@ -194,7 +194,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
     private async ValueTask<MultiAppResponse> PatchAppsDetailsAsync(PatchAppsDetailsRequest request, CallContext context)
     {
         var path = await access.ResolveOwnedAsync(context, request.UserAppId, context.CancellationToken).ConfigureAwait(false);
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var patched = new List<AppRecord>();
         foreach (var app in request.Apps.Count == 0 ? [new App()] : request.Apps)
         {

@@ -31,7 +31,7 @@ internal sealed class CollaboratorsModule(IIdentityStore store, AppAccess access
             throw IrisException.InvalidRequest("Give at least one collaborator in collaborators.");
         }
 
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var planned = new List<(CollaboratorRecord Record, UserRecord User)>();
         foreach (var c in request.Collaborators)
         {
@@ -109,7 +109,7 @@ internal sealed class CollaboratorsModule(IIdentityStore store, AppAccess access
         var app = await access.ResolveOwnedAsync(context, request.UserAppId, context.CancellationToken).ConfigureAwait(false);
         var action = request.Action.Length == 0 ? "overwrite" : request.Action;
         var existing = await store.ListCollaboratorsAsync(app.Ref, context.CancellationToken).ConfigureAwait(false);
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var patched = new List<CollaboratorRecord>();
         foreach (var c in request.Collaborators)
         {

@@ -14,6 +14,9 @@ internal static partial class IdentityMapping
 
     public const int MaxPerPage = 1000;
 
+    /// <summary>The current time at the store's precision (milliseconds), so a created record reads back exactly as returned.</summary>
+    public static DateTimeOffset Now(TimeProvider time) => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
+
     public static App ToProto(AppRecord app)
     {
         var proto = new App
@@ -28,7 +31,7 @@ internal static partial class IdentityMapping
             ModifiedAt = Timestamp.FromDateTimeOffset(app.ModifiedAt),
             Visibility = new Visibility { Gettable = (Visibility.Types.Gettable)app.Visibility },
             SampleMs = app.SampleMs,
-            IsTemplate = app.IsTemplate,
+            IsTemplate = app.IsTemplate ? true : null,
         };
         if (app.DefaultWorkflowId.Length > 0)
         {

@@ -34,7 +34,7 @@ internal sealed class KeysModule(IIdentityStore store, AppAccess access, TimePro
             throw IrisException.InvalidRequest("Give at least one key in keys.");
         }
 
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var planned = new List<KeyRecord>();
         foreach (var key in request.Keys)
         {
@@ -107,7 +107,7 @@ internal sealed class KeysModule(IIdentityStore store, AppAccess access, TimePro
     {
         var user = access.RequireSelf(context, request.UserAppId);
         IEnumerable<KeyRecord> keys = await store.ListKeysAsync(user, null, context.CancellationToken).ConfigureAwait(false);
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         if (request.NotExpired)
         {
             keys = keys.Where(k => k.ExpiresAt is null || k.ExpiresAt > now);
@@ -149,7 +149,7 @@ internal sealed class KeysModule(IIdentityStore store, AppAccess access, TimePro
     {
         var user = access.RequireSelf(context, request.UserAppId);
         var action = request.Action.Length == 0 ? "overwrite" : request.Action;
-        var now = time.GetUtcNow();
+        var now = IdentityMapping.Now(time);
         var patched = new List<KeyRecord>();
         foreach (var patch in request.Keys)
         {
