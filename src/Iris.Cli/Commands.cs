@@ -4,6 +4,7 @@ using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Compatibility;
 using Iris.Server.Hosting;
+using Iris.Server.Identity;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Iris.Cli;
@@ -19,6 +20,12 @@ internal static class Commands
           iris models import-tfjs <model.json> <out.onnx> [--output LAYER_OR_TENSOR]... [--cache DIR]
               Converts a TensorFlow.js graph or layers model (or nsfwjs' model.min.js) to ONNX; --output adds a named
               intermediate output (e.g. a classifier's pooling layer, for an embedding), --cache reuses conversions.
+          iris users create <user-id> [--first-name NAME] [--last-name NAME] [--email ADDRESS] [--data-dir DIR]
+          iris users list [--data-dir DIR]
+          iris users delete <user-id> [--data-dir DIR]
+          iris users token <user-id> [--description TEXT] [--data-dir DIR]
+              Manages users on the data directory (IRIS_DATA_DIR, default ~/.iris), also while the server runs. `token`
+              prints a new personal access token once; deleting a user removes their tokens at once and their apps.
           iris docs api-compatibility [--out FILE]
               Writes the generated compatibility table (default docs/api-compatibility.md under the current directory).
         """;
@@ -32,6 +39,7 @@ internal static class Commands
                 ["serve", .. var rest] => await ServeAsync(rest).ConfigureAwait(false),
                 ["models", "import-tfjs", var model, var output, .. var rest] => await ImportTfjsAsync(model, output, rest).ConfigureAwait(false),
                 ["docs", "api-compatibility", .. var rest] => await WriteCompatibilityAsync(rest).ConfigureAwait(false),
+                ["users", var verb, .. var rest] => await UsersAsync(verb, rest).ConfigureAwait(false),
                 ["--help" or "-h" or "help"] => PrintUsage(0),
                 _ => PrintUsage(2),
             };
@@ -79,6 +87,42 @@ internal static class Commands
 
         await server.WaitForShutdownAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    private static async Task<int> UsersAsync(string verb, string[] args)
+    {
+        var positional = args.TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
+        var flags = Flags.Parse(args[positional.Length..], "--data-dir", "--first-name", "--last-name", "--email", "--description");
+        var dataDir = flags.GetValueOrDefault("--data-dir") ?? IrisServerOptions.FromEnvironment().DataDir;
+        var admin = UserAdministration.Open(dataDir);
+        switch (verb, positional)
+        {
+            case ("create", [var user]):
+                await admin.CreateUserAsync(user, flags.GetValueOrDefault("--first-name") ?? string.Empty, flags.GetValueOrDefault("--last-name") ?? string.Empty,
+                    flags.GetValueOrDefault("--email") ?? string.Empty).ConfigureAwait(false);
+                Console.WriteLine($"Created user '{user}'. Give them a token with: iris users token {user}");
+                return 0;
+            case ("list", []):
+                Console.WriteLine("USER\tNAME\tEMAIL\tTOKENS\tCREATED");
+                foreach (var u in await admin.ListUsersAsync().ConfigureAwait(false))
+                {
+                    Console.WriteLine(string.Join('\t', u.Id, u.Name, u.PrimaryEmail, u.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        u.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)));
+                }
+
+                return 0;
+            case ("delete", [var user]):
+                await admin.DeleteUserAsync(user).ConfigureAwait(false);
+                Console.WriteLine($"Deleted user '{user}': their tokens no longer work; their apps are being deleted.");
+                return 0;
+            case ("token", [var user]):
+                var (keyId, secret) = await admin.CreateTokenAsync(user, flags.GetValueOrDefault("--description") ?? "created by iris users token").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"Personal access token {keyId} for user '{user}' (shown once; store it now):").ConfigureAwait(false);
+                Console.WriteLine(secret);
+                return 0;
+            default:
+                throw new UsageException($"unknown or incomplete command 'users {verb} {string.Join(' ', positional)}'.");
+        }
     }
 
     private static async Task<int> ImportTfjsAsync(string model, string output, string[] args)

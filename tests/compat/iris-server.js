@@ -33,6 +33,7 @@ async function startIris() {
   return {
     ...info,
     pat: PAT,
+    dataDir,
     restBase: `http://${info.host}:${info.httpPort}`,
     grpcTarget: `${info.host}:${info.grpcPort}`,
     async stop() {

@@ -13,7 +13,7 @@ namespace Iris.Server.Api;
 /// one place where an <see cref="IrisException"/> (or anything unexpected) becomes the response <c>status</c>.
 /// Never throws except for the caller's own cancellation.
 /// </summary>
-public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator authenticator, ILogger<ApiInvoker> logger)
+public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator authenticator, RequestBudget budget, ILogger<ApiInvoker> logger)
 {
     public HandlerRegistry Registry => registry;
 
@@ -21,11 +21,21 @@ public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator a
     {
         IMessage response;
         var failed = false;
+        TimeSpan? retryAfter = null;
         try
         {
             var principal = await authenticator.AuthenticateAsync(rpc, meta.Authorization, cancellationToken).ConfigureAwait(false);
             if (principal is not null)
             {
+                // Authorization: the per-key request budget, then the token kind and scopes the RPC's descriptor asks for.
+                retryAfter = budget.TrySpend(principal.KeyId ?? principal.UserId);
+                if (retryAfter is { } wait)
+                {
+                    throw new IrisException(StatusCode.ConnThrottled,
+                        $"This key is over its request budget; retry in {Math.Ceiling(wait.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)} s.");
+                }
+
+                Authorizer.Authorize(rpc, principal);
                 ResolveMe(request, principal);
             }
 
@@ -40,7 +50,7 @@ public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator a
         catch (IrisException error)
         {
             if (error.Code is StatusCode.ConnKeyInvalid or StatusCode.ConnKeyNotFound or StatusCode.ConnInvalidRequest
-                or StatusCode.ConnInsufficientScopes)
+                or StatusCode.ConnInsufficientScopes or StatusCode.ConnThrottled)
             {
                 LogDenied(logger, rpc.Name, (int)error.Code, requestId);
             }
@@ -61,7 +71,7 @@ public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator a
         }
 
         StatusWriter.Get(response)!.ReqId = requestId;
-        return new InvokeResult(response, failed);
+        return new InvokeResult(response, failed, retryAfter);
     }
 
     /// <summary>A fresh response of the RPC's type carrying only the error status.</summary>
@@ -90,4 +100,7 @@ public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator a
 }
 
 /// <summary>The response of one call, and whether its status came from a failure rather than from the handler.</summary>
-public readonly record struct InvokeResult(IMessage Response, bool Failed);
+/// <param name="Response">The response message, its status set.</param>
+/// <param name="Failed">True when the status came from a failure rather than from the handler.</param>
+/// <param name="RetryAfter">Set when the call was throttled: how long until the key's budget allows another request (REST <c>Retry-After</c>).</param>
+public readonly record struct InvokeResult(IMessage Response, bool Failed, TimeSpan? RetryAfter = null);

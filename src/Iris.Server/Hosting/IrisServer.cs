@@ -1,13 +1,12 @@
 using System.Net;
 using Grpc.AspNetCore.Server.Model;
 using Iris.Contracts.Descriptors;
-using Iris.Server.Access;
 using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Grpc;
 using Iris.Server.Handlers;
+using Iris.Server.Identity;
 using Iris.Server.Rest;
-using Iris.Server.Seams;
 using Iris.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -95,7 +94,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<Authenticator>();
         var readiness = new IrisReadiness();
         services.AddSingleton(readiness);
-        services.AddSingleton<IAppAccess, InterimAppAccess>();
+        services.AddIrisIdentity(IdentityOptions.FromEnvironment());
         services.AddSingleton(_ => new BlobStore(options.DataDir));
         services.AddSingleton(sp => new SqliteDatabase(options.DataDir, sp.GetServices<IMigrationSet>()));
         services.AddSingleton<IApiModule, StatusCodesModule>();

@@ -66,6 +66,12 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
 
         var result = await invoker.InvokeAsync(rpc, message, meta, requestId, http.RequestAborted).ConfigureAwait(false);
         var code = !result.Failed && invoker.Registry.StatusIsPayload(rpc.Name) ? StatusCode.Success : StatusWriter.Get(result.Response)!.Code;
+        if (result.RetryAfter is { } retryAfter)
+        {
+            // Whole seconds, rounded up (RFC 9110 delay-seconds).
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         await WriteAsync(http, result.Response, code).ConfigureAwait(false);
     }
 

@@ -42,16 +42,13 @@ public class IrisFixture : IAsyncLifetime
         return request;
     }
 
-    /// <summary>
-    /// Creates app <paramref name="appId"/> for the bootstrap user through the API (PostApps over gRPC) and returns its id.
-    /// Until the identity module lands apps are implicit and PostApps answers 10040, which is accepted here only.
-    /// </summary>
+    /// <summary>Creates app <paramref name="appId"/> for the bootstrap user through the API (PostApps over gRPC) and returns its id.</summary>
     public async Task<string> CreateAppAsync(string appId)
     {
         var request = new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" } };
         request.Apps.Add(new App { Id = appId });
         var response = await Grpc.PostAppsAsync(request, PatMetadata);
-        if (response.Status.Code is not (Clarifai.Api.Status.StatusCode.Success or Clarifai.Api.Status.StatusCode.NotImplemented))
+        if (response.Status.Code != Clarifai.Api.Status.StatusCode.Success)
         {
             throw new InvalidOperationException($"PostApps {appId}: {response.Status.Code} {response.Status.Details}");
         }

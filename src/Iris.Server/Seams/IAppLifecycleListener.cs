@@ -1,0 +1,19 @@
+using Iris.Core.Apps;
+
+namespace Iris.Server.Seams;
+
+/// <summary>
+/// Implemented by every module that stores rows or files keyed by app (inputs, models, searches, …) and registered in
+/// DI as <c>IAppLifecycleListener</c>. The identity module calls all of them.
+/// </summary>
+public interface IAppLifecycleListener
+{
+    /// <summary>
+    /// DeleteApp: the app is already invisible to every request (GetApp answers 11101 and its keys no longer work); remove
+    /// everything stored for it. Runs in the background, possibly again after a restart, so it must be idempotent.
+    /// </summary>
+    Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken);
+
+    /// <summary>PatchAppsIds: the app <paramref name="from"/> is now <paramref name="to"/>; re-key stored rows.</summary>
+    Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken);
+}
