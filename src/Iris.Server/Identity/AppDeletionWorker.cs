@@ -27,15 +27,22 @@ internal sealed class AppDeletionWorker(
     private readonly Channel<AppRef> _queue = Channel.CreateUnbounded<AppRef>();
     private readonly IAppLifecycleListener[] _listeners = listeners.ToArray();
 
+    // Seeded while the host resolves its hosted services, i.e. before any of them (Kestrel included) starts, so the
+    // bootstrap PAT works from the first request. Synchronous: one small transaction, once per start.
+    private readonly bool _seeded = Seed(store, serverOptions, bootstrap);
+
     /// <summary>Apps whose purge has completed since start (tests wait on this).</summary>
     public event Action<AppRef>? Purged;
 
     public void Enqueue(AppRef app) => _queue.Writer.TryWrite(app);
 
-    public override async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>True once the bootstrap user and PAT are in the store.</summary>
+    public bool Seeded => _seeded;
+
+    private static bool Seed(IIdentityStore store, IrisServerOptions serverOptions, BootstrapCredentials bootstrap)
     {
-        await store.EnsureBootstrapAsync(serverOptions.BootstrapUser, BootstrapKeyId, DbCredentialStore.Hash(bootstrap.Token), cancellationToken).ConfigureAwait(false);
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        store.EnsureBootstrapAsync(serverOptions.BootstrapUser, BootstrapKeyId, DbCredentialStore.Hash(bootstrap.Token), CancellationToken.None).GetAwaiter().GetResult();
+        return true;
     }
 
     /// <summary>Tells every module an app was renamed; failures are logged, the identity rename already committed.</summary>
