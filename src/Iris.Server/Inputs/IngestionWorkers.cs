@@ -138,6 +138,11 @@ internal sealed partial class IngestionWorkers(
         catch (OperationCanceledException)
         {
         }
+        catch (Exception e)
+        {
+            // The store is unavailable: stop renewing; if the work outlives the lease, another claim repeats it (idempotent).
+            LogQueueError(logger, e);
+        }
     }
 
     private async Task FailedAttemptAsync(WorkItem item, string owner, Exception e)

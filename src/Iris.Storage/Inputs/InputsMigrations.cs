@@ -35,7 +35,8 @@ public sealed class InputsMigrations : IMigrationSet
               modified_at INTEGER NOT NULL,
               UNIQUE (user_id, app_id, id)
             );
-            CREATE INDEX inputs_status ON inputs (user_id, app_id, status_code);
+            CREATE INDEX inputs_page ON inputs (user_id, app_id, deleting, seq);
+            CREATE INDEX inputs_status ON inputs (user_id, app_id, deleting, status_code);
             CREATE INDEX inputs_url ON inputs (user_id, app_id, url);
             CREATE INDEX inputs_job ON inputs (user_id, app_id, add_job_id);
             CREATE INDEX inputs_source_blob ON inputs (source_blob);

@@ -218,6 +218,12 @@ public sealed class InputsTests(InputsFixture iris) : IClassFixture<InputsFixtur
         Assert.Equal(30104, body.Code());
         Assert.Contains("image.crop is no longer supported", body.Details(), StringComparison.Ordinal);
 
+        // Over gRPC, crop arrives as field 3 of Image (reserved since it was removed).
+        var withCrop = new Image { Url = "https://example.com/a.jpg" }.ToByteArray().Concat(new byte[] { (3 << 3) | 2, 4, 1, 2, 3, 4 }).ToArray();
+        var cropped = await PostAsync(app, new Input { Id = "cropped", Data = new Data { Image = Image.Parser.ParseFrom(withCrop) } });
+        Assert.Equal(StatusCode.InputInvalidArgument, cropped.Inputs[0].Status.Code);
+        Assert.StartsWith("image.crop is no longer supported", cropped.Inputs[0].Status.Details, StringComparison.Ordinal);
+
         var over = await PostAsync(app, ImageBytes("over", new byte[(20 * 1024 * 1024) + 1]));
         Assert.Equal(StatusCode.InputOverLimit, over.Inputs[0].Status.Code);
 
