@@ -65,7 +65,7 @@ internal sealed class HostedUrls(IngestionOptions options, IServer server, Hosti
 
 /// <summary>
 /// Serves hosted input bytes on the REST port to callers who may read the app (same <c>Authorization: Key</c> header as
-/// the API). Unknown apps, inputs and sizes answer 404 with a Clarifai status body.
+/// the API). Unknown apps, inputs and sizes, and missing or insufficient credentials, answer 404 with a Clarifai status body.
 /// </summary>
 internal sealed partial class HostedImageHandler(Authenticator authenticator, IAppAccess access, IInputStore store, BlobStore blobs) : IRawRestHandler
 {
@@ -92,10 +92,20 @@ internal sealed partial class HostedImageHandler(Authenticator authenticator, IA
             }
 
             var rpc = ApiCatalog.Instance.Find(nameof(V2.V2Base.GetInput))!;
-            var principal = await authenticator.AuthenticateAsync(rpc, http.Request.Headers.Authorization, http.RequestAborted).ConfigureAwait(false);
-            var context = new CallContext(rpc, requestId, Transport.Rest, principal, http.RequestAborted);
             var ids = new UserAppIDSet { UserId = Uri.UnescapeDataString(match.Groups[1].Value), AppId = Uri.UnescapeDataString(match.Groups[2].Value) };
-            var app = await access.ResolveAsync(context, ids, AppAccessKind.Read, http.RequestAborted).ConfigureAwait(false);
+            AppRef app;
+            try
+            {
+                var principal = await authenticator.AuthenticateAsync(rpc, http.Request.Headers.Authorization, http.RequestAborted).ConfigureAwait(false);
+                var context = new CallContext(rpc, requestId, Transport.Rest, principal, http.RequestAborted);
+                app = await access.ResolveAsync(context, ids, AppAccessKind.Read, http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (IrisException)
+            {
+                // Like Clarifai's secure data hosting, a missing or wrong key answers 404: the address reveals nothing.
+                throw new IrisException(StatusCode.ConnDoesNotExist, "No hosted image at this address.");
+            }
+
             var key = match.Groups[4].Value;
             var row = await store.FindByBlobAsync(app, key, http.RequestAborted).ConfigureAwait(false);
             if (row is null || row.BlobKey != key)

@@ -65,10 +65,11 @@ public sealed class InputsTests(InputsFixture iris) : IClassFixture<InputsFixtur
             Assert.Equal((320, 240), (thumb.Width, thumb.Height));
         }
 
-        using (var anonymous = await iris.Http.GetAsync($"{hosted.Prefix}/orig/{hosted.Suffix}"))
-        {
-            Assert.Equal(HttpStatusCode.BadRequest, anonymous.StatusCode);
-        }
+        var (anonymous, refusal, _) = await Json.GetAsync(iris.Http, $"{hosted.Prefix}/orig/{hosted.Suffix}");
+        Assert.Equal(HttpStatusCode.NotFound, anonymous);
+        Assert.Equal(11101, refusal.Code());
+        var otherUser = $"http://127.0.0.1:{iris.Server.HttpPort}/hosted/users/someone/apps/{app}/inputs/image/orig/{hosted.Suffix}";
+        Assert.Equal(HttpStatusCode.NotFound, (await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, otherUser))).Status);
 
         var (missing, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, $"{hosted.Prefix}/orig/{new string('0', 64)}"));
         Assert.Equal(HttpStatusCode.NotFound, missing);
