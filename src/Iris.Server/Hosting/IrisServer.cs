@@ -6,6 +6,7 @@ using Iris.Server.Auth;
 using Iris.Server.Grpc;
 using Iris.Server.Handlers;
 using Iris.Server.Identity;
+using Iris.Server.Inputs;
 using Iris.Server.Rest;
 using Iris.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -99,6 +100,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton(sp => new SqliteDatabase(options.DataDir, sp.GetServices<IMigrationSet>()));
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
+        services.AddIrisInputs();
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));

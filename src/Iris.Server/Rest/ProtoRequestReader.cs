@@ -247,6 +247,12 @@ internal sealed class ProtoRequestReader
             return;
         }
 
+        // image.crop (field 3, now reserved) is dropped by lenient parsing; refuse it rather than ignore a crop the user asked for.
+        if (type == Clarifai.Api.Image.Descriptor && obj.ContainsKey("crop"))
+        {
+            throw new IrisException(Clarifai.Api.Status.StatusCode.InputInvalidArgument, Inputs.InputMapper.CropRefused);
+        }
+
         foreach (var field in type.Fields.InDeclarationOrder())
         {
             var key = obj.ContainsKey(field.Name) ? field.Name : obj.ContainsKey(field.JsonName) ? field.JsonName : null;

@@ -7,6 +7,7 @@ using Iris.Server.Api;
 using Iris.Server.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.DependencyInjection;
 using BaseResponse = Clarifai.Api.Status.BaseResponse;
 
 namespace Iris.Server.Rest;
@@ -32,6 +33,15 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
             http.Response.ContentType = "text/plain";
             await http.Response.WriteAsync(readiness.IsReady ? "ok\n" : "starting\n", http.RequestAborted).ConfigureAwait(false);
             return;
+        }
+
+        foreach (var raw in http.RequestServices.GetServices<IRawRestHandler>())
+        {
+            if (request.Path.StartsWithSegments(raw.PathPrefix, StringComparison.Ordinal))
+            {
+                await raw.HandleAsync(http).ConfigureAwait(false);
+                return;
+            }
         }
 
         var meta = new RequestMeta(request.Headers.Authorization, request.Headers["X-Clarifai-Request-ID-Prefix"], Transport.Rest);
@@ -142,4 +152,15 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
 
     internal static bool IsRestConnection(HttpContext http) =>
         http.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(ConnectionMarker) == true;
+}
+
+/// <summary>
+/// Serves a path outside the API (<c>/hosted/...</c> for stored input bytes) on the REST port, before API routing.
+/// The prefix must not collide with any <c>/v2</c> route.
+/// </summary>
+internal interface IRawRestHandler
+{
+    string PathPrefix { get; }
+
+    Task HandleAsync(HttpContext http);
 }

@@ -1,0 +1,158 @@
+namespace Iris.Storage.Inputs;
+
+/// <summary>
+/// Schema of the inputs area: inputs, their annotations, concepts, datasets and dataset versions, add-jobs and the
+/// durable work queue. Every table is keyed by (user_id, app_id); times are unix microseconds (UTC). Payloads that only
+/// the API edge interprets (an input's media, an annotation's data) are stored as serialized protobuf bytes.
+/// </summary>
+public sealed class InputsMigrations : IMigrationSet
+{
+    public string Area => "inputs";
+
+    public IReadOnlyList<Migration> Migrations { get; } =
+    [
+        new(1, "inputs, annotations, concepts, datasets, add-jobs, work queue", """
+            CREATE TABLE inputs (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              id TEXT NOT NULL,
+              kind TEXT NOT NULL,
+              media BLOB NOT NULL,
+              url TEXT,
+              source_blob TEXT,
+              blob_key TEXT,
+              thumb_key TEXT,
+              width INTEGER,
+              height INTEGER,
+              format TEXT,
+              color_mode TEXT,
+              status_code INTEGER NOT NULL,
+              status_details TEXT NOT NULL DEFAULT '',
+              add_job_id TEXT,
+              deleting INTEGER NOT NULL DEFAULT 0,
+              created_at INTEGER NOT NULL,
+              modified_at INTEGER NOT NULL,
+              UNIQUE (user_id, app_id, id)
+            );
+            CREATE INDEX inputs_page ON inputs (user_id, app_id, deleting, seq);
+            CREATE INDEX inputs_status ON inputs (user_id, app_id, deleting, status_code);
+            CREATE INDEX inputs_url ON inputs (user_id, app_id, url);
+            CREATE INDEX inputs_job ON inputs (user_id, app_id, add_job_id);
+            CREATE INDEX inputs_source_blob ON inputs (source_blob);
+            CREATE INDEX inputs_blob ON inputs (blob_key);
+            CREATE INDEX inputs_thumb ON inputs (thumb_key);
+
+            CREATE TABLE annotations (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              id TEXT NOT NULL,
+              input_id TEXT NOT NULL,
+              data BLOB NOT NULL,
+              input_level INTEGER NOT NULL,
+              author TEXT NOT NULL,
+              status_code INTEGER NOT NULL,
+              created_at INTEGER NOT NULL,
+              modified_at INTEGER NOT NULL,
+              UNIQUE (user_id, app_id, id)
+            );
+            CREATE INDEX annotations_input ON annotations (user_id, app_id, input_id);
+
+            CREATE TABLE annotation_concepts (
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              annotation_id TEXT NOT NULL,
+              concept_id TEXT NOT NULL,
+              value REAL NOT NULL,
+              PRIMARY KEY (user_id, app_id, annotation_id, concept_id)
+            );
+            CREATE INDEX annotation_concepts_concept ON annotation_concepts (user_id, app_id, concept_id);
+
+            CREATE TABLE concepts (
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              id TEXT NOT NULL,
+              name TEXT NOT NULL,
+              language TEXT NOT NULL DEFAULT '',
+              created_at INTEGER NOT NULL,
+              modified_at INTEGER NOT NULL,
+              PRIMARY KEY (user_id, app_id, id)
+            );
+
+            CREATE TABLE datasets (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              id TEXT NOT NULL,
+              body BLOB NOT NULL,
+              created_at INTEGER NOT NULL,
+              modified_at INTEGER NOT NULL,
+              UNIQUE (user_id, app_id, id)
+            );
+
+            CREATE TABLE dataset_inputs (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              dataset_id TEXT NOT NULL,
+              input_id TEXT NOT NULL,
+              created_at INTEGER NOT NULL,
+              UNIQUE (user_id, app_id, dataset_id, input_id)
+            );
+            CREATE INDEX dataset_inputs_input ON dataset_inputs (user_id, app_id, input_id);
+
+            CREATE TABLE dataset_versions (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              dataset_id TEXT NOT NULL,
+              id TEXT NOT NULL,
+              body BLOB NOT NULL,
+              status_code INTEGER NOT NULL,
+              status_details TEXT NOT NULL DEFAULT '',
+              created_at INTEGER NOT NULL,
+              modified_at INTEGER NOT NULL,
+              UNIQUE (user_id, app_id, dataset_id, id)
+            );
+
+            CREATE TABLE dataset_version_items (
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              dataset_id TEXT NOT NULL,
+              version_id TEXT NOT NULL,
+              input_id TEXT NOT NULL,
+              input BLOB NOT NULL,
+              annotations BLOB NOT NULL,
+              PRIMARY KEY (user_id, app_id, dataset_id, version_id, input_id)
+            );
+
+            CREATE TABLE inputs_add_jobs (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              id TEXT NOT NULL,
+              cancelled INTEGER NOT NULL DEFAULT 0,
+              created_at INTEGER NOT NULL,
+              modified_at INTEGER NOT NULL,
+              UNIQUE (user_id, app_id, id)
+            );
+
+            CREATE TABLE work_queue (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              kind TEXT NOT NULL,
+              user_id TEXT NOT NULL,
+              app_id TEXT NOT NULL,
+              target TEXT NOT NULL,
+              attempts INTEGER NOT NULL DEFAULT 0,
+              run_after INTEGER NOT NULL,
+              lease_owner TEXT,
+              lease_until INTEGER NOT NULL DEFAULT 0,
+              last_error TEXT,
+              created_at INTEGER NOT NULL
+            );
+            CREATE INDEX work_queue_ready ON work_queue (run_after, lease_until);
+            CREATE INDEX work_queue_target ON work_queue (user_id, app_id, kind, target);
+            """),
+    ];
+}

@@ -1,0 +1,775 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Iris.Core.Apps;
+using Microsoft.Data.Sqlite;
+
+namespace Iris.Storage.Inputs;
+
+/// <summary>
+/// The inputs area on SQLite. Writers take the write lock at BEGIN (IMMEDIATE), so a read-then-write inside one
+/// transaction (id conflicts, blob references) cannot interleave with another writer.
+/// </summary>
+public sealed class SqliteInputStore(SqliteDatabase database, BlobStore blobs, TimeProvider time) : IInputStore, IDatasetStore
+{
+    private const string InputColumns = "id, seq, kind, media, url, source_blob, blob_key, thumb_key, width, height, format, color_mode, status_code, status_details, add_job_id, created_at, modified_at";
+    private const string AnnotationColumns = "id, input_id, data, input_level, author, status_code, created_at, modified_at";
+
+    public Task<IReadOnlyList<AddResult>> AddInputsAsync(AppRef app, IReadOnlyList<NewInput> inputs, string? addJobId, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var now = Clock.NowMicros(time);
+        var results = new List<AddResult>(inputs.Count);
+        if (addJobId is not null)
+        {
+            Sql.Execute(connection, tx, "INSERT INTO inputs_add_jobs (user_id, app_id, id, created_at, modified_at) VALUES ($u, $a, $id, $now, $now) ON CONFLICT (user_id, app_id, id) DO UPDATE SET modified_at = $now;",
+                ("$u", app.UserId), ("$a", app.AppId), ("$id", addJobId), ("$now", now));
+        }
+
+        foreach (var input in inputs)
+        {
+            var id = input.Id;
+            if (InputExists(connection, tx, app, id))
+            {
+                id = input.Conflicts == IdConflictPolicy.Suffix ? FreeSuffixedId(connection, tx, app, id) : null;
+                if (id is null)
+                {
+                    results.Add(new AddResult(AddOutcome.DuplicateId, input.Id, default));
+                    continue;
+                }
+            }
+
+            if (input.Url is not null && !input.AllowDuplicateUrl
+                && Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM inputs WHERE user_id = $u AND app_id = $a AND url = $url AND deleting = 0;",
+                    ("$u", app.UserId), ("$a", app.AppId), ("$url", input.Url)) > 0)
+            {
+                results.Add(new AddResult(AddOutcome.DuplicateUrl, id, default));
+                continue;
+            }
+
+            var missing = input.DatasetIds.FirstOrDefault(d => Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM datasets WHERE user_id = $u AND app_id = $a AND id = $id;",
+                ("$u", app.UserId), ("$a", app.AppId), ("$id", d)) == 0);
+            if (missing is not null)
+            {
+                results.Add(new AddResult(AddOutcome.UnknownDataset, id, default, missing));
+                continue;
+            }
+
+            // The bytes were written before the transaction; a purge that ran in between may have removed a blob with the
+            // same content. Under the write lock, with the row about to reference it, make sure it is there.
+            if (input.SourceBlob is not null && !blobs.Exists(input.SourceBlob))
+            {
+                blobs.PutAsync(input.SourceBytes, CancellationToken.None).GetAwaiter().GetResult();
+            }
+
+            Sql.Execute(connection, tx, """
+                INSERT INTO inputs (user_id, app_id, id, kind, media, url, source_blob, status_code, add_job_id, created_at, modified_at)
+                VALUES ($u, $a, $id, $kind, $media, $url, $src, $status, $job, $now, $now);
+                """,
+                ("$u", app.UserId), ("$a", app.AppId), ("$id", id), ("$kind", input.Kind), ("$media", input.Media), ("$url", input.Url),
+                ("$src", input.SourceBlob), ("$status", InputStates.Pending), ("$job", addJobId), ("$now", now));
+            InsertAnnotation(connection, tx, app, new NewAnnotation(input.AnnotationId, id, input.AnnotationData, true, app.UserId, input.Concepts), now);
+            foreach (var dataset in input.DatasetIds.Distinct(StringComparer.Ordinal))
+            {
+                Sql.Execute(connection, tx, "INSERT OR IGNORE INTO dataset_inputs (user_id, app_id, dataset_id, input_id, created_at) VALUES ($u, $a, $d, $i, $now);",
+                    ("$u", app.UserId), ("$a", app.AppId), ("$d", dataset), ("$i", id), ("$now", now));
+            }
+
+            SqliteWorkQueue.Enqueue(connection, tx, WorkKinds.Ingest, app, id, now);
+            results.Add(new AddResult(AddOutcome.Added, id, Clock.FromMicros(now)));
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<AddResult>>(results);
+    }
+
+    private static bool InputExists(SqliteConnection connection, SqliteTransaction tx, AppRef app, string id) =>
+        Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM inputs WHERE user_id = $u AND app_id = $a AND id = $id;", ("$u", app.UserId), ("$a", app.AppId), ("$id", id)) > 0;
+
+    private static string? FreeSuffixedId(SqliteConnection connection, SqliteTransaction tx, AppRef app, string id)
+    {
+        for (var i = 1; i <= 9; i++)
+        {
+            var candidate = id + "-" + i.ToString(CultureInfo.InvariantCulture);
+            if (candidate.Length <= 48 && !InputExists(connection, tx, app, candidate))
+            {
+                return candidate;
+            }
+        }
+
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            var random = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+            var candidate = (id.Length > 39 ? id[..39] : id) + "-" + random;
+            if (!InputExists(connection, tx, app, candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    public Task<InputRow?> GetInputAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        var rows = Sql.Query(connection, null, ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 0;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", id));
+        return Task.FromResult(rows.FirstOrDefault());
+    }
+
+    public Task<IReadOnlyList<InputRow>> ListInputsAsync(AppRef app, int page, int perPage, int? statusCode, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        var parameters = new List<(string, object?)> { ("$u", app.UserId), ("$a", app.AppId), ("$limit", perPage), ("$offset", (long)(page - 1) * perPage) };
+        var where = "user_id = $u AND app_id = $a AND deleting = 0";
+        if (statusCode is not null)
+        {
+            where += " AND status_code = $status";
+            parameters.Add(("$status", statusCode.Value));
+        }
+
+        if (ids.Count > 0)
+        {
+            var (list, values) = Sql.InList("id", ids);
+            where += " AND id IN " + list;
+            parameters.AddRange(values);
+        }
+
+        var rows = Sql.Query(connection, null, ReadInput, $"SELECT {InputColumns} FROM inputs WHERE {where} ORDER BY seq DESC LIMIT $limit OFFSET $offset;", [.. parameters]);
+        return Task.FromResult<IReadOnlyList<InputRow>>(rows);
+    }
+
+    public Task<IReadOnlyList<InputRow>> StreamInputsAsync(AppRef app, int perPage, string? lastId, bool descending, bool orderById, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        var key = orderById ? "id" : "seq";
+        var direction = descending ? "DESC" : "ASC";
+        var where = "user_id = $u AND app_id = $a AND deleting = 0";
+        if (!string.IsNullOrEmpty(lastId))
+        {
+            var cursor = orderById ? "$last" : "(SELECT seq FROM inputs WHERE user_id = $u AND app_id = $a AND id = $last)";
+            where += $" AND {key} {(descending ? "<" : ">")} {cursor}";
+        }
+
+        var rows = Sql.Query(connection, null, ReadInput, $"SELECT {InputColumns} FROM inputs WHERE {where} ORDER BY {key} {direction} LIMIT $limit;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$last", lastId), ("$limit", perPage));
+        return Task.FromResult<IReadOnlyList<InputRow>>(rows);
+    }
+
+    public Task<InputCounts> CountInputsAsync(AppRef app, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        long processed = 0, toProcess = 0, processing = 0, errors = 0;
+        foreach (var (code, count) in Sql.Query(connection, null, r => (r.GetInt32(0), r.GetInt64(1)),
+            "SELECT status_code, COUNT(*) FROM inputs WHERE user_id = $u AND app_id = $a AND deleting = 0 GROUP BY status_code;", ("$u", app.UserId), ("$a", app.AppId)))
+        {
+            switch (code)
+            {
+                case InputStates.Success: processed += count; break;
+                case InputStates.Pending: toProcess += count; break;
+                case InputStates.InProgress: processing += count; break;
+                default: errors += count; break;
+            }
+        }
+
+        return Task.FromResult(new InputCounts(processed, toProcess, processing, errors));
+    }
+
+    public Task<IReadOnlyList<string>> MarkDeletingAsync(AppRef app, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var now = Clock.NowMicros(time);
+        var found = new List<string>();
+        foreach (var id in ids.Distinct(StringComparer.Ordinal))
+        {
+            if (Sql.Execute(connection, tx, "UPDATE inputs SET deleting = 1, modified_at = $now WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 0;",
+                ("$u", app.UserId), ("$a", app.AppId), ("$id", id), ("$now", now)) == 1)
+            {
+                SqliteWorkQueue.Enqueue(connection, tx, WorkKinds.Purge, app, id, now);
+                found.Add(id);
+            }
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<string>>(found);
+    }
+
+    public Task<bool> PurgeInputAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var now = Clock.NowMicros(time);
+        var p = new (string, object?)[] { ("$u", app.UserId), ("$a", app.AppId), ("$id", id), ("$now", now), ("$kind", WorkKinds.Ingest) };
+        if (Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM work_queue WHERE user_id = $u AND app_id = $a AND kind = $kind AND target = $id AND lease_until >= $now;", p) > 0)
+        {
+            return Task.FromResult(false);
+        }
+
+        var row = Sql.Query(connection, tx, ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 1;", p).FirstOrDefault();
+        Sql.Execute(connection, tx, "DELETE FROM work_queue WHERE user_id = $u AND app_id = $a AND kind = $kind AND target = $id;", p);
+        if (row is null)
+        {
+            tx.Commit();
+            return Task.FromResult(true);
+        }
+
+        Sql.Execute(connection, tx, """
+            DELETE FROM annotation_concepts WHERE user_id = $u AND app_id = $a AND annotation_id IN (SELECT id FROM annotations WHERE user_id = $u AND app_id = $a AND input_id = $id);
+            DELETE FROM annotations WHERE user_id = $u AND app_id = $a AND input_id = $id;
+            DELETE FROM dataset_inputs WHERE user_id = $u AND app_id = $a AND input_id = $id;
+            DELETE FROM inputs WHERE user_id = $u AND app_id = $a AND id = $id;
+            """, p);
+        DeleteUnreferenced(connection, tx, [row.SourceBlob, row.BlobKey, row.ThumbKey]);
+        tx.Commit();
+        return Task.FromResult(true);
+    }
+
+    public Task ReleaseBlobsAsync(IReadOnlyList<string> blobKeys, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        DeleteUnreferenced(connection, tx, blobKeys);
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
+    // Blobs are shared by content across inputs and apps; delete one only when no row references it any more. The check
+    // and the delete happen under the write lock, and adders re-check presence under it too.
+    private void DeleteUnreferenced(SqliteConnection connection, SqliteTransaction tx, IEnumerable<string?> keys)
+    {
+        foreach (var key in keys.OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            if (Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM inputs WHERE source_blob = $k OR blob_key = $k OR thumb_key = $k;", ("$k", key)) == 0)
+            {
+                blobs.Delete(key);
+            }
+        }
+    }
+
+    public Task<InputRow?> BeginProcessingAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var p = new (string, object?)[] { ("$u", app.UserId), ("$a", app.AppId), ("$id", id), ("$now", Clock.NowMicros(time)), ("$pending", InputStates.Pending), ("$progress", InputStates.InProgress) };
+        Sql.Execute(connection, tx, "UPDATE inputs SET status_code = $progress, modified_at = $now WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 0 AND status_code = $pending;", p);
+        var row = Sql.Query(connection, tx, ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 0 AND status_code = $progress;", p).FirstOrDefault();
+        tx.Commit();
+        return Task.FromResult(row);
+    }
+
+    public Task<bool> CompleteImageAsync(AppRef app, string id, string blobKey, string thumbKey, int width, int height, string format, string colorMode, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        foreach (var (key, _) in new[] { (blobKey, 0), (thumbKey, 1) })
+        {
+            if (!blobs.Exists(key))
+            {
+                // Purged between the worker's write and this commit; the worker retries and writes it again.
+                throw new InvalidOperationException($"blob {key} vanished before the input referenced it");
+            }
+        }
+
+        var changed = Sql.Execute(connection, tx, """
+            UPDATE inputs SET blob_key = $b, thumb_key = $t, width = $w, height = $h, format = $f, color_mode = $c, status_code = $ok, status_details = '', modified_at = $now
+            WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 0;
+            """,
+            ("$b", blobKey), ("$t", thumbKey), ("$w", width), ("$h", height), ("$f", format), ("$c", colorMode), ("$ok", InputStates.Success),
+            ("$now", Clock.NowMicros(time)), ("$u", app.UserId), ("$a", app.AppId), ("$id", id));
+        tx.Commit();
+        return Task.FromResult(changed == 1);
+    }
+
+    public Task<bool> CompleteAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        var changed = Sql.Execute(connection, null, "UPDATE inputs SET status_code = $ok, status_details = '', modified_at = $now WHERE user_id = $u AND app_id = $a AND id = $id AND deleting = 0;",
+            ("$ok", InputStates.Success), ("$now", Clock.NowMicros(time)), ("$u", app.UserId), ("$a", app.AppId), ("$id", id));
+        return Task.FromResult(changed == 1);
+    }
+
+    public Task FailInputAsync(AppRef app, string id, int statusCode, string details, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        Sql.Execute(connection, null, "UPDATE inputs SET status_code = $code, status_details = $details, modified_at = $now WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$code", statusCode), ("$details", details), ("$now", Clock.NowMicros(time)), ("$u", app.UserId), ("$a", app.AppId), ("$id", id));
+        return Task.CompletedTask;
+    }
+
+    public Task<InputRow?> FindByBlobAsync(AppRef app, string blobKey, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        var row = Sql.Query(connection, null, ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = $u AND app_id = $a AND deleting = 0 AND (blob_key = $k OR thumb_key = $k) LIMIT 1;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$k", blobKey)).FirstOrDefault();
+        return Task.FromResult(row);
+    }
+
+    // Add-jobs
+
+    private const string AddJobSelect = """
+        SELECT j.id, j.cancelled, j.created_at, j.modified_at,
+          (SELECT COUNT(*) FROM inputs i WHERE i.user_id = j.user_id AND i.app_id = j.app_id AND i.add_job_id = j.id AND i.status_code = 30001),
+          (SELECT COUNT(*) FROM inputs i WHERE i.user_id = j.user_id AND i.app_id = j.app_id AND i.add_job_id = j.id AND i.status_code = 30003),
+          (SELECT COUNT(*) FROM inputs i WHERE i.user_id = j.user_id AND i.app_id = j.app_id AND i.add_job_id = j.id AND i.status_code = 30000),
+          (SELECT COUNT(*) FROM inputs i WHERE i.user_id = j.user_id AND i.app_id = j.app_id AND i.add_job_id = j.id AND i.status_code NOT IN (30000, 30001, 30003))
+        FROM inputs_add_jobs j
+        """;
+
+    private static AddJobRow ReadAddJob(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetInt32(1) != 0, Clock.FromMicros(r.GetInt64(2)), Clock.FromMicros(r.GetInt64(3)), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7));
+
+    public Task<AddJobRow?> GetAddJobAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult(Sql.Query(connection, null, ReadAddJob, AddJobSelect + " WHERE j.user_id = $u AND j.app_id = $a AND j.id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", id)).FirstOrDefault());
+    }
+
+    public Task<IReadOnlyList<AddJobRow>> ListAddJobsAsync(AppRef app, int page, int perPage, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult<IReadOnlyList<AddJobRow>>(Sql.Query(connection, null, ReadAddJob, AddJobSelect + " WHERE j.user_id = $u AND j.app_id = $a ORDER BY j.seq DESC LIMIT $l OFFSET $o;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$l", perPage), ("$o", (long)(page - 1) * perPage)));
+    }
+
+    public Task<bool> CancelAddJobAsync(AppRef app, string id, string details, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var p = new (string, object?)[] { ("$u", app.UserId), ("$a", app.AppId), ("$id", id), ("$now", Clock.NowMicros(time)), ("$details", details), ("$kind", WorkKinds.Ingest) };
+        if (Sql.Execute(connection, tx, "UPDATE inputs_add_jobs SET cancelled = 1, modified_at = $now WHERE user_id = $u AND app_id = $a AND id = $id;", p) == 0)
+        {
+            return Task.FromResult(false);
+        }
+
+        // Inputs already being processed finish; pending ones fail and their queued work is dropped.
+        Sql.Execute(connection, tx, """
+            DELETE FROM work_queue WHERE kind = $kind AND user_id = $u AND app_id = $a AND lease_until < $now
+              AND target IN (SELECT id FROM inputs WHERE user_id = $u AND app_id = $a AND add_job_id = $id AND status_code = 30001);
+            UPDATE inputs SET status_code = 30002, status_details = $details, modified_at = $now
+              WHERE user_id = $u AND app_id = $a AND add_job_id = $id AND status_code = 30001
+                AND id NOT IN (SELECT target FROM work_queue WHERE kind = $kind AND user_id = $u AND app_id = $a);
+            """, p);
+        tx.Commit();
+        return Task.FromResult(true);
+    }
+
+    // Annotations
+
+    public Task<IReadOnlyDictionary<string, AnnotationRow>> InputLevelAnnotationsAsync(AppRef app, IReadOnlyList<string> inputIds, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, AnnotationRow>(StringComparer.Ordinal);
+        if (inputIds.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyDictionary<string, AnnotationRow>>(result);
+        }
+
+        using var connection = database.Open();
+        foreach (var chunk in inputIds.Chunk(500))
+        {
+            var (list, values) = Sql.InList("i", chunk);
+            foreach (var row in Sql.Query(connection, null, ReadAnnotation,
+                $"SELECT {AnnotationColumns} FROM annotations WHERE user_id = $u AND app_id = $a AND input_level = 1 AND input_id IN {list} ORDER BY seq;",
+                [("$u", app.UserId), ("$a", app.AppId), .. values]))
+            {
+                result[row.InputId] = row;
+            }
+        }
+
+        return Task.FromResult<IReadOnlyDictionary<string, AnnotationRow>>(result);
+    }
+
+    public Task PutInputLevelAnnotationAsync(AppRef app, NewAnnotation annotation, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var now = Clock.NowMicros(time);
+        var existing = Sql.Query(connection, tx, r => r.GetString(0), "SELECT id FROM annotations WHERE user_id = $u AND app_id = $a AND input_id = $i AND input_level = 1 LIMIT 1;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$i", annotation.InputId)).FirstOrDefault();
+        if (existing is null)
+        {
+            InsertAnnotation(connection, tx, app, annotation with { InputLevel = true }, now);
+        }
+        else
+        {
+            UpdateAnnotation(connection, tx, app, annotation with { Id = existing }, now);
+        }
+
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> AddAnnotationsAsync(AppRef app, IReadOnlyList<NewAnnotation> annotations, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var taken = annotations.Where(a => Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM annotations WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", a.Id)) > 0).Select(a => a.Id).ToList();
+        if (taken.Count > 0)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(taken);
+        }
+
+        var now = Clock.NowMicros(time);
+        foreach (var annotation in annotations)
+        {
+            InsertAnnotation(connection, tx, app, annotation, now);
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
+    public Task<IReadOnlyList<AnnotationRow>> ListAnnotationsAsync(AppRef app, AnnotationQuery filter, int page, int perPage, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        var parameters = new List<(string, object?)> { ("$u", app.UserId), ("$a", app.AppId), ("$l", perPage), ("$o", (long)(page - 1) * perPage) };
+        var where = "user_id = $u AND app_id = $a AND input_id NOT IN (SELECT id FROM inputs WHERE user_id = $u AND app_id = $a AND deleting = 1)";
+        void In(string column, string prefix, IReadOnlyList<string> values)
+        {
+            if (values.Count > 0)
+            {
+                var (list, p) = Sql.InList(prefix, values);
+                where += $" AND {column} IN {list}";
+                parameters.AddRange(p);
+            }
+        }
+
+        In("id", "id", filter.Ids);
+        In("input_id", "in", filter.InputIds);
+        In("author", "au", filter.Authors);
+        In("status_code", "st", filter.Statuses.Select(s => s.ToString(CultureInfo.InvariantCulture)).ToList());
+        var rows = Sql.Query(connection, null, ReadAnnotation, $"SELECT {AnnotationColumns} FROM annotations WHERE {where} ORDER BY seq DESC LIMIT $l OFFSET $o;", [.. parameters]);
+        return Task.FromResult<IReadOnlyList<AnnotationRow>>(rows);
+    }
+
+    public Task<AnnotationRow?> GetAnnotationAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult(Sql.Query(connection, null, ReadAnnotation,
+            $"SELECT {AnnotationColumns} FROM annotations WHERE user_id = $u AND app_id = $a AND id = $id AND input_id NOT IN (SELECT id FROM inputs WHERE user_id = $u AND app_id = $a AND deleting = 1);",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", id)).FirstOrDefault());
+    }
+
+    public Task UpdateAnnotationAsync(AppRef app, NewAnnotation annotation, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        UpdateAnnotation(connection, tx, app, annotation, Clock.NowMicros(time));
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
+    public Task<int> DeleteAnnotationsAsync(AppRef app, IReadOnlyList<(string InputId, string? AnnotationId)> targets, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var deleted = 0;
+        foreach (var (inputId, annotationId) in targets)
+        {
+            var ids = Sql.Query(connection, tx, r => r.GetString(0), "SELECT id FROM annotations WHERE user_id = $u AND app_id = $a AND input_id = $i AND ($id IS NULL OR id = $id);",
+                ("$u", app.UserId), ("$a", app.AppId), ("$i", inputId), ("$id", annotationId));
+            foreach (var id in ids)
+            {
+                Sql.Execute(connection, tx, "DELETE FROM annotation_concepts WHERE user_id = $u AND app_id = $a AND annotation_id = $id; DELETE FROM annotations WHERE user_id = $u AND app_id = $a AND id = $id;",
+                    ("$u", app.UserId), ("$a", app.AppId), ("$id", id));
+                deleted++;
+            }
+        }
+
+        tx.Commit();
+        return Task.FromResult(deleted);
+    }
+
+    private static void InsertAnnotation(SqliteConnection connection, SqliteTransaction tx, AppRef app, NewAnnotation annotation, long now)
+    {
+        Sql.Execute(connection, tx, """
+            INSERT INTO annotations (user_id, app_id, id, input_id, data, input_level, author, status_code, created_at, modified_at)
+            VALUES ($u, $a, $id, $i, $data, $level, $author, 24150, $now, $now);
+            """,
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", annotation.Id), ("$i", annotation.InputId), ("$data", annotation.Data),
+            ("$level", annotation.InputLevel ? 1 : 0), ("$author", annotation.Author), ("$now", now));
+        WriteMentions(connection, tx, app, annotation, now);
+    }
+
+    private static void UpdateAnnotation(SqliteConnection connection, SqliteTransaction tx, AppRef app, NewAnnotation annotation, long now)
+    {
+        Sql.Execute(connection, tx, "UPDATE annotations SET data = $data, modified_at = $now WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", annotation.Id), ("$data", annotation.Data), ("$now", now));
+        Sql.Execute(connection, tx, "DELETE FROM annotation_concepts WHERE user_id = $u AND app_id = $a AND annotation_id = $id;", ("$u", app.UserId), ("$a", app.AppId), ("$id", annotation.Id));
+        WriteMentions(connection, tx, app, annotation, now);
+    }
+
+    // Concepts named by annotations exist in the app from then on (Clarifai creates them on first use).
+    private static void WriteMentions(SqliteConnection connection, SqliteTransaction tx, AppRef app, NewAnnotation annotation, long now)
+    {
+        foreach (var concept in annotation.Concepts)
+        {
+            Sql.Execute(connection, tx, """
+                INSERT OR IGNORE INTO concepts (user_id, app_id, id, name, created_at, modified_at) VALUES ($u, $a, $c, $name, $now, $now);
+                INSERT INTO annotation_concepts (user_id, app_id, annotation_id, concept_id, value) VALUES ($u, $a, $id, $c, $v)
+                  ON CONFLICT (user_id, app_id, annotation_id, concept_id) DO UPDATE SET value = $v;
+                """,
+                ("$u", app.UserId), ("$a", app.AppId), ("$c", concept.Id), ("$name", concept.Name), ("$now", now), ("$id", annotation.Id), ("$v", (double)concept.Value));
+        }
+    }
+
+    // Concepts
+
+    public Task<IReadOnlyList<string>> AddConceptsAsync(AppRef app, IReadOnlyList<ConceptRow> concepts, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var taken = concepts.Where(c => Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM concepts WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", c.Id)) > 0).Select(c => c.Id).ToList();
+        if (taken.Count > 0)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(taken);
+        }
+
+        foreach (var c in concepts)
+        {
+            Sql.Execute(connection, tx, "INSERT INTO concepts (user_id, app_id, id, name, language, created_at, modified_at) VALUES ($u, $a, $id, $n, $l, $c, $m);",
+                ("$u", app.UserId), ("$a", app.AppId), ("$id", c.Id), ("$n", c.Name), ("$l", c.Language), ("$c", Clock.ToMicros(c.CreatedAt)), ("$m", Clock.ToMicros(c.ModifiedAt)));
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
+    public Task<ConceptRow?> GetConceptAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult(Sql.Query(connection, null, ReadConcept, "SELECT id, name, language, created_at, modified_at FROM concepts WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", id)).FirstOrDefault());
+    }
+
+    public Task<IReadOnlyList<ConceptRow>> ListConceptsAsync(AppRef app, int page, int perPage, string? namePrefix, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        // Prefix match on name or id, case-insensitive for ASCII (LIKE); the escape keeps % and _ in user text literal.
+        var pattern = namePrefix is null ? null : namePrefix.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+        return Task.FromResult<IReadOnlyList<ConceptRow>>(Sql.Query(connection, null, ReadConcept, """
+            SELECT id, name, language, created_at, modified_at FROM concepts WHERE user_id = $u AND app_id = $a
+              AND ($p IS NULL OR name LIKE $p ESCAPE '\' OR id LIKE $p ESCAPE '\')
+            ORDER BY created_at, id LIMIT $l OFFSET $o;
+            """,
+            ("$u", app.UserId), ("$a", app.AppId), ("$p", pattern), ("$l", perPage), ("$o", (long)(page - 1) * perPage)));
+    }
+
+    public Task UpdateConceptAsync(AppRef app, ConceptRow concept, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        Sql.Execute(connection, null, "UPDATE concepts SET name = $n, language = $l, modified_at = $m WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", concept.Id), ("$n", concept.Name), ("$l", concept.Language), ("$m", Clock.ToMicros(concept.ModifiedAt)));
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<ConceptCountRow>> ConceptCountsAsync(AppRef app, int page, int perPage, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult<IReadOnlyList<ConceptCountRow>>(Sql.Query(connection, null, r => new ConceptCountRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)), """
+            SELECT c.id, c.name,
+              (SELECT COUNT(*) FROM annotation_concepts x WHERE x.user_id = c.user_id AND x.app_id = c.app_id AND x.concept_id = c.id AND x.value > 0),
+              (SELECT COUNT(*) FROM annotation_concepts x WHERE x.user_id = c.user_id AND x.app_id = c.app_id AND x.concept_id = c.id AND x.value <= 0)
+            FROM concepts c WHERE c.user_id = $u AND c.app_id = $a ORDER BY c.id LIMIT $l OFFSET $o;
+            """,
+            ("$u", app.UserId), ("$a", app.AppId), ("$l", perPage), ("$o", (long)(page - 1) * perPage)));
+    }
+
+    // Datasets
+
+    public Task<IReadOnlyList<string>> AddDatasetsAsync(AppRef app, IReadOnlyList<DatasetRow> datasets, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var taken = datasets.Where(d => Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM datasets WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", d.Id)) > 0).Select(d => d.Id).ToList();
+        if (taken.Count > 0)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(taken);
+        }
+
+        foreach (var d in datasets)
+        {
+            Sql.Execute(connection, tx, "INSERT INTO datasets (user_id, app_id, id, body, created_at, modified_at) VALUES ($u, $a, $id, $b, $c, $c);",
+                ("$u", app.UserId), ("$a", app.AppId), ("$id", d.Id), ("$b", d.Body), ("$c", Clock.ToMicros(d.CreatedAt)));
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
+    public Task<DatasetRow?> GetDatasetAsync(AppRef app, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult(Sql.Query(connection, null, ReadDataset, "SELECT id, body, created_at, modified_at FROM datasets WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", id)).FirstOrDefault());
+    }
+
+    public Task<IReadOnlyList<DatasetRow>> ListDatasetsAsync(AppRef app, int page, int perPage, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult<IReadOnlyList<DatasetRow>>(Sql.Query(connection, null, ReadDataset,
+            "SELECT id, body, created_at, modified_at FROM datasets WHERE user_id = $u AND app_id = $a ORDER BY seq DESC LIMIT $l OFFSET $o;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$l", perPage), ("$o", (long)(page - 1) * perPage)));
+    }
+
+    public Task UpdateDatasetAsync(AppRef app, DatasetRow dataset, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        Sql.Execute(connection, null, "UPDATE datasets SET body = $b, modified_at = $m WHERE user_id = $u AND app_id = $a AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$id", dataset.Id), ("$b", dataset.Body), ("$m", Clock.ToMicros(dataset.ModifiedAt)));
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> DeleteDatasetsAsync(AppRef app, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var deleted = new List<string>();
+        foreach (var id in ids.Distinct(StringComparer.Ordinal))
+        {
+            var p = new (string, object?)[] { ("$u", app.UserId), ("$a", app.AppId), ("$id", id) };
+            if (Sql.Execute(connection, tx, "DELETE FROM datasets WHERE user_id = $u AND app_id = $a AND id = $id;", p) == 1)
+            {
+                Sql.Execute(connection, tx, """
+                    DELETE FROM dataset_inputs WHERE user_id = $u AND app_id = $a AND dataset_id = $id;
+                    DELETE FROM dataset_versions WHERE user_id = $u AND app_id = $a AND dataset_id = $id;
+                    DELETE FROM dataset_version_items WHERE user_id = $u AND app_id = $a AND dataset_id = $id;
+                    """, p);
+                deleted.Add(id);
+            }
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<string>>(deleted);
+    }
+
+    public Task<IReadOnlyDictionary<string, bool>> AddDatasetInputsAsync(AppRef app, string datasetId, IReadOnlyList<string> inputIds, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var now = Clock.NowMicros(time);
+        var result = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var id in inputIds)
+        {
+            var p = new (string, object?)[] { ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$i", id), ("$now", now) };
+            result[id] = Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM inputs WHERE user_id = $u AND app_id = $a AND id = $i AND deleting = 0;", p) > 0
+                && Sql.Execute(connection, tx, "INSERT OR IGNORE INTO dataset_inputs (user_id, app_id, dataset_id, input_id, created_at) VALUES ($u, $a, $d, $i, $now);", p) == 1;
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyDictionary<string, bool>>(result);
+    }
+
+    public Task<IReadOnlyList<DatasetInputRow>> ListDatasetInputsAsync(AppRef app, string datasetId, int page, int perPage, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult<IReadOnlyList<DatasetInputRow>>(Sql.Query(connection, null, r => new DatasetInputRow(r.GetString(0), Clock.FromMicros(r.GetInt64(1))), """
+            SELECT d.input_id, d.created_at FROM dataset_inputs d JOIN inputs i ON i.user_id = d.user_id AND i.app_id = d.app_id AND i.id = d.input_id AND i.deleting = 0
+            WHERE d.user_id = $u AND d.app_id = $a AND d.dataset_id = $d ORDER BY d.seq DESC LIMIT $l OFFSET $o;
+            """,
+            ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$l", perPage), ("$o", (long)(page - 1) * perPage)));
+    }
+
+    public Task<int> DeleteDatasetInputsAsync(AppRef app, string datasetId, IReadOnlyList<string> inputIds, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var deleted = inputIds.Distinct(StringComparer.Ordinal).Sum(id => Sql.Execute(connection, tx, "DELETE FROM dataset_inputs WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND input_id = $i;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$i", id)));
+        tx.Commit();
+        return Task.FromResult(deleted);
+    }
+
+    public Task<IReadOnlyList<string>> AddDatasetVersionsAsync(AppRef app, IReadOnlyList<DatasetVersionRow> versions, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var taken = versions.Where(v => Sql.Scalar(connection, tx, "SELECT COUNT(*) FROM dataset_versions WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$d", v.DatasetId), ("$id", v.Id)) > 0).Select(v => v.Id).ToList();
+        if (taken.Count > 0)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(taken);
+        }
+
+        var now = Clock.NowMicros(time);
+        foreach (var v in versions)
+        {
+            Sql.Execute(connection, tx, "INSERT INTO dataset_versions (user_id, app_id, dataset_id, id, body, status_code, created_at, modified_at) VALUES ($u, $a, $d, $id, $b, $s, $now, $now);",
+                ("$u", app.UserId), ("$a", app.AppId), ("$d", v.DatasetId), ("$id", v.Id), ("$b", v.Body), ("$s", v.StatusCode), ("$now", now));
+            SqliteWorkQueue.Enqueue(connection, tx, WorkKinds.DatasetVersion, app, v.DatasetId + "/" + v.Id, now);
+        }
+
+        tx.Commit();
+        return Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
+    public Task<DatasetVersionRow?> GetDatasetVersionAsync(AppRef app, string datasetId, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult(Sql.Query(connection, null, ReadVersion,
+            "SELECT dataset_id, id, body, status_code, status_details, created_at, modified_at FROM dataset_versions WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND id = $id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$id", id)).FirstOrDefault());
+    }
+
+    public Task<IReadOnlyList<DatasetVersionRow>> ListDatasetVersionsAsync(AppRef app, string datasetId, int page, int perPage, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult<IReadOnlyList<DatasetVersionRow>>(Sql.Query(connection, null, ReadVersion,
+            "SELECT dataset_id, id, body, status_code, status_details, created_at, modified_at FROM dataset_versions WHERE user_id = $u AND app_id = $a AND dataset_id = $d ORDER BY seq DESC LIMIT $l OFFSET $o;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$l", perPage), ("$o", (long)(page - 1) * perPage)));
+    }
+
+    public Task SetDatasetVersionStateAsync(AppRef app, string datasetId, string id, int statusCode, string details, byte[]? body, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        Sql.Execute(connection, null, "UPDATE dataset_versions SET status_code = $s, status_details = $det, body = COALESCE($b, body), modified_at = $now WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND id = $id;",
+            ("$s", statusCode), ("$det", details), ("$b", body), ("$now", Clock.NowMicros(time)), ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$id", id));
+        return Task.CompletedTask;
+    }
+
+    public Task WriteVersionSnapshotAsync(AppRef app, string datasetId, string id, IReadOnlyList<VersionItem> items, byte[] body, int statusCode, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var p = new (string, object?)[] { ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$v", id) };
+        Sql.Execute(connection, tx, "DELETE FROM dataset_version_items WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND version_id = $v;", p);
+        foreach (var item in items)
+        {
+            Sql.Execute(connection, tx, "INSERT INTO dataset_version_items (user_id, app_id, dataset_id, version_id, input_id, input, annotations) VALUES ($u, $a, $d, $v, $i, $in, $an);",
+                [.. p, ("$i", item.InputId), ("$in", item.Input), ("$an", item.Annotations)]);
+        }
+
+        Sql.Execute(connection, tx, "UPDATE dataset_versions SET status_code = $s, status_details = '', body = $b, modified_at = $now WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND id = $v;",
+            [.. p, ("$s", statusCode), ("$b", body), ("$now", Clock.NowMicros(time))]);
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<VersionItem>> ReadVersionSnapshotAsync(AppRef app, string datasetId, string id, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        return Task.FromResult<IReadOnlyList<VersionItem>>(Sql.Query(connection, null, r => new VersionItem(r.GetString(0), (byte[])r.GetValue(1), (byte[])r.GetValue(2)),
+            "SELECT input_id, input, annotations FROM dataset_version_items WHERE user_id = $u AND app_id = $a AND dataset_id = $d AND version_id = $v ORDER BY input_id;",
+            ("$u", app.UserId), ("$a", app.AppId), ("$d", datasetId), ("$v", id)));
+    }
+
+    private static InputRow ReadInput(SqliteDataReader r) => new(
+        r.GetString(0), r.GetInt64(1), r.GetString(2), (byte[])r.GetValue(3), Sql.NullableString(r, 4), Sql.NullableString(r, 5), Sql.NullableString(r, 6),
+        Sql.NullableString(r, 7), Sql.NullableInt(r, 8), Sql.NullableInt(r, 9), Sql.NullableString(r, 10), Sql.NullableString(r, 11), r.GetInt32(12), r.GetString(13),
+        Sql.NullableString(r, 14), Clock.FromMicros(r.GetInt64(15)), Clock.FromMicros(r.GetInt64(16)));
+
+    private static AnnotationRow ReadAnnotation(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), (byte[])r.GetValue(2), r.GetInt32(3) != 0, r.GetString(4), r.GetInt32(5), Clock.FromMicros(r.GetInt64(6)), Clock.FromMicros(r.GetInt64(7)));
+
+    private static ConceptRow ReadConcept(SqliteDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), Clock.FromMicros(r.GetInt64(3)), Clock.FromMicros(r.GetInt64(4)));
+
+    private static DatasetRow ReadDataset(SqliteDataReader r) => new(r.GetString(0), (byte[])r.GetValue(1), Clock.FromMicros(r.GetInt64(2)), Clock.FromMicros(r.GetInt64(3)));
+
+    private static DatasetVersionRow ReadVersion(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), (byte[])r.GetValue(2), r.GetInt32(3), r.GetString(4), Clock.FromMicros(r.GetInt64(5)), Clock.FromMicros(r.GetInt64(6)));
+}
