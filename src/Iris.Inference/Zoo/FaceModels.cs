@@ -122,7 +122,7 @@ public sealed class FaceAttributesModel : BuiltinModel
 {
     public const string Id = "face-attributes";
 
-    internal static readonly PixelFormat FaceResInput = new(224, 224, 3, Nchw: false, Scale: 1f, Offset: 0f);
+    internal static readonly PixelFormat FaceResInput = new(224, 224, 3, Nchw: false, Scale: 255f, Offset: 0f);
     internal static readonly PixelFormat EmotionInput = new(64, 64, 1, Nchw: false, Scale: 2f, Offset: -1f);
 
     private static readonly (string Name, int From, int To)[] AgeRanges =
@@ -169,7 +169,7 @@ public sealed class FaceAttributesModel : BuiltinModel
     {
         // Crop a square around the face, enlarged as the Human library does before its face models.
         float cx = (face.Left + face.Right) / 2 * image.Width, cy = (face.Top + face.Bottom) / 2 * image.Height;
-        var side = Math.Max((face.Right - face.Left) * image.Width, (face.Bottom - face.Top) * image.Height) * 1.2f;
+        var side = Math.Max((face.Right - face.Left) * image.Width, (face.Bottom - face.Top) * image.Height) * 1.4f;
         var crop = new SKRect(cx - (side / 2), cy - (side / 2), cx + (side / 2), cy + (side / 2));
         var faceRes = ImageTensors.Rent(image.Bitmap, crop, FaceResInput, letterbox: false, out _);
         var emotion = ImageTensors.Rent(image.Bitmap, crop, EmotionInput, letterbox: false, out _);

@@ -34,7 +34,7 @@ public static class Networks
         [256, 256, 3],
         DynamicBatch: false);
 
-    /// <summary>FaceRes (224x224 RGB 0..1 face crop): <c>age_pred/Softmax:0</c> over ages 0..99, <c>gender_pred/Sigmoid:0</c> (1 = male).</summary>
+    /// <summary>FaceRes (224x224 RGB 0..255 face crop): <c>age_pred/Softmax:0</c> over ages 0..99, <c>gender_pred/Sigmoid:0</c> (1 = male).</summary>
     public static readonly NetworkSpec FaceRes = new(
         "human-models-3.0.4-faceres",
         (s, ct) => s.ImportTfjsAsync("human-models-3.0.4-faceres", Human + "faceres.json", [], ct),

@@ -6,6 +6,7 @@ using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Grpc;
 using Iris.Server.Handlers;
+using Iris.Server.Models;
 using Iris.Server.Rest;
 using Iris.Server.Seams;
 using Iris.Storage;
@@ -100,6 +101,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton(sp => new SqliteDatabase(options.DataDir, sp.GetServices<IMigrationSet>()));
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
+        services.AddIrisInference(options);
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));
