@@ -45,6 +45,10 @@ public sealed partial class InferenceEngine : IAsyncDisposable
 
     public NetworkState StateOf(NetworkSpec spec) => _networks.TryGetValue(spec.Name, out var n) ? n.State : NetworkState.NotLoaded;
 
+    /// <summary>Batches run, items served and the largest batch so far (for tests and the benchmark).</summary>
+    public (long Batches, long Items, int LargestBatch) Stats(NetworkSpec spec) =>
+        _networks.TryGetValue(spec.Name, out var n) ? (Interlocked.Read(ref n.Batches), Interlocked.Read(ref n.Items), n.LargestBatch) : (0, 0, 0);
+
     /// <summary>Bytes the loaded networks are estimated to take.</summary>
     public long LoadedBytes => _networks.Values.Where(n => n.State == NetworkState.Ready).Sum(n => n.EstimatedBytes);
 
@@ -177,6 +181,10 @@ public sealed partial class InferenceEngine : IAsyncDisposable
         private InferenceSession? _session;
         private int _running;
         private bool _unloadWhenIdle;
+
+        public long Batches;
+        public long Items;
+        public int LargestBatch;
 
         public Network(InferenceEngine engine, NetworkSpec spec)
         {
@@ -362,6 +370,9 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                 LastUsed = Stopwatch.GetTimestamp();
             }
 
+            Interlocked.Increment(ref Batches);
+            Interlocked.Add(ref Items, batch.Count);
+            LargestBatch = Math.Max(LargestBatch, batch.Count);
             try
             {
                 if (Spec.DynamicBatch)
