@@ -130,6 +130,50 @@ public sealed class QualityGateTests(EngineFixture fixture)
         Assert.True(mask.GetPixel((int)(0.30 * image.Width), (int)(0.58 * image.Height)).Red > 128);
     }
 
+    [Fact]
+    public async Task Ocr_reads_back_rendered_text_line_by_line()
+    {
+        using var bitmap = new SKBitmap(900, 300);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            canvas.Clear(SKColors.White);
+            using var typeface = Typeface();
+            using var font = new SKFont(typeface, 48);
+            using var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+            canvas.DrawText("Iris reads this line", 40, 100, SKTextAlign.Left, font, paint);
+            canvas.DrawText("Second line 2026", 40, 220, SKTextAlign.Left, font, paint);
+        }
+
+        Assert.True(bitmap.Pixels.Count(p => p.Red < 128) > 2000, "the text did not render");
+        using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        using var image = ImageDecoder.TryDecode(png.AsSpan(), out _)!;
+        var data = await _zoo.Find(OcrModel.Id)!.PredictAsync(image, fixture.Engine, CancellationToken.None);
+        var texts = data.Regions.Select(r => r.Data.Text.Raw).ToArray();
+        Assert.True(texts.Length == 2, string.Join(" | ", texts));
+        // PP-OCRv4 (a Chinese+English model) does not always emit the spaces between English words: compare without them.
+        Assert.Equal("Irisreadsthisline", texts[0].Replace(" ", string.Empty, StringComparison.Ordinal));
+        Assert.Equal("Secondline2026", texts[1].Replace(" ", string.Empty, StringComparison.Ordinal));
+        Assert.True(data.Regions[0].RegionInfo.BoundingBox.BottomRow < data.Regions[1].RegionInfo.BoundingBox.TopRow + 0.05f);
+        Assert.All(data.Regions, r => Assert.True(r.Value >= 0.8f, $"{r.Data.Text.Raw}: {r.Value}"));
+    }
+
+    /// <summary>
+    /// A font to render with: the Lato that @vladmandic/human ships (WOFF2), else DejaVu Sans from the system. The
+    /// native SkiaSharp assets have no fontconfig, so the default typeface draws nothing.
+    /// </summary>
+    private static SKTypeface Typeface()
+    {
+        foreach (var path in new[] { Path.Combine(Repo.NodeModules, "@vladmandic/human/assets/lato-light.woff2"), "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" })
+        {
+            if (File.Exists(path) && SKTypeface.FromFile(path) is { } typeface)
+            {
+                return typeface;
+            }
+        }
+
+        throw new InvalidOperationException("no font to render the OCR test text with");
+    }
+
     private static string Top(Region region, string vocab) => region.Data.Concepts.Where(c => c.VocabId == vocab).MaxBy(c => c.Value)!.Name;
 
     private async Task<Data> PredictAsync(string modelId, string photo)

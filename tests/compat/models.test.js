@@ -22,6 +22,8 @@ const MODELS = {
   'face-detection': { photo: FACES, check: (d) => assert.equal(d.regions.length, 5) },
   'face-attributes': { photo: FACES, check: (d) => assert.ok(d.regions[0].data.concepts.some((c) => c.vocab_id === 'emotion')) },
   'person-segmentation': { photo: FACES, check: (d) => assert.ok(d.regions[0].region_info.mask.image.base64.length > 0) },
+  // The screenshot's UI has text; what matters here is the shape: every region carries its text.
+  'ocr-scene-english-paddleocr': { photo: FACES, check: (d) => { assert.ok(d.regions.length > 0); for (const r of d.regions) assert.ok(r.data.text.raw.length > 0); } },
 };
 
 let iris;
@@ -107,5 +109,5 @@ test('ListModels pages and filters by model type', async () => {
   const page = await call(stub, 'ListModels', { user_app_id: MAIN, per_page: 2 }, auth());
   assert.equal(page.models.length, 2);
   const detectors = await call(stub, 'ListModels', { user_app_id: MAIN, model_type_id: 'visual-detector' }, auth());
-  assert.deepEqual(detectors.models.map((m) => m.id).sort(), ['face-attributes', 'face-detection', 'general-image-detection']);
+  assert.deepEqual(detectors.models.map((m) => m.id).sort(), ['face-attributes', 'face-detection', 'general-image-detection', 'ocr-scene-english-paddleocr']);
 });

@@ -429,7 +429,8 @@ public sealed partial class InferenceEngine : IAsyncDisposable
 
                 using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, n * length), shape);
                 using var runOptions = new RunOptions();
-                using var results = session.Run(runOptions, [Spec.InputName], [input], session.OutputNames);
+                var inputName = Spec.InputName.Length > 0 ? Spec.InputName : session.InputNames[0];
+                using var results = session.Run(runOptions, [inputName], [input], session.OutputNames);
                 var perItem = new Dictionary<string, TensorOutput>[n];
                 for (var i = 0; i < n; i++)
                 {

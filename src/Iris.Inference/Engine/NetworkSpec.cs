@@ -39,7 +39,7 @@ public sealed class ModelSources(InferenceOptions options, string dataDir)
 /// </summary>
 /// <param name="Name">Unique key, e.g. <c>centernet@3.0.4</c>: a network version.</param>
 /// <param name="Locate">Produces the ONNX path (converting when needed); runs on the loading task, off the request path.</param>
-/// <param name="InputName">The ONNX input fed with the batch.</param>
+/// <param name="InputName">The ONNX input fed with the batch; empty = the network's first input.</param>
 /// <param name="ItemShape">Shape of one item without the batch axis.</param>
 /// <param name="DynamicBatch">Whether the network takes any batch size; otherwise items run one by one in a batch.</param>
 /// <param name="Pinned">Never unloaded by the memory budget (models of the base workflow).</param>

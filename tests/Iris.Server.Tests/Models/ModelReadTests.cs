@@ -11,7 +11,7 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
     private static readonly UserAppIDSet Main = new() { UserId = "clarifai", AppId = "main" };
 
     private static readonly string[] Builtins =
-        ["face-attributes", "face-detection", "general-image-detection", "general-image-embedding", "general-image-recognition", "nsfw-recognition", "person-segmentation"];
+        ["face-attributes", "face-detection", "general-image-detection", "general-image-embedding", "general-image-recognition", "nsfw-recognition", "ocr-scene-english-paddleocr", "person-segmentation"];
 
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -38,7 +38,7 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
         Assert.Empty(beyond.Models);
 
         var detectors = await iris.Grpc.ListModelsAsync(new ListModelsRequest { UserAppId = Main, ModelTypeId = "visual-detector", SortAscending = true }, IrisFixture.PatMetadata);
-        Assert.Equal(["face-attributes", "face-detection", "general-image-detection"], detectors.Models.Select(m => m.Id).ToArray());
+        Assert.Equal(["face-attributes", "face-detection", "general-image-detection", "ocr-scene-english-paddleocr"], detectors.Models.Select(m => m.Id).ToArray());
         var byOutput = new ListModelsRequest { UserAppId = Main };
         byOutput.OutputFields.Add("embeddings");
         Assert.Equal(["general-image-embedding"], (await iris.Grpc.ListModelsAsync(byOutput, IrisFixture.PatMetadata)).Models.Select(m => m.Id).ToArray());
