@@ -160,6 +160,9 @@ public sealed partial class InferenceEngine : IAsyncDisposable
     [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Network {Network} failed to load")]
     private static partial void LogLoadFailed(ILogger logger, Exception exception, string network);
 
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Error, Message = "Network {Network} failed on a batch")]
+    private static partial void LogRunFailed(ILogger logger, Exception exception, string network);
+
     [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Unloaded network {Network} (~{Bytes} bytes) to stay within the memory budget")]
     private static partial void LogUnloaded(ILogger logger, string network, long bytes);
 
@@ -387,8 +390,10 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                     }
                 }
             }
-            catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or ArgumentException)
+            catch (Exception e)
             {
+                // Never let one bad batch end the worker: every queued caller would wait forever.
+                LogRunFailed(_engine._logger, e, Spec.Name);
                 foreach (var item in batch)
                 {
                     item.Completion.TrySetException(new IrisException(StatusCode.ModelPredictionFailed, $"Model network '{Spec.Name}' failed: {e.Message}"));
