@@ -7,6 +7,7 @@ using Iris.Server.Grpc;
 using Iris.Server.Handlers;
 using Iris.Server.Identity;
 using Iris.Server.Inputs;
+using Iris.Server.Models;
 using Iris.Server.Rest;
 using Iris.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -101,6 +102,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddIrisInputs();
+        services.AddIrisInference(options);
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));

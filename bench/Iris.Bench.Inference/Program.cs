@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Clarifai.Api;
+using StatusCode = Clarifai.Api.Status.StatusCode;
+using Task = System.Threading.Tasks.Task;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Iris.Imaging;
+using Iris.Inference;
+using Iris.Inference.Engine;
+using Iris.Inference.Zoo;
+using Iris.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.ML.OnnxRuntime;
+
+// Usage: dotnet run -c Release --project bench/Iris.Bench.Inference [-- <output.md> [seconds per cell]]
+// Starts an Iris server in-process, then for every built-in model measures, in one run: end-to-end PostModelOutputs
+// over gRPC (base64 photo) at concurrency 1, 4 and 16; raw ONNX Runtime on the same networks, same thread settings and
+// the batch size the batcher can form; decode + preprocess cost per image.
+var root = FindRoot();
+var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks-models.md");
+var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+var nodeModules = Path.Combine(root, "node_modules");
+var modelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models");
+var metro = Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg");
+var faces = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg");
+var inference = new InferenceOptions { PackagesDir = nodeModules, ModelsDir = modelsDir };
+const string Pat = "bench0pat0000000000000000000000001";
+
+var dataDir = Directory.CreateTempSubdirectory("iris-bench-");
+var server = IrisServer.Create(
+    new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
+    logging => { },
+    services => services.AddSingleton(inference));
+await server.StartAsync();
+using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxReceiveMessageSize = 256 << 20 });
+var client = new V2.V2Client(channel);
+var auth = new Metadata { { "authorization", "Key " + Pat } };
+var sources = new ModelSources(inference, dataDir.FullName);
+
+// Per model: photo, and the network calls one predict makes (network, pixel format, calls per image).
+var zoo = new ModelZoo();
+var plans = new (string Model, string Photo, (NetworkSpec Net, PixelFormat Format, int Calls)[] Runs)[]
+{
+    (GeneralRecognitionModel.Id, metro, [(Networks.CenterNet, GeneralDetectionModel.Input, 1)]),
+    (GeneralDetectionModel.Id, metro, [(Networks.CenterNet, GeneralDetectionModel.Input, 1)]),
+    (GeneralEmbeddingModel.Id, metro, [(Networks.MobileNetV2, GeneralEmbeddingModel.Input, 1)]),
+    (NsfwModel.Id, metro, [(Networks.MobileNetV2, GeneralEmbeddingModel.Input, 1)]),
+    (FaceDetectionModel.Id, faces, [(Networks.BlazeFace, FaceDetectionModel.Input, 1)]),
+    (FaceAttributesModel.Id, faces, [(Networks.BlazeFace, FaceDetectionModel.Input, 1), (Networks.FaceRes, FaceAttributesModel.FaceResInput, 5), (Networks.Emotion, FaceAttributesModel.EmotionInput, 5)]),
+    (PersonSegmentationModel.Id, faces, [(Networks.Selfie, PersonSegmentationModel.Input, 1)]),
+    (OcrModel.Id, faces, [(OcrModel.Detector, OcrModel.DetInput, 1), (OcrModel.Recognizer, OcrModel.RecInput, -1)]),
+};
+
+var report = new StringBuilder();
+report.AppendLine("## Built-in models: Iris end-to-end vs raw ONNX Runtime").AppendLine();
+report.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}), ONNX Runtime 1.31.1 CPU, {inference.IntraOpThreads} intra-op threads, batcher max {inference.MaxBatchSize} items / {inference.MaxBatchDelay.TotalMilliseconds} ms, {seconds} s per cell.");
+report.AppendLine("Iris = PostModelOutputs over gRPC on loopback with the photo as base64 (decode, preprocess, queue, batch, run, post-process, serialize). Raw = `InferenceSession.Run` on ready tensors, same session options, batch = what the batcher can form at that concurrency (networks with a fixed batch of 1 run one by one). Pipelines (face-attributes: BlazeFace + 5×FaceRes + 5×Emotion; OCR: detection + one recognition per line) count every network call.").AppendLine();
+report.AppendLine("| model | photo | decode+preprocess ms | raw ms/img (b=1) | Iris c=1 p50 / p99 ms | Iris c=1 overhead ms | c=1 img/s (raw) | c=4 img/s (raw) | c=16 img/s (raw) | c=16 Iris/raw | c=16 p50 / p99 ms |");
+report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+
+foreach (var (modelId, photo, runs) in plans)
+{
+    var bytes = await File.ReadAllBytesAsync(photo);
+    var request = new PostModelOutputsRequest { UserAppId = new UserAppIDSet { UserId = "clarifai", AppId = "main" }, ModelId = modelId };
+    request.Inputs.Add(new Input { Data = new Data { Image = new Image { Base64 = ByteString.CopyFrom(bytes) } } });
+    var first = await client.PostModelOutputsAsync(request, auth);
+    if (first.Status.Code != StatusCode.Success)
+    {
+        throw new InvalidOperationException($"{modelId}: {first.Status.Code} {first.Status.Details}");
+    }
+
+    var lines = first.Outputs[0].Data.Regions.Count;
+    var calls = runs.Select(r => (r.Net, r.Format, Calls: r.Calls < 0 ? Math.Max(1, lines) : r.Calls)).ToArray();
+
+    using var decoded = ImageDecoder.TryDecode(bytes, out _)!;
+    var prep = Time(() =>
+    {
+        using var image = ImageDecoder.TryDecode(bytes, out _)!;
+        var buffer = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), calls[0].Format, letterbox: false, out _);
+        ImageTensors.Return(buffer);
+    }, 0.5);
+
+    var raw = new Dictionary<int, double>();
+    foreach (var batch in new[] { 1, 4, inference.MaxBatchSize })
+    {
+        var perImage = 0.0;
+        foreach (var (net, format, n) in calls)
+        {
+            var b = net.DynamicBatch ? batch : 1;
+            perImage += n * await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+        }
+
+        raw[batch] = perImage;
+    }
+
+    var cells = new Dictionary<int, (double PerSecond, double P50, double P99)>();
+    foreach (var concurrency in new[] { 1, 4, 16 })
+    {
+        cells[concurrency] = await LoadAsync(client, request, auth, concurrency, seconds);
+    }
+
+    double RawRate(int c) => 1 / raw[c == 1 ? 1 : c == 4 ? 4 : inference.MaxBatchSize];
+    report.AppendLine(CultureInfo.InvariantCulture,
+        $"| {modelId} | {Path.GetFileName(photo)} | {prep * 1000:0.0} | {raw[1] * 1000:0.0} | {cells[1].P50:0.0} / {cells[1].P99:0.0} | {cells[1].P50 - (raw[1] * 1000):0.0} | {cells[1].PerSecond:0.0} ({RawRate(1):0.0}) | {cells[4].PerSecond:0.0} ({RawRate(4):0.0}) | {cells[16].PerSecond:0.0} ({RawRate(16):0.0}) | {cells[16].PerSecond / RawRate(16):0.00} | {cells[16].P50:0.0} / {cells[16].P99:0.0} |");
+    Console.WriteLine(report.ToString().Split('\n')[^2]);
+}
+
+await server.StopAsync();
+await server.DisposeAsync();
+dataDir.Delete(recursive: true);
+await File.WriteAllTextAsync(outPath, report.ToString());
+Console.WriteLine("Wrote " + outPath);
+return;
+
+static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Client client, PostModelOutputsRequest request, Metadata auth, int concurrency, double seconds)
+{
+    // Warm-up, then measure: each worker loops until the deadline.
+    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => client.PostModelOutputsAsync(request, auth).ResponseAsync));
+    var latencies = new List<double>();
+    var deadline = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+    var started = Stopwatch.GetTimestamp();
+    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+    {
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var response = await client.PostModelOutputsAsync(request, auth);
+            if (response.Status.Code != StatusCode.Success)
+            {
+                throw new InvalidOperationException($"{response.Status.Code} {response.Status.Details}");
+            }
+
+            lock (latencies)
+            {
+                latencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            }
+        }
+    }));
+    var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    latencies.Sort();
+    return (latencies.Count / elapsed, latencies[latencies.Count / 2], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))]);
+}
+
+static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options)
+{
+    var path = await net.Locate(sources, CancellationToken.None);
+    using var sessionOptions = new SessionOptions
+    {
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        IntraOpNumThreads = options.IntraOpThreads,
+        InterOpNumThreads = 1,
+    };
+    sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+    using var session = new InferenceSession(path, sessionOptions);
+    var item = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), format, letterbox: false, out _);
+    var data = new float[batch * net.ItemLength];
+    for (var i = 0; i < batch; i++)
+    {
+        Array.Copy(item, 0, data, i * net.ItemLength, net.ItemLength);
+    }
+
+    ImageTensors.Return(item);
+    var shape = new long[] { batch }.Concat(net.ItemShape.Select(d => (long)d)).ToArray();
+    using var input = OrtValue.CreateTensorValueFromMemory(data, shape);
+    var name = net.InputName.Length > 0 ? net.InputName : session.InputNames[0];
+    var perRun = Time(() =>
+    {
+        using var results = session.Run(new RunOptions(), [name], [input], session.OutputNames);
+    }, 1.0);
+    return perRun / batch;
+}
+
+static double Time(Action action, double seconds)
+{
+    for (var i = 0; i < 3; i++)
+    {
+        action();
+    }
+
+    var runs = 0;
+    var watch = Stopwatch.StartNew();
+    while (watch.Elapsed.TotalSeconds < seconds || runs < 5)
+    {
+        action();
+        runs++;
+    }
+
+    return watch.Elapsed.TotalSeconds / runs;
+}
+
+static string FindRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Iris.slnx")))
+        {
+            return dir.FullName;
+        }
+    }
+
+    throw new InvalidOperationException("Iris.slnx not found");
+}

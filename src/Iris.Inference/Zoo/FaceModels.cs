@@ -1,0 +1,287 @@
+using Clarifai.Api;
+using Iris.Imaging;
+using Iris.Inference.Engine;
+using SkiaSharp;
+
+namespace Iris.Inference.Zoo;
+
+/// <summary>Face detection with BlazeFace (short range): one region per face, concept "face".</summary>
+public sealed class FaceDetectionModel : BuiltinModel
+{
+    public const string Id = "face-detection";
+    public const float MinScore = 0.5f;
+
+    internal static readonly PixelFormat Input = new(256, 256, 3, Nchw: false, Scale: 2f, Offset: -1f);
+    internal static readonly ConceptDef Face = ConceptIds.Def("face");
+    private static readonly float[][] Anchors = BuildAnchors(256);
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "Face Detection",
+        TypeId = "visual-detector",
+        VersionId = Versions.For(Id, Networks.HumanModels),
+        LegacyId = "a403429f2ddf4b49b307e318f00e528b",
+        Description = "Finds faces and returns a bounding box for each.",
+        License = "MIT",
+        SourcePackage = Networks.HumanModels + " models/blazeface (MediaPipe BlazeFace)",
+        Notes = "Boxes scoring at least 0.5, non-maximum suppression at IoU 0.3. Tuned for faces larger than about 1/20 of the image.",
+        Concepts = [Face],
+        Networks = [Networks.BlazeFace],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var data = new Data();
+        foreach (var f in await DetectAsync(image, engine, cancellationToken).ConfigureAwait(false))
+        {
+            var region = Box(Id, f.Top, f.Left, f.Bottom, f.Right, f.Score);
+            region.Data.Concepts.Add(Concept(Face, f.Score));
+            data.Regions.Add(region);
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// Faces in normalized coordinates. The image is letterboxed into the square input (square pixels keep faces
+    /// face-shaped), the way the Human library's <c>square</c> option does.
+    /// </summary>
+    internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: true, out var placement);
+        NetworkOutput output;
+        try
+        {
+            output = await engine.RunAsync(Networks.BlazeFace, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(buffer);
+        }
+
+        // Four outputs: scores and boxes of the 16-px grid (512 anchors) and of the 32-px grid (384 anchors).
+        var sorted = output.All.OrderBy(t => t.Data.Length).ToArray();
+        float[] scores384 = sorted[0].Data, scores512 = sorted[1].Data, boxes384 = sorted[2].Data, boxes512 = sorted[3].Data;
+        var candidates = new List<Boxes.Candidate>();
+        for (var a = 0; a < Anchors.Length; a++)
+        {
+            var (scores, boxes, row) = a < 512 ? (scores512, boxes512, a) : (scores384, boxes384, a - 512);
+            var score = 1f / (1f + MathF.Exp(-scores[row]));
+            if (score < MinScore)
+            {
+                continue;
+            }
+
+            var b = row * 16;
+            var cx = boxes[b] + Anchors[a][0];
+            var cy = boxes[b + 1] + Anchors[a][1];
+            float w = boxes[b + 2], h = boxes[b + 3];
+            // Input pixels → fractions of the letterboxed content → fractions of the image.
+            candidates.Add(new Boxes.Candidate(
+                (cy - (h / 2)) / placement.ContentHeight,
+                (cx - (w / 2)) / placement.ContentWidth,
+                (cy + (h / 2)) / placement.ContentHeight,
+                (cx + (w / 2)) / placement.ContentWidth,
+                score,
+                0));
+        }
+
+        return Boxes.Suppress(candidates, 0.3f, 100);
+    }
+
+    /// <summary>BlazeFace anchors in input pixels: strides 16 (2 per cell) and 32 (6 per cell), cell centres.</summary>
+    private static float[][] BuildAnchors(int size)
+    {
+        var anchors = new List<float[]>();
+        foreach (var (stride, count) in new[] { (size / 16, 2), (size / 8, 6) })
+        {
+            var cells = (size + stride - 1) / stride;
+            for (var y = 0; y < cells; y++)
+            {
+                for (var x = 0; x < cells; x++)
+                {
+                    for (var n = 0; n < count; n++)
+                    {
+                        anchors.Add([stride * (x + 0.5f), stride * (y + 0.5f)]);
+                    }
+                }
+            }
+        }
+
+        return anchors.ToArray();
+    }
+}
+
+/// <summary>
+/// Face attributes: each face BlazeFace finds gets age (decade ranges, vocab <c>age_appearance</c>), gender
+/// (vocab <c>gender_appearance</c>) and emotion (vocab <c>emotion</c>) as concepts with <c>vocab_id</c>, per the
+/// Demographics format of CLARIFAI_FACTS.md (the Face object became concepts with vocab ids).
+/// </summary>
+public sealed class FaceAttributesModel : BuiltinModel
+{
+    public const string Id = "face-attributes";
+
+    internal static readonly PixelFormat FaceResInput = new(224, 224, 3, Nchw: false, Scale: 255f, Offset: 0f);
+    internal static readonly PixelFormat EmotionInput = new(64, 64, 1, Nchw: false, Scale: 2f, Offset: -1f);
+
+    private static readonly (string Name, int From, int To)[] AgeRanges =
+    [
+        ("0-2", 0, 2), ("3-9", 3, 9), ("10-19", 10, 19), ("20-29", 20, 29), ("30-39", 30, 39), ("40-49", 40, 49),
+        ("50-59", 50, 59), ("60-69", 60, 69), ("more than 70", 70, 99),
+    ];
+
+    private static readonly ConceptDef[] Ages = AgeRanges.Select(r => ConceptIds.Def(r.Name, "age_appearance")).ToArray();
+    private static readonly ConceptDef Masculine = ConceptIds.Def("masculine", "gender_appearance");
+    private static readonly ConceptDef Feminine = ConceptIds.Def("feminine", "gender_appearance");
+    private static readonly ConceptDef[] Emotions = new[] { "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral" }
+        .Select(n => ConceptIds.Def(n, "emotion")).ToArray();
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "Face Attributes",
+        TypeId = "visual-detector",
+        VersionId = Versions.For(Id, Networks.HumanModels),
+        Description = "Finds faces and estimates apparent age range, gender presentation and facial expression for each.",
+        License = "MIT",
+        SourcePackage = Networks.HumanModels + " models/blazeface, models/faceres, models/emotion",
+        Notes = "Age: FaceRes' per-year probabilities summed into ranges. Apparent attributes only; not identity.",
+        Concepts = [.. Ages, Masculine, Feminine, .. Emotions],
+        Networks = [Networks.BlazeFace, Networks.FaceRes, Networks.Emotion],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var data = new Data();
+        var faces = await FaceDetectionModel.DetectAsync(image, engine, cancellationToken).ConfigureAwait(false);
+        var tasks = faces.Select(f => DescribeAsync(image, f, engine, cancellationToken).AsTask()).ToArray();
+        var described = await System.Threading.Tasks.Task.WhenAll(tasks).ConfigureAwait(false);
+        foreach (var region in described)
+        {
+            data.Regions.Add(region);
+        }
+
+        return data;
+    }
+
+    private async ValueTask<Region> DescribeAsync(DecodedImage image, Boxes.Candidate face, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        // Crop a square around the face, enlarged as the Human library does before its face models.
+        float cx = (face.Left + face.Right) / 2 * image.Width, cy = (face.Top + face.Bottom) / 2 * image.Height;
+        var side = Math.Max((face.Right - face.Left) * image.Width, (face.Bottom - face.Top) * image.Height) * 1.4f;
+        var crop = new SKRect(cx - (side / 2), cy - (side / 2), cx + (side / 2), cy + (side / 2));
+        var faceRes = ImageTensors.Rent(image.Bitmap, crop, FaceResInput, letterbox: false, out _);
+        var emotion = ImageTensors.Rent(image.Bitmap, crop, EmotionInput, letterbox: false, out _);
+        NetworkOutput attributes, expression;
+        try
+        {
+            var a = engine.RunAsync(Networks.FaceRes, faceRes, cancellationToken);
+            var e = engine.RunAsync(Networks.Emotion, emotion, cancellationToken);
+            attributes = await a.ConfigureAwait(false);
+            expression = await e.ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(faceRes);
+            ImageTensors.Return(emotion);
+        }
+
+        var region = Box(Id, face.Top, face.Left, face.Bottom, face.Right, face.Score);
+        var concepts = new List<Concept>();
+        var ages = attributes["age_pred/Softmax:0"].Data;
+        for (var r = 0; r < AgeRanges.Length; r++)
+        {
+            var sum = 0f;
+            for (var y = AgeRanges[r].From; y <= AgeRanges[r].To && y < ages.Length; y++)
+            {
+                sum += ages[y];
+            }
+
+            concepts.Add(Concept(Ages[r], sum));
+        }
+
+        var male = attributes["gender_pred/Sigmoid:0"].Data[0];
+        concepts.Add(Concept(Masculine, male));
+        concepts.Add(Concept(Feminine, 1f - male));
+        var emotions = expression["Identity:0"].Data;
+        for (var i = 0; i < Emotions.Length && i < emotions.Length; i++)
+        {
+            concepts.Add(Concept(Emotions[i], emotions[i]));
+        }
+
+        region.Data.Concepts.AddRange(concepts.OrderByDescending(c => c.Value));
+        return region;
+    }
+}
+
+/// <summary>Person segmentation (MediaPipe selfie): one region with the person mask as a PNG the size of the image.</summary>
+public sealed class PersonSegmentationModel : BuiltinModel
+{
+    public const string Id = "person-segmentation";
+
+    internal static readonly PixelFormat Input = new(256, 256, 3, Nchw: false, Scale: 1f, Offset: 0f);
+    private static readonly ConceptDef Person = ConceptIds.Def("person");
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "Person Segmentation",
+        TypeId = "visual-segmenter",
+        VersionId = Versions.For(Id, Networks.HumanModels),
+        Description = "Separates people from the background: a grey-scale mask (255 = person) the size of the image.",
+        License = "Apache-2.0",
+        SourcePackage = Networks.HumanModels + " models/selfie (MediaPipe Selfie Segmentation)",
+        Notes = "Region value: the fraction of the image covered by the person (mask ≥ 0.5); no region when nobody is found.",
+        Concepts = [Person],
+        Networks = [Networks.Selfie],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
+        NetworkOutput output;
+        try
+        {
+            output = await engine.RunAsync(Networks.Selfie, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(buffer);
+        }
+
+        var probabilities = output.All.First().Data;
+        var side = Input.Width;
+        using var small = new SKBitmap(new SKImageInfo(side, side, SKColorType.Gray8, SKAlphaType.Opaque));
+        var pixels = small.GetPixelSpan();
+        var covered = 0;
+        var peak = 0f;
+        for (var i = 0; i < side * side; i++)
+        {
+            var p = Math.Clamp(probabilities[i], 0f, 1f);
+            pixels[i] = (byte)MathF.Round(p * 255f);
+            covered += p >= 0.5f ? 1 : 0;
+            peak = Math.Max(peak, p);
+        }
+
+        var data = new Data();
+        if (covered == 0)
+        {
+            return data;
+        }
+
+        using var full = small.Resize(new SKImageInfo(image.Width, image.Height, SKColorType.Gray8, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear))
+            ?? throw new InvalidOperationException("mask resize failed");
+        using var png = full.Encode(SKEncodedImageFormat.Png, 100);
+        var fraction = covered / (float)(side * side);
+        var region = new Region
+        {
+            Id = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png.AsSpan()).AsSpan(0, 16)),
+            Value = fraction,
+            RegionInfo = new RegionInfo { Mask = new Mask { Image = new Image { Base64 = Google.Protobuf.ByteString.CopyFrom(png.AsSpan()), ImageInfo = new ImageInfo { Width = image.Width, Height = image.Height, Format = "PNG", ColorMode = "GRAYSCALE" } } } },
+            Data = new Data { Concepts = { Concept(Person, peak) } },
+        };
+        data.Regions.Add(region);
+        return data;
+    }
+}

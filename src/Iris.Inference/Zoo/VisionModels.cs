@@ -1,0 +1,228 @@
+using System.Security.Cryptography;
+using System.Text;
+using Clarifai.Api;
+using Iris.Imaging;
+using Iris.Inference.Engine;
+using SkiaSharp;
+
+namespace Iris.Inference.Zoo;
+
+internal static class Versions
+{
+    /// <summary>A version id (32 hex) fixed by the model id and its weights package: the same on every machine and restart.</summary>
+    public static string For(string modelId, string package) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("iris-model-version:" + modelId + ":" + package)).AsSpan(0, 16));
+
+    public static SKRect Whole(DecodedImage image) => new(0, 0, image.Width, image.Height);
+}
+
+/// <summary>COCO-80 object detection with MB3-CenterNet: regions with one concept each.</summary>
+public sealed class GeneralDetectionModel : BuiltinModel
+{
+    public const string Id = "general-image-detection";
+
+    /// <summary>Boxes scoring below this are not reported (the Human library's default is 0.2).</summary>
+    public const float MinScore = 0.2f;
+
+    internal static readonly PixelFormat Input = new(512, 512, 3, Nchw: false, Scale: 255f, Offset: 0f);
+
+    public static readonly IReadOnlyList<ConceptDef> Classes = CocoLabels.Names.Select(n => ConceptIds.Def(n)).ToArray();
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "General Detection",
+        TypeId = "visual-detector",
+        VersionId = Versions.For(Id, Networks.HumanModels),
+        Description = "Detects the 80 COCO object classes (people, vehicles, animals, household objects) with bounding boxes.",
+        License = "MIT",
+        SourcePackage = Networks.HumanModels + " models/centernet (MB3-CenterNet, COCO-2017)",
+        Notes = "Regions scoring at least 0.2, non-maximum suppression per class at IoU 0.5, at most 100 regions.",
+        Concepts = Classes,
+        Networks = [Networks.CenterNet],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var data = new Data();
+        foreach (var c in await DetectAsync(image, engine, MinScore, cancellationToken).ConfigureAwait(false))
+        {
+            var region = Box(Id, c.Top, c.Left, c.Bottom, c.Right, c.Score);
+            region.Data.Concepts.Add(Concept(Classes[c.Class], c.Score));
+            data.Regions.Add(region);
+        }
+
+        return data;
+    }
+
+    /// <summary>Detections in normalized coordinates, suppressed per class, scoring at least <paramref name="minScore"/>.</summary>
+    internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, float minScore, CancellationToken cancellationToken)
+    {
+        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
+        NetworkOutput output;
+        try
+        {
+            output = await engine.RunAsync(Networks.CenterNet, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(buffer);
+        }
+
+        var detections = output["tower_0/detections"].Data;
+        var candidates = new List<Boxes.Candidate>();
+        for (var i = 0; i + 6 <= detections.Length; i += 6)
+        {
+            var score = detections[i + 4];
+            var cls = detections[i + 5];
+            if (float.IsNaN(score) || float.IsNaN(cls) || score < minScore || cls < 0 || cls >= Classes.Count)
+            {
+                continue;
+            }
+
+            candidates.Add(new Boxes.Candidate(
+                detections[i + 1] / Input.Height, detections[i] / Input.Width, detections[i + 3] / Input.Height, detections[i + 2] / Input.Width, score, (int)cls));
+        }
+
+        return Boxes.Suppress(candidates, 0.5f, 100);
+    }
+}
+
+/// <summary>
+/// Image recognition over the COCO-80 vocabulary: a concept's value is the highest score the detector gives any box of
+/// that class. Honest and documented: Iris has no open ~11k-concept classifier, so this model knows 80 concepts.
+/// </summary>
+public sealed class GeneralRecognitionModel : BuiltinModel
+{
+    public const string Id = "general-image-recognition";
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "Image Recognition",
+        TypeId = "visual-classifier",
+        VersionId = Versions.For(Id, Networks.HumanModels),
+        LegacyId = "aaa03c23b3724a16a56b629203edc62c",
+        Description = "Recognizes the 80 COCO object classes in an image; each concept's value is the detector's best score for that class.",
+        License = "MIT",
+        SourcePackage = Networks.HumanModels + " models/centernet (MB3-CenterNet, COCO-2017)",
+        Notes = "Vocabulary: the 80 COCO classes of the general detector (not Clarifai's ~11k concepts).",
+        Concepts = GeneralDetectionModel.Classes,
+        Networks = [Networks.CenterNet],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var best = new float[GeneralDetectionModel.Classes.Count];
+        foreach (var c in await GeneralDetectionModel.DetectAsync(image, engine, 0f, cancellationToken).ConfigureAwait(false))
+        {
+            best[c.Class] = Math.Max(best[c.Class], c.Score);
+        }
+
+        var data = new Data();
+        foreach (var i in Enumerable.Range(0, best.Length).OrderByDescending(i => best[i]).ThenBy(i => i))
+        {
+            data.Concepts.Add(Concept(GeneralDetectionModel.Classes[i], best[i]));
+        }
+
+        return data;
+    }
+}
+
+/// <summary>General image embedding: nsfwjs MobileNet v2 cut at its global pooling layer, 1280 dimensions, L2-normalized.</summary>
+public sealed class GeneralEmbeddingModel : BuiltinModel
+{
+    public const string Id = "general-image-embedding";
+    public const int Dimensions = 1280;
+
+    internal static readonly PixelFormat Input = new(224, 224, 3, Nchw: false, Scale: 1f, Offset: 0f);
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "Image Embedding",
+        TypeId = "visual-embedder",
+        VersionId = Versions.For(Id, Networks.Nsfwjs),
+        LegacyId = "bbb5f41425b8468d9b7a554ff10f8581",
+        Description = "A 1280-dimensional image embedding for visual similarity search (unit length; compare by Euclidean or cosine distance).",
+        License = "MIT",
+        SourcePackage = Networks.Nsfwjs + " models/mobilenet_v2 (MobileNet v2, layer average_pooling2d_1)",
+        Notes = "The pooled features of nsfwjs' MobileNet v2 (ImageNet-pretrained backbone fine-tuned for NSFW classes).",
+        Concepts = [],
+        Networks = [Networks.MobileNetV2],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var output = await MobileNetAsync(image, engine, cancellationToken).ConfigureAwait(false);
+        var vector = output["average_pooling2d_1"].Data;
+        var norm = MathF.Sqrt(vector.Sum(v => v * v));
+        var embedding = new Embedding { NumDimensions = (uint)vector.Length };
+        embedding.Vector.AddRange(norm > 0 ? vector.Select(v => v / norm) : vector);
+        return new Data { Embeddings = { embedding } };
+    }
+
+    internal static async ValueTask<NetworkOutput> MobileNetAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
+        try
+        {
+            return await engine.RunAsync(Networks.MobileNetV2, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(buffer);
+        }
+    }
+}
+
+/// <summary>NSFW recognition with nsfwjs' MobileNet v2 classifier: its five classes, softmax probabilities.</summary>
+public sealed class NsfwModel : BuiltinModel
+{
+    public const string Id = "nsfw-recognition";
+
+    private static readonly ConceptDef[] Classes = new[] { "drawing", "hentai", "neutral", "porn", "sexy" }.Select(n => ConceptIds.Def(n)).ToArray();
+
+    public override ModelDescriptor Descriptor { get; } = new()
+    {
+        Id = Id,
+        Name = "NSFW Recognition",
+        TypeId = "visual-classifier",
+        VersionId = Versions.For(Id, Networks.Nsfwjs),
+        LegacyId = "e9576d86d2004ed1a38ba0cf39ecb4b1",
+        Description = "Classifies an image as drawing, hentai, neutral, porn or sexy (probabilities sum to 1).",
+        License = "MIT",
+        SourcePackage = Networks.Nsfwjs + " models/mobilenet_v2",
+        Notes = "nsfwjs' five classes; Clarifai's nsfw model reports sfw/nsfw instead. porn + hentai + sexy approximates nsfw.",
+        Concepts = Classes,
+        Networks = [Networks.MobileNetV2],
+    };
+
+    public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var output = await GeneralEmbeddingModel.MobileNetAsync(image, engine, cancellationToken).ConfigureAwait(false);
+        var scores = output["dense_3"].Data;
+        var data = new Data();
+        foreach (var i in Enumerable.Range(0, Classes.Length).OrderByDescending(i => scores[i]))
+        {
+            data.Concepts.Add(Concept(Classes[i], scores[i]));
+        }
+
+        return data;
+    }
+}
+
+internal static class CocoLabels
+{
+    /// <summary>The 80 COCO-2017 classes in the detector's class-index order (@vladmandic/human src/object/labels.ts).</summary>
+    public static readonly string[] Names =
+    [
+        "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light", "fire hydrant", "stop sign",
+        "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+        "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard",
+        "surfboard", "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+        "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed", "dining table", "toilet", "tv",
+        "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
+        "scissors", "teddy bear", "hair drier", "toothbrush",
+    ];
+}

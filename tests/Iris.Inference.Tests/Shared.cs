@@ -1,0 +1,66 @@
+using Iris.Imaging;
+using Iris.Inference.Engine;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Iris.Inference.Tests;
+
+/// <summary>Paths of the repository and of the photographs the pinned packages ship.</summary>
+public static class Repo
+{
+    public static string Root { get; } = Find();
+
+    public static string NodeModules => Path.Combine(Root, "node_modules");
+
+    public static string MetroNorth => Path.Combine(NodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg");
+
+    public static string Samples => Path.Combine(NodeModules, "@vladmandic/human/assets/samples.jpg");
+
+    public static string FaceDetect => Path.Combine(NodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg");
+
+    public static string FaceId => Path.Combine(NodeModules, "@vladmandic/human/assets/screenshot-faceid.jpg");
+
+    /// <summary>
+    /// Converted models shared by every test run on the machine (and by the server tests): conversion happens once,
+    /// later runs reuse it by content hash.
+    /// </summary>
+    public static string ModelsDir => Path.Combine(Path.GetTempPath(), "iris-test-models");
+
+    public static DecodedImage Decode(string path) =>
+        ImageDecoder.TryDecode(File.ReadAllBytes(path), out var error) ?? throw new InvalidOperationException($"{path}: {error}");
+
+    private static string Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Iris.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Iris.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>One engine for the quality gates: networks load lazily, once per test run.</summary>
+public sealed class EngineFixture : IAsyncLifetime
+{
+    public InferenceEngine Engine { get; } = NewEngine(new InferenceOptions());
+
+    public static InferenceEngine NewEngine(InferenceOptions options)
+    {
+        options.PackagesDir = Repo.NodeModules;
+        options.ModelsDir = Repo.ModelsDir;
+        return new InferenceEngine(options, new ModelSources(options, Repo.ModelsDir), NullLogger<InferenceEngine>.Instance);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await Engine.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class EngineCollection : ICollectionFixture<EngineFixture>
+{
+    public const string Name = "engine";
+}

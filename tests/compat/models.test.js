@@ -1,0 +1,113 @@
+'use strict';
+// The official Node client predicting with every built-in model by bytes, URL and input id, plus the model reads the
+// SDKs make before a predict (GetModel → GetModelType → input_fields).
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { startIris, officialStub, call, ROOT } = require('./iris-server');
+
+const METRO = path.join(ROOT, 'node_modules/clarifai-nodejs-grpc/tests/assets/metro-north.jpg');
+const FACES = path.join(ROOT, 'node_modules/@vladmandic/human/assets/screenshot-facedetect.jpg');
+const MAIN = { user_id: 'clarifai', app_id: 'main' };
+
+// What each built-in model must find in its photo.
+const MODELS = {
+  'general-image-recognition': { photo: METRO, check: (d) => assert.ok(d.concepts.slice(0, 3).some((c) => c.name === 'train')) },
+  'general-image-detection': { photo: METRO, check: (d) => assert.ok(d.regions.some((r) => r.data.concepts[0].name === 'train')) },
+  'general-image-embedding': { photo: METRO, check: (d) => assert.equal(d.embeddings[0].vector.length, 1280) },
+  'nsfw-recognition': { photo: METRO, check: (d) => assert.equal(d.concepts[0].name, 'neutral') },
+  'face-detection': { photo: FACES, check: (d) => assert.equal(d.regions.length, 5) },
+  'face-attributes': { photo: FACES, check: (d) => assert.ok(d.regions[0].data.concepts.some((c) => c.vocab_id === 'emotion')) },
+  'person-segmentation': { photo: FACES, check: (d) => assert.ok(d.regions[0].region_info.mask.image.base64.length > 0) },
+  // The screenshot's UI has text; what matters here is the shape: every region carries its text.
+  'ocr-scene-english-paddleocr': { photo: FACES, check: (d) => { assert.ok(d.regions.length > 0); for (const r of d.regions) assert.ok(r.data.text.raw.length > 0); } },
+};
+
+let iris;
+let stub;
+let grpc;
+let photos;
+let photoBase;
+
+before(async () => {
+  // Share converted models across runs (conversion happens once per machine).
+  process.env.IRIS_MODELS_DIR = path.join(os.tmpdir(), 'iris-test-models');
+  iris = await startIris();
+  ({ stub, grpc } = officialStub(iris.grpcTarget));
+  photos = http.createServer((req, res) => {
+    const file = { '/metro-north.jpg': METRO, '/faces.jpg': FACES }[req.url];
+    if (!file) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'image/jpeg' });
+    res.end(fs.readFileSync(file));
+  });
+  await new Promise((resolve) => photos.listen(0, '127.0.0.1', resolve));
+  photoBase = `http://127.0.0.1:${photos.address().port}`;
+});
+
+after(async () => {
+  stub?.close();
+  await new Promise((resolve) => (photos ? photos.close(resolve) : resolve()));
+  const result = await iris?.stop();
+  assert.equal(result.code, 0, 'iris exits cleanly on SIGTERM');
+});
+
+function auth() {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', 'Key ' + iris.pat);
+  return metadata;
+}
+
+for (const [modelId, { photo, check }] of Object.entries(MODELS)) {
+  test(`${modelId}: the SDK's reads, then predict by bytes and by URL`, async () => {
+    const model = await call(stub, 'GetModel', { user_app_id: MAIN, model_id: modelId }, auth());
+    assert.equal(model.status.code, 10000);
+    const type = await call(stub, 'GetModelType', { user_app_id: MAIN, model_type_id: model.model.model_type_id }, auth());
+    assert.equal(type.model_type.input_fields[0], 'image');
+
+    const bytes = await call(stub, 'PostModelOutputs', {
+      user_app_id: MAIN, model_id: modelId, inputs: [{ data: { image: { base64: fs.readFileSync(photo) } } }],
+    }, auth());
+    assert.equal(bytes.status.code, 10000, bytes.status.details);
+    assert.equal(bytes.outputs[0].model.id, modelId);
+    check(bytes.outputs[0].data);
+
+    const url = photoBase + (photo === METRO ? '/metro-north.jpg' : '/faces.jpg');
+    const byUrl = await call(stub, 'PostModelOutputs', {
+      user_app_id: MAIN, model_id: modelId, version_id: model.model.model_version.id, inputs: [{ data: { image: { url } } }],
+    }, auth());
+    assert.equal(byUrl.status.code, 10000, byUrl.status.details);
+    assert.equal(byUrl.outputs[0].input.data.image.url, url);
+    check(byUrl.outputs[0].data);
+  });
+}
+
+test('predict by input id answers that input with 30102 while no such input exists', async () => {
+  const response = await call(stub, 'PostModelOutputs', {
+    user_app_id: { user_id: 'me', app_id: 'my-app' }, model_id: 'general-image-recognition', inputs: [{ id: 'not-there' }],
+  }, auth());
+  assert.equal(response.status.code, 30102);
+  assert.equal(response.outputs[0].status.code, 30102);
+  assert.equal(response.outputs[0].status.details, "Input 'not-there' does not exist in app 'admin/my-app'.");
+});
+
+test('a broken URL fails with 30002 and an unknown model with 21200', async () => {
+  const broken = await call(stub, 'PostModelOutputs', {
+    user_app_id: MAIN, model_id: 'general-image-recognition', inputs: [{ data: { image: { url: photoBase + '/nothing.jpg' } } }],
+  }, auth());
+  assert.equal(broken.status.code, 30002);
+  assert.equal(broken.outputs[0].status.code, 30002);
+
+  const unknown = await call(stub, 'PostModelOutputs', { user_app_id: MAIN, model_id: 'no-such-model', inputs: [] }, auth());
+  assert.equal(unknown.status.code, 21200);
+  assert.equal(unknown.status.description, 'Model does not exist');
+});
+
+test('ListModels pages and filters by model type', async () => {
+  const page = await call(stub, 'ListModels', { user_app_id: MAIN, per_page: 2 }, auth());
+  assert.equal(page.models.length, 2);
+  const detectors = await call(stub, 'ListModels', { user_app_id: MAIN, model_type_id: 'visual-detector' }, auth());
+  assert.deepEqual(detectors.models.map((m) => m.id).sort(), ['face-attributes', 'face-detection', 'general-image-detection', 'ocr-scene-english-paddleocr']);
+});
