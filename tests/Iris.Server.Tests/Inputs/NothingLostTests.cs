@@ -87,6 +87,9 @@ public sealed partial class NothingLostTests : IAsyncLifetime
         var first = await StartAsync();
         try
         {
+            var app = new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" } };
+            app.Apps.Add(new App { Id = App.AppId });
+            Assert.Equal(StatusCode.Success, (await first.Grpc.PostAppsAsync(app, Auth)).Status.Code);
             for (var batch = 0; batch < 5; batch++)
             {
                 var request = new PostInputsRequest { UserAppId = App };

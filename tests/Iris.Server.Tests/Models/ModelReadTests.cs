@@ -47,6 +47,7 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
         Assert.Empty((await iris.Grpc.ListModelsAsync(new ListModelsRequest { UserAppId = Main, FeaturedOnly = true }, IrisFixture.PatMetadata)).Models);
 
         // REST, in the caller's own app: the public models are listed there too (Clarifai fetches from main).
+        await iris.CreateAppAsync("my-app");
         var (status, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/users/me/apps/my-app/models?per_page=3&model_type_id=visual-classifier"));
         Assert.Equal(HttpStatusCode.OK, status);
         var ids = body.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray();
