@@ -21,6 +21,7 @@ public static class InputsServiceCollectionExtensions
         services.AddSingleton<IInputStore>(sp => sp.GetRequiredService<SqliteInputStore>());
         services.AddSingleton<IDatasetStore>(sp => sp.GetRequiredService<SqliteInputStore>());
         services.AddSingleton<IWorkQueue, SqliteWorkQueue>();
+        services.AddSingleton<IAppLifecycleListener, InputsAppLifecycle>();
         services.AddSingleton<UrlFetcher>();
         services.AddSingleton<HostedUrls>();
         services.AddSingleton<InputMapper>();

@@ -48,6 +48,12 @@ public interface IInputStore
     /// <summary>Deletes those blobs that no input references (uploads of inputs that were not added).</summary>
     Task ReleaseBlobsAsync(IReadOnlyList<string> blobKeys, CancellationToken cancellationToken);
 
+    /// <summary>DeleteApp: removes every row of the app (inputs, annotations, concepts, datasets, jobs) and its unreferenced blobs. Idempotent.</summary>
+    Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken);
+
+    /// <summary>PatchAppsIds: re-keys every row of <paramref name="from"/> to <paramref name="to"/>.</summary>
+    Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken);
+
     /// <summary>The input with <paramref name="blobKey"/> as original or thumbnail, for serving hosted bytes.</summary>
     Task<InputRow?> FindByBlobAsync(AppRef app, string blobKey, CancellationToken cancellationToken);
 

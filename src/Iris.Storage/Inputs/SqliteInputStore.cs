@@ -235,6 +235,43 @@ public sealed class SqliteInputStore(SqliteDatabase database, BlobStore blobs, T
         return Task.CompletedTask;
     }
 
+    // Every table of the inputs area, children before parents; each is keyed by (user_id, app_id).
+    private static readonly string[] AppTables =
+    [
+        "dataset_version_items", "dataset_versions", "dataset_inputs", "datasets", "annotation_concepts", "annotations",
+        "concepts", "inputs_add_jobs", "work_queue", "inputs",
+    ];
+
+    public Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        var keys = Sql.Query(connection, tx, r => new[] { r.IsDBNull(0) ? null : r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2) },
+            "SELECT source_blob, blob_key, thumb_key FROM inputs WHERE user_id = $u AND app_id = $a;", ("$u", app.UserId), ("$a", app.AppId));
+        foreach (var table in AppTables)
+        {
+            Sql.Execute(connection, tx, $"DELETE FROM {table} WHERE user_id = $u AND app_id = $a;", ("$u", app.UserId), ("$a", app.AppId));
+        }
+
+        DeleteUnreferenced(connection, tx, keys.SelectMany(k => k));
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
+    public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken)
+    {
+        using var connection = database.Open();
+        using var tx = connection.BeginTransaction(deferred: false);
+        foreach (var table in AppTables)
+        {
+            Sql.Execute(connection, tx, $"UPDATE {table} SET user_id = $tu, app_id = $ta WHERE user_id = $u AND app_id = $a;",
+                ("$tu", to.UserId), ("$ta", to.AppId), ("$u", from.UserId), ("$a", from.AppId));
+        }
+
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
     // Blobs are shared by content across inputs and apps; delete one only when no row references it any more. The check
     // and the delete happen under the write lock, and adders re-check presence under it too.
     private void DeleteUnreferenced(SqliteConnection connection, SqliteTransaction tx, IEnumerable<string?> keys)
