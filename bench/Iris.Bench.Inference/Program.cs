@@ -1,3 +1,4 @@
+using Iris.Bench;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -20,7 +21,7 @@ using Microsoft.ML.OnnxRuntime;
 // over gRPC (base64 photo) at concurrency 1, 4 and 16; raw ONNX Runtime on the same networks, same thread settings and
 // the batch size the batcher can form; decode + preprocess cost per image.
 var root = FindRoot();
-var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks-models.md");
+var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
 var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var nodeModules = Path.Combine(root, "node_modules");
 var modelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models");
@@ -111,7 +112,7 @@ foreach (var (modelId, photo, runs) in plans)
 await server.StopAsync();
 await server.DisposeAsync();
 dataDir.Delete(recursive: true);
-await File.WriteAllTextAsync(outPath, report.ToString());
+BenchmarkDoc.WriteSection(outPath, "## Models (issue 6)", report.ToString());
 Console.WriteLine("Wrote " + outPath);
 return;
 

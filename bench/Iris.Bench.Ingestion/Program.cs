@@ -1,3 +1,4 @@
+using Iris.Bench;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -22,7 +23,7 @@ using StatusCode = Clarifai.Api.Status.StatusCode;
 // URL from a local Kestrel, beside the raw rate of the work underneath (decode + thumbnail on as many threads as Iris has
 // workers); then ListInputs and StreamInputs latency with 100,000 inputs in one app.
 var root = FindRoot();
-var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks-inputs.md");
+var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
 var images = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1024;
 var listSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;
 var photo = File.ReadAllBytes(Path.Combine(root, "node_modules/clarifai-nodejs-grpc/tests/assets/metro-north.jpg"));
@@ -93,7 +94,7 @@ try
     };
 
     var report = new StringBuilder();
-    report.AppendLine("# Inputs benchmark: ingestion throughput and ListInputs latency");
+    report.AppendLine("## Inputs (issue 4)");
     report.AppendLine();
     report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}. One run; Iris in-process over real gRPC and SQLite (WAL), {ingestion.Workers} ingestion workers.");
     report.AppendLine();
@@ -114,7 +115,7 @@ try
     report.AppendLine("| call | median ms | p95 ms |");
     report.AppendLine("|---|---:|---:|");
     listRows.ForEach(r => report.AppendLine(r));
-    await File.WriteAllTextAsync(outPath, report.ToString());
+    BenchmarkDoc.WriteSection(outPath, "## Inputs (issue 4)", report.ToString());
     Console.WriteLine(report);
 }
 finally
