@@ -100,7 +100,7 @@ try
     report.AppendLine();
     report.AppendLine("Produced by `dotnet run -c Release --project bench/Iris.Bench.Ingestion`.");
     report.AppendLine();
-    report.AppendLine("## Ingestion");
+    report.AppendLine("### Ingestion");
     report.AppendLine();
     report.AppendLine("Time from the first PostInputs (batches of 128) until GetInputCount shows every input processed. \"Raw\" is the work underneath, decode + 320-px thumbnail of the same photograph on the same number of threads, without queue, database, blobs or network; the ratio is Iris' share of it.");
     report.AppendLine();
@@ -108,7 +108,7 @@ try
     report.AppendLine("|---|---:|---:|---:|---:|");
     rows.ForEach(r => report.AppendLine(r));
     report.AppendLine();
-    report.AppendLine(CultureInfo.InvariantCulture, $"## Reading at {listSize:N0} inputs");
+    report.AppendLine(CultureInfo.InvariantCulture, $"### Reading at {listSize:N0} inputs");
     report.AppendLine();
     report.AppendLine("Median and 95th percentile of 30 calls after 3 warm-up calls, over gRPC, each input with an input-level annotation.");
     report.AppendLine();

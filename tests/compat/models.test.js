@@ -84,13 +84,30 @@ for (const [modelId, { photo, check }] of Object.entries(MODELS)) {
   });
 }
 
-test('predict by input id answers that input with 30102 while no such input exists', async () => {
+test('predict by input id: a stored input is predicted, an unknown id answers 30102', async () => {
+  const APP = { user_id: 'me', app_id: 'my-app' };
+  const created = await call(stub, 'PostApps', { user_app_id: { user_id: 'me' }, apps: [{ id: 'my-app' }] }, auth());
+  assert.equal(created.status.code, 10000, created.status.details);
+  const posted = await call(stub, 'PostInputs', { user_app_id: APP, inputs: [{ id: 'metro', data: { image: { base64: fs.readFileSync(METRO) } } }] }, auth());
+  assert.equal(posted.status.code, 10000, posted.status.details);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const got = await call(stub, 'GetInput', { user_app_id: APP, input_id: 'metro' }, auth());
+    if (got.input.status.code === 30000) break;
+    assert.ok([30001, 30003].includes(got.input.status.code), `input failed: ${got.input.status.code} ${got.input.status.details}`);
+    assert.ok(Date.now() < deadline, 'input not processed within 120 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
   const response = await call(stub, 'PostModelOutputs', {
-    user_app_id: { user_id: 'me', app_id: 'my-app' }, model_id: 'general-image-recognition', inputs: [{ id: 'not-there' }],
+    user_app_id: APP, model_id: 'general-image-recognition', inputs: [{ id: 'metro' }, { id: 'not-there' }],
   }, auth());
-  assert.equal(response.status.code, 30102);
-  assert.equal(response.outputs[0].status.code, 30102);
-  assert.equal(response.outputs[0].status.details, "Input 'not-there' does not exist in app 'admin/my-app'.");
+  assert.equal(response.status.code, 10010);
+  assert.equal(response.outputs[0].status.code, 10000);
+  assert.equal(response.outputs[0].input.id, 'metro');
+  assert.ok(response.outputs[0].data.concepts.length > 0);
+  assert.equal(response.outputs[1].status.code, 30102);
+  assert.equal(response.outputs[1].status.details, "Input 'not-there' does not exist in app 'admin/my-app'.");
 });
 
 test('a broken URL fails with 30002 and an unknown model with 21200', async () => {

@@ -141,7 +141,7 @@ public sealed partial class NothingLostTests : IAsyncLifetime
         var second = await StartAsync();
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(90);
+            var deadline = DateTime.UtcNow.AddSeconds(240);
             InputCount counts;
             while ((counts = await CountsAsync(second.Grpc)).ToProcess + counts.Processing > 0)
             {
