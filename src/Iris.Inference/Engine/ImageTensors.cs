@@ -30,7 +30,9 @@ public readonly record struct Placement(SKRect Source, float ContentWidth, float
 /// </summary>
 public static class ImageTensors
 {
-    private static readonly SKSamplingOptions Sampling = new(SKFilterMode.Linear, SKMipmapMode.Linear);
+    // Mipmaps only pay off when shrinking a lot (they are built per call); bilinear alone is enough otherwise.
+    private static readonly SKSamplingOptions Shrinking = new(SKFilterMode.Linear, SKMipmapMode.Linear);
+    private static readonly SKSamplingOptions Bilinear = new(SKFilterMode.Linear, SKMipmapMode.None);
 
     /// <summary>
     /// Fills a buffer rented from <see cref="ArrayPool{T}.Shared"/> (return it with <see cref="Return"/>). With
@@ -52,8 +54,11 @@ public static class ImageTensors
         using (var canvas = new SKCanvas(resized))
         {
             canvas.Clear(SKColors.Black);
+            // An immutable bitmap is shared by SKImage.FromBitmap instead of copied (a decoded image is never changed).
+            image.SetImmutable();
             using var skImage = SKImage.FromBitmap(image);
-            canvas.DrawImage(skImage, source, new SKRect(0, 0, contentW, contentH), Sampling);
+            var sampling = source.Width > 2 * contentW || source.Height > 2 * contentH ? Shrinking : Bilinear;
+            canvas.DrawImage(skImage, source, new SKRect(0, 0, contentW, contentH), sampling);
         }
 
         var buffer = ArrayPool<float>.Shared.Rent(format.Length);

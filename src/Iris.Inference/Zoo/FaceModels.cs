@@ -176,8 +176,10 @@ public sealed class FaceAttributesModel : BuiltinModel
         NetworkOutput attributes, expression;
         try
         {
-            var a = engine.RunAsync(Networks.FaceRes, faceRes, cancellationToken);
-            var e = engine.RunAsync(Networks.Emotion, emotion, cancellationToken);
+            // Both queued before either is awaited, so they batch with other faces; both awaited so neither fault goes unobserved.
+            var a = engine.RunAsync(Networks.FaceRes, faceRes, cancellationToken).AsTask();
+            var e = engine.RunAsync(Networks.Emotion, emotion, cancellationToken).AsTask();
+            await System.Threading.Tasks.Task.WhenAll(a, e).ConfigureAwait(false);
             attributes = await a.ConfigureAwait(false);
             expression = await e.ConfigureAwait(false);
         }
