@@ -2,7 +2,7 @@ namespace Iris.Server.Hosting;
 
 /// <summary>
 /// Settings of one Iris server. Each maps to an environment variable and a <c>./iris serve</c> flag
-/// (see docs/configuration.md); defaults are the embedded, single-machine set-up.
+/// (see the settings table in README.md); defaults are the embedded, single-machine set-up.
 /// </summary>
 public sealed class IrisServerOptions
 {
