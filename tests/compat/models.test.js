@@ -84,30 +84,40 @@ for (const [modelId, { photo, check }] of Object.entries(MODELS)) {
   });
 }
 
-test('predict by input id: a stored input is predicted, an unknown id answers 30102', async () => {
+test('predict by input id: every built-in model on stored inputs, an unknown id answers 30102', async () => {
   const APP = { user_id: 'me', app_id: 'my-app' };
   const created = await call(stub, 'PostApps', { user_app_id: { user_id: 'me' }, apps: [{ id: 'my-app' }] }, auth());
   assert.equal(created.status.code, 10000, created.status.details);
-  const posted = await call(stub, 'PostInputs', { user_app_id: APP, inputs: [{ id: 'metro', data: { image: { base64: fs.readFileSync(METRO) } } }] }, auth());
+  const stored = { [METRO]: 'metro', [FACES]: 'faces' };
+  const posted = await call(stub, 'PostInputs', {
+    user_app_id: APP, inputs: Object.entries(stored).map(([file, id]) => ({ id, data: { image: { base64: fs.readFileSync(file) } } })),
+  }, auth());
   assert.equal(posted.status.code, 10000, posted.status.details);
   const deadline = Date.now() + 120_000;
-  for (;;) {
-    const got = await call(stub, 'GetInput', { user_app_id: APP, input_id: 'metro' }, auth());
-    if (got.input.status.code === 30000) break;
-    assert.ok([30001, 30003].includes(got.input.status.code), `input failed: ${got.input.status.code} ${got.input.status.details}`);
-    assert.ok(Date.now() < deadline, 'input not processed within 120 s');
-    await new Promise((r) => setTimeout(r, 100));
+  for (const id of Object.values(stored)) {
+    for (;;) {
+      const got = await call(stub, 'GetInput', { user_app_id: APP, input_id: id }, auth());
+      if (got.input.status.code === 30000) break;
+      assert.ok([30001, 30003].includes(got.input.status.code), `input ${id} failed: ${got.input.status.code} ${got.input.status.details}`);
+      assert.ok(Date.now() < deadline, `input ${id} not processed within 120 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
-  const response = await call(stub, 'PostModelOutputs', {
+  for (const [modelId, { photo, check }] of Object.entries(MODELS)) {
+    const response = await call(stub, 'PostModelOutputs', { user_app_id: APP, model_id: modelId, inputs: [{ id: stored[photo] }] }, auth());
+    assert.equal(response.status.code, 10000, `${modelId}: ${response.status.details}`);
+    assert.equal(response.outputs[0].input.id, stored[photo]);
+    check(response.outputs[0].data);
+  }
+
+  const mixed = await call(stub, 'PostModelOutputs', {
     user_app_id: APP, model_id: 'general-image-recognition', inputs: [{ id: 'metro' }, { id: 'not-there' }],
   }, auth());
-  assert.equal(response.status.code, 10010);
-  assert.equal(response.outputs[0].status.code, 10000);
-  assert.equal(response.outputs[0].input.id, 'metro');
-  assert.ok(response.outputs[0].data.concepts.length > 0);
-  assert.equal(response.outputs[1].status.code, 30102);
-  assert.equal(response.outputs[1].status.details, "Input 'not-there' does not exist in app 'admin/my-app'.");
+  assert.equal(mixed.status.code, 10010);
+  assert.equal(mixed.outputs[0].status.code, 10000);
+  assert.equal(mixed.outputs[1].status.code, 30102);
+  assert.equal(mixed.outputs[1].status.details, "Input 'not-there' does not exist in app 'admin/my-app'.");
 });
 
 test('a broken URL fails with 30002 and an unknown model with 21200', async () => {
