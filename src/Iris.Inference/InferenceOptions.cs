@@ -1,4 +1,4 @@
-using System.Globalization;
+using Iris.Core.Configuration;
 
 namespace Iris.Inference;
 
@@ -44,34 +44,34 @@ public sealed class InferenceOptions
     public static InferenceOptions FromEnvironment()
     {
         var options = new InferenceOptions();
-        options.PackagesDir = Env("IRIS_PACKAGES_DIR") ?? options.PackagesDir;
-        options.ModelsDir = Env("IRIS_MODELS_DIR") ?? options.ModelsDir;
-        if (Number("IRIS_MODEL_MEMORY_MB") is { } mb)
+        options.PackagesDir = EnvSettings.String("IRIS_PACKAGES_DIR") ?? options.PackagesDir;
+        options.ModelsDir = EnvSettings.String("IRIS_MODELS_DIR") ?? options.ModelsDir;
+        if (EnvSettings.Long("IRIS_MODEL_MEMORY_MB") is { } mb)
         {
             options.MemoryBudgetBytes = mb * 1024 * 1024;
         }
 
-        if (Number("IRIS_MODEL_LOAD_WAIT_MS") is { } wait)
+        if (EnvSettings.Long("IRIS_MODEL_LOAD_WAIT_MS") is { } wait)
         {
             options.LoadWait = TimeSpan.FromMilliseconds(wait);
         }
 
-        if (Number("IRIS_BATCH_MAX_SIZE") is { } size)
+        if (EnvSettings.Long("IRIS_BATCH_MAX_SIZE") is { } size)
         {
             options.MaxBatchSize = (int)Math.Clamp(size, 1, 128);
         }
 
-        if (Number("IRIS_BATCH_MAX_DELAY_MS") is { } delay)
+        if (EnvSettings.Long("IRIS_BATCH_MAX_DELAY_MS") is { } delay)
         {
             options.MaxBatchDelay = TimeSpan.FromMilliseconds(delay);
         }
 
-        if (Number("IRIS_BATCH_QUEUE") is { } queue)
+        if (EnvSettings.Long("IRIS_BATCH_QUEUE") is { } queue)
         {
             options.QueueCapacity = (int)Math.Max(1, queue);
         }
 
-        if (Number("IRIS_ORT_THREADS") is { } threads)
+        if (EnvSettings.Long("IRIS_ORT_THREADS") is { } threads)
         {
             options.IntraOpThreads = (int)Math.Max(1, threads);
         }
@@ -102,8 +102,4 @@ public sealed class InferenceOptions
         throw new InvalidOperationException("No node_modules with the pinned model packages found above the executable or the current directory; set IRIS_PACKAGES_DIR.");
     }
 
-    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
-
-    private static long? Number(string name) =>
-        Env(name) is { } text && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
 }

@@ -1,3 +1,5 @@
+using Iris.Core.Configuration;
+
 namespace Iris.Server.Hosting;
 
 /// <summary>
@@ -31,13 +33,13 @@ public sealed class IrisServerOptions
     public static IrisServerOptions FromEnvironment()
     {
         var options = new IrisServerOptions();
-        options.DataDir = Env("IRIS_DATA_DIR") ?? options.DataDir;
-        options.Host = Env("IRIS_HOST") ?? options.Host;
-        options.HttpPort = EnvInt("IRIS_HTTP_PORT") ?? options.HttpPort;
-        options.GrpcPort = EnvInt("IRIS_GRPC_PORT") ?? options.GrpcPort;
-        options.MaxMessageBytes = EnvInt("IRIS_MAX_MESSAGE_BYTES") ?? options.MaxMessageBytes;
-        options.BootstrapUser = Env("IRIS_BOOTSTRAP_USER") ?? options.BootstrapUser;
-        options.BootstrapPat = Env("IRIS_BOOTSTRAP_PAT");
+        options.DataDir = EnvSettings.String("IRIS_DATA_DIR") ?? options.DataDir;
+        options.Host = EnvSettings.String("IRIS_HOST") ?? options.Host;
+        options.HttpPort = EnvSettings.Int("IRIS_HTTP_PORT") ?? options.HttpPort;
+        options.GrpcPort = EnvSettings.Int("IRIS_GRPC_PORT") ?? options.GrpcPort;
+        options.MaxMessageBytes = EnvSettings.Int("IRIS_MAX_MESSAGE_BYTES") ?? options.MaxMessageBytes;
+        options.BootstrapUser = EnvSettings.String("IRIS_BOOTSTRAP_USER") ?? options.BootstrapUser;
+        options.BootstrapPat = EnvSettings.String("IRIS_BOOTSTRAP_PAT");
         return options;
     }
 
@@ -75,9 +77,4 @@ public sealed class IrisServerOptions
         }
     }
 
-    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
-
-    private static int? EnvInt(string name) =>
-        Env(name) is { } v ? int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
-            : throw new InvalidOperationException($"{name} must be an integer, not '{v}'.") : null;
 }

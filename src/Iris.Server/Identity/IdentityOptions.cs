@@ -1,4 +1,4 @@
-using System.Globalization;
+using Iris.Core.Configuration;
 
 namespace Iris.Server.Identity;
 
@@ -20,22 +20,19 @@ public sealed class IdentityOptions
     public static IdentityOptions FromEnvironment()
     {
         var options = new IdentityOptions();
-        if (Environment.GetEnvironmentVariable("IRIS_RATE_LIMIT_PER_SECOND") is { Length: > 0 } rate)
+        if (EnvSettings.Double("IRIS_RATE_LIMIT_PER_SECOND") is { } rate)
         {
-            options.RateLimitPerSecond = double.TryParse(rate, NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r >= 0
-                ? r : throw new InvalidOperationException($"IRIS_RATE_LIMIT_PER_SECOND must be a number >= 0, not '{rate}'.");
+            options.RateLimitPerSecond = rate >= 0 ? rate : throw new InvalidOperationException($"IRIS_RATE_LIMIT_PER_SECOND must be a number >= 0, not '{rate}'.");
         }
 
-        if (Environment.GetEnvironmentVariable("IRIS_RATE_LIMIT_BURST") is { Length: > 0 } burst)
+        if (EnvSettings.Int("IRIS_RATE_LIMIT_BURST") is { } burst)
         {
-            options.RateLimitBurst = int.TryParse(burst, CultureInfo.InvariantCulture, out var b) && b >= 1
-                ? b : throw new InvalidOperationException($"IRIS_RATE_LIMIT_BURST must be an integer >= 1, not '{burst}'.");
+            options.RateLimitBurst = burst >= 1 ? burst : throw new InvalidOperationException($"IRIS_RATE_LIMIT_BURST must be an integer >= 1, not '{burst}'.");
         }
 
-        if (Environment.GetEnvironmentVariable("IRIS_APP_DELETION_POLL_SECONDS") is { Length: > 0 } poll)
+        if (EnvSettings.Int("IRIS_APP_DELETION_POLL_SECONDS") is { } poll)
         {
-            options.DeletionPollSeconds = int.TryParse(poll, CultureInfo.InvariantCulture, out var p) && p >= 1
-                ? p : throw new InvalidOperationException($"IRIS_APP_DELETION_POLL_SECONDS must be an integer >= 1, not '{poll}'.");
+            options.DeletionPollSeconds = poll >= 1 ? poll : throw new InvalidOperationException($"IRIS_APP_DELETION_POLL_SECONDS must be an integer >= 1, not '{poll}'.");
         }
 
         return options;

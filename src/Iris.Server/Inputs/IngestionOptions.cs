@@ -1,4 +1,4 @@
-using System.Globalization;
+using Iris.Core.Configuration;
 
 namespace Iris.Server.Inputs;
 
@@ -51,16 +51,16 @@ public sealed class IngestionOptions
     public static IngestionOptions FromEnvironment()
     {
         var o = new IngestionOptions();
-        o.Workers = Int("IRIS_INGEST_WORKERS") ?? o.Workers;
-        o.LeaseSeconds = Int("IRIS_INGEST_LEASE_SECONDS") ?? o.LeaseSeconds;
-        o.MaxAttempts = Int("IRIS_INGEST_MAX_ATTEMPTS") ?? o.MaxAttempts;
-        o.RetryBaseMs = Int("IRIS_INGEST_RETRY_MS") ?? o.RetryBaseMs;
-        o.ConnectTimeoutSeconds = Int("IRIS_INGEST_CONNECT_TIMEOUT_SECONDS") ?? o.ConnectTimeoutSeconds;
-        o.ReadTimeoutSeconds = Int("IRIS_INGEST_READ_TIMEOUT_SECONDS") ?? o.ReadTimeoutSeconds;
-        o.MaxImageBytes = Int("IRIS_INGEST_MAX_BYTES") ?? o.MaxImageBytes;
-        o.PerHostConcurrency = Int("IRIS_INGEST_PER_HOST") ?? o.PerHostConcurrency;
-        o.AllowPrivateUrls = Environment.GetEnvironmentVariable("IRIS_INGEST_ALLOW_PRIVATE_URLS") is "1" or "true" or "TRUE" or "True";
-        o.PublicUrl = Environment.GetEnvironmentVariable("IRIS_PUBLIC_URL") is { Length: > 0 } url ? url.TrimEnd('/') : null;
+        o.Workers = EnvSettings.Int("IRIS_INGEST_WORKERS") ?? o.Workers;
+        o.LeaseSeconds = EnvSettings.Int("IRIS_INGEST_LEASE_SECONDS") ?? o.LeaseSeconds;
+        o.MaxAttempts = EnvSettings.Int("IRIS_INGEST_MAX_ATTEMPTS") ?? o.MaxAttempts;
+        o.RetryBaseMs = EnvSettings.Int("IRIS_INGEST_RETRY_MS") ?? o.RetryBaseMs;
+        o.ConnectTimeoutSeconds = EnvSettings.Int("IRIS_INGEST_CONNECT_TIMEOUT_SECONDS") ?? o.ConnectTimeoutSeconds;
+        o.ReadTimeoutSeconds = EnvSettings.Int("IRIS_INGEST_READ_TIMEOUT_SECONDS") ?? o.ReadTimeoutSeconds;
+        o.MaxImageBytes = EnvSettings.Int("IRIS_INGEST_MAX_BYTES") ?? o.MaxImageBytes;
+        o.PerHostConcurrency = EnvSettings.Int("IRIS_INGEST_PER_HOST") ?? o.PerHostConcurrency;
+        o.AllowPrivateUrls = EnvSettings.Bool("IRIS_INGEST_ALLOW_PRIVATE_URLS") ?? o.AllowPrivateUrls;
+        o.PublicUrl = EnvSettings.String("IRIS_PUBLIC_URL")?.TrimEnd('/');
         o.Validate();
         return o;
     }
@@ -73,9 +73,4 @@ public sealed class IngestionOptions
             throw new InvalidOperationException("Invalid IRIS_INGEST_* setting: workers 1–64, lease ≥ 2 s, attempts ≥ 1, timeouts ≥ 1 s, max bytes ≥ 1 KiB, per-host ≥ 1.");
         }
     }
-
-    private static int? Int(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } v
-            ? int.TryParse(v, CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidOperationException($"{name} must be an integer, not '{v}'.")
-            : null;
 }
