@@ -15,6 +15,8 @@ public sealed class RpcInfo
         RequiredScopes = scopes;
         HttpBindings = bindings;
         GrpcMethod = grpcMethod;
+        var ids = method.InputType.FindFieldByName("user_app_id");
+        UserAppIdField = ids is { FieldType: FieldType.Message, IsRepeated: false } && ids.MessageType.ClrType == typeof(Clarifai.Api.UserAppIDSet) ? ids : null;
     }
 
     /// <summary>The RPC name, e.g. <c>PostModelOutputs</c>.</summary>
@@ -38,6 +40,9 @@ public sealed class RpcInfo
 
     /// <summary>Every <c>google.api.http</c> binding, <c>additional_bindings</c> included, in declaration order.</summary>
     public IReadOnlyList<HttpBinding> HttpBindings { get; }
+
+    /// <summary>The request's <c>user_app_id</c> field (a <c>UserAppIDSet</c>), or null when the request has none; looked up once.</summary>
+    public FieldDescriptor? UserAppIdField { get; }
 
     /// <summary>The generated <c>Grpc.Core.Method&lt;TRequest, TResponse&gt;</c> of this RPC.</summary>
     public object GrpcMethod { get; }

@@ -36,7 +36,7 @@ public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator a
                 }
 
                 Authorizer.Authorize(rpc, principal);
-                ResolveMe(request, principal);
+                ResolveMe(rpc, request, principal);
             }
 
             var handler = registry.Find(rpc.Name) ?? throw IrisException.NotImplemented(rpc.Name);
@@ -83,10 +83,9 @@ public sealed partial class ApiInvoker(HandlerRegistry registry, Authenticator a
     }
 
     /// <summary><c>user_id</c> <c>me</c> means the authenticated user (UserAppIDSet comment in resources.proto).</summary>
-    private static void ResolveMe(IMessage request, Principal principal)
+    private static void ResolveMe(RpcInfo rpc, IMessage request, Principal principal)
     {
-        var field = request.Descriptor.FindFieldByName("user_app_id");
-        if (field?.Accessor.GetValue(request) is UserAppIDSet ids && string.Equals(ids.UserId, "me", StringComparison.Ordinal))
+        if (rpc.UserAppIdField?.Accessor.GetValue(request) is UserAppIDSet ids && string.Equals(ids.UserId, "me", StringComparison.Ordinal))
         {
             ids.UserId = principal.UserId;
         }
