@@ -252,38 +252,13 @@ public sealed class PersonSegmentationModel : BuiltinModel
             ImageTensors.Return(buffer);
         }
 
-        var probabilities = output.All.First().Data;
         var side = Input.Width;
-        using var small = new SKBitmap(new SKImageInfo(side, side, SKColorType.Gray8, SKAlphaType.Opaque));
-        var pixels = small.GetPixelSpan();
-        var covered = 0;
-        var peak = 0f;
-        for (var i = 0; i < side * side; i++)
-        {
-            var p = Math.Clamp(probabilities[i], 0f, 1f);
-            pixels[i] = (byte)MathF.Round(p * 255f);
-            covered += p >= 0.5f ? 1 : 0;
-            peak = Math.Max(peak, p);
-        }
-
         var data = new Data();
-        if (covered == 0)
+        if (Masks.Region(output.All.First().Data, side, side, image.Width, image.Height, peak => Concept(Person, peak)) is { } region)
         {
-            return data;
+            data.Regions.Add(region);
         }
 
-        using var full = small.Resize(new SKImageInfo(image.Width, image.Height, SKColorType.Gray8, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear))
-            ?? throw new InvalidOperationException("mask resize failed");
-        using var png = full.Encode(SKEncodedImageFormat.Png, 100);
-        var fraction = covered / (float)(side * side);
-        var region = new Region
-        {
-            Id = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png.AsSpan()).AsSpan(0, 16)),
-            Value = fraction,
-            RegionInfo = new RegionInfo { Mask = new Mask { Image = new Image { Base64 = Google.Protobuf.ByteString.CopyFrom(png.AsSpan()), ImageInfo = new ImageInfo { Width = image.Width, Height = image.Height, Format = "PNG", ColorMode = "GRAYSCALE" } } } },
-            Data = new Data { Concepts = { Concept(Person, peak) } },
-        };
-        data.Regions.Add(region);
         return data;
     }
 }

@@ -1,0 +1,125 @@
+using Iris.Inference.Engine;
+using SkiaSharp;
+
+namespace Iris.Inference.Tests;
+
+/// <summary>The resampler that turns decoded pixels into network input: values, layouts, letterboxing, crops off the image.</summary>
+public sealed class ImageTensorsTests
+{
+    private static SKBitmap Bitmap(int width, int height, Func<int, int, SKColor> color)
+    {
+        var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                bitmap.SetPixel(x, y, color(x, y));
+            }
+        }
+
+        return bitmap;
+    }
+
+    private static float[] Run(SKBitmap image, SKRect source, PixelFormat format, bool letterbox, out Placement placement)
+    {
+        var rented = ImageTensors.Rent(image, source, format, letterbox, out placement);
+        var copy = rented.AsSpan(0, format.Length).ToArray();
+        ImageTensors.Return(rented);
+        return copy;
+    }
+
+    [Fact]
+    public void A_flat_colour_stays_exact_at_every_size_including_the_edges()
+    {
+        using var image = Bitmap(97, 61, (_, _) => new SKColor(200, 100, 50));
+        foreach (var size in new[] { 16, 61, 97, 224 })
+        {
+            var values = Run(image, new SKRect(0, 0, 97, 61), new PixelFormat(size, size, 3, Nchw: false, Scale: 255f, Offset: 0f), false, out _);
+            for (var i = 0; i < values.Length; i += 3)
+            {
+                Assert.Equal(200f, values[i], 0.01f);
+                Assert.Equal(100f, values[i + 1], 0.01f);
+                Assert.Equal(50f, values[i + 2], 0.01f);
+            }
+        }
+    }
+
+    [Fact]
+    public void Shrinking_averages_the_pixels_each_output_covers()
+    {
+        // Vertical stripes one pixel wide, black and white: halving the width must give grey, not aliased stripes.
+        using var image = Bitmap(64, 8, (x, _) => x % 2 == 0 ? SKColors.Black : SKColors.White);
+        var values = Run(image, new SKRect(0, 0, 64, 8), new PixelFormat(16, 8, 1, Nchw: false, Scale: 1f, Offset: 0f), false, out _);
+        Assert.All(values, v => Assert.InRange(v, 0.45f, 0.55f));
+    }
+
+    [Fact]
+    public void Enlarging_interpolates_between_neighbours()
+    {
+        using var image = Bitmap(2, 1, (x, _) => x == 0 ? SKColors.Black : SKColors.White);
+        var values = Run(image, new SKRect(0, 0, 2, 1), new PixelFormat(8, 1, 1, Nchw: false, Scale: 1f, Offset: 0f), false, out _);
+        // Ends keep the edge pixels, the middle ramps up monotonically.
+        Assert.Equal(0f, values[0], 0.001f);
+        Assert.Equal(1f, values[7], 0.001f);
+        for (var i = 1; i < 8; i++)
+        {
+            Assert.True(values[i] >= values[i - 1], $"not monotonic at {i}: {string.Join(", ", values)}");
+        }
+
+        Assert.InRange(values[3], 0.3f, 0.5f);
+    }
+
+    [Fact]
+    public void Layout_channel_order_and_normalization_follow_the_pixel_format()
+    {
+        using var image = Bitmap(4, 4, (_, _) => new SKColor(255, 0, 51));
+        var mean = new[] { 0.5f, 0.25f, 0.1f };
+        var std = new[] { 0.5f, 0.25f, 0.2f };
+        var nchwBgr = Run(image, new SKRect(0, 0, 4, 4), new PixelFormat(4, 4, 3, Nchw: true, Scale: 1f, Offset: 0f, Bgr: true, Mean: mean, Std: std), false, out _);
+        // Channel 0 is blue (0.2 → (0.2−0.5)/0.5), 1 green (0 → −1), 2 red (1 → (1−0.1)/0.2), each a 16-value plane.
+        Assert.All(nchwBgr[..16], v => Assert.Equal(-0.6f, v, 0.001f));
+        Assert.All(nchwBgr[16..32], v => Assert.Equal(-1f, v, 0.001f));
+        Assert.All(nchwBgr[32..], v => Assert.Equal(4.5f, v, 0.001f));
+
+        var nhwc = Run(image, new SKRect(0, 0, 4, 4), new PixelFormat(4, 4, 3, Nchw: false, Scale: 2f, Offset: -1f), false, out _);
+        Assert.Equal(1f, nhwc[0], 0.001f);
+        Assert.Equal(-1f, nhwc[1], 0.001f);
+        Assert.Equal(-0.6f, nhwc[2], 0.001f);
+
+        var grey = Run(image, new SKRect(0, 0, 4, 4), new PixelFormat(4, 4, 1, Nchw: false, Scale: 1f, Offset: 0f), false, out _);
+        Assert.All(grey, v => Assert.Equal((0.299f * 255 + 0.114f * 51) / 255f, v, 0.001f));
+    }
+
+    [Fact]
+    public void Letterboxing_keeps_the_aspect_ratio_top_left_and_pads_with_black()
+    {
+        using var image = Bitmap(200, 100, (_, _) => SKColors.White);
+        var values = Run(image, new SKRect(0, 0, 200, 100), new PixelFormat(64, 64, 1, Nchw: false, Scale: 2f, Offset: -1f), true, out var placement);
+        Assert.Equal(64f, placement.ContentWidth);
+        Assert.Equal(32f, placement.ContentHeight);
+        Assert.All(values[..(64 * 32)], v => Assert.Equal(1f, v, 0.001f));
+        Assert.All(values[(64 * 32)..], v => Assert.Equal(-1f, v, 0.001f));
+    }
+
+    [Fact]
+    public void A_crop_reaching_off_the_image_reads_black_outside_it()
+    {
+        using var image = Bitmap(10, 10, (_, _) => SKColors.White);
+        // The square crop's left half lies left of the image.
+        var values = Run(image, new SKRect(-10, 0, 10, 20), new PixelFormat(20, 20, 1, Nchw: false, Scale: 1f, Offset: 0f), false, out _);
+        for (var y = 0; y < 20; y++)
+        {
+            for (var x = 0; x < 20; x++)
+            {
+                var inside = x >= 10 && y < 10;
+                var v = values[(y * 20) + x];
+                if (x is 9 or 10 || y is 9 or 10)
+                {
+                    continue; // the boundary blends
+                }
+
+                Assert.Equal(inside ? 1f : 0f, v, 0.001f);
+            }
+        }
+    }
+}
