@@ -58,7 +58,7 @@ var plans = new (string Model, string Photo, (NetworkSpec Net, PixelFormat Forma
 var report = new StringBuilder();
 report.AppendLine("## Models (issue 6)").AppendLine();
 report.AppendLine("### Built-in models: Iris end-to-end vs raw ONNX Runtime").AppendLine();
-report.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}), ONNX Runtime 1.31.1 CPU, {inference.IntraOpThreads} intra-op threads, batcher max {inference.MaxBatchSize} items / {inference.MaxBatchDelay.TotalMilliseconds} ms, {seconds} s per cell.");
+report.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}), ONNX Runtime 1.31.1 CPU, {inference.IntraOpThreads} intra-op threads, batcher max {inference.MaxBatchSize} items, {(inference.MaxBatchDelay > TimeSpan.Zero ? $"waiting up to {inference.MaxBatchDelay.TotalMilliseconds} ms" : "no waiting (continuous batching)")}, {seconds} s per cell.");
 report.AppendLine("Iris = PostModelOutputs over gRPC on loopback with the photo as base64 (decode, preprocess, queue, batch, run, post-process, serialize). Raw = `InferenceSession.Run` on ready tensors, same session options, batch = what the batcher can form at that concurrency (networks with a fixed batch of 1 run one by one). Pipelines (face-attributes: BlazeFace + 5×FaceRes + 5×Emotion; OCR: detection + one recognition per line) count every network call.").AppendLine();
 report.AppendLine("| model | photo | decode+preprocess ms | raw ms/img (b=1) | Iris c=1 p50 / p99 ms | Iris c=1 overhead ms | c=1 img/s (raw) | c=4 img/s (raw) | c=16 img/s (raw) | c=16 Iris/raw | c=16 p50 / p99 ms |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -78,9 +78,10 @@ foreach (var (modelId, photo, runs) in plans)
     var calls = runs.Select(r => (r.Net, r.Format, Calls: r.Calls < 0 ? Math.Max(1, lines) : r.Calls)).ToArray();
 
     using var decoded = ImageDecoder.TryDecode(bytes, out _)!;
+    var minSide = zoo.Find(modelId)!.DecodeMinSide;
     var prep = Time(() =>
     {
-        using var image = ImageDecoder.TryDecode(bytes, out _)!;
+        using var image = ImageDecoder.TryDecode(bytes, minSide, out _)!;
         var buffer = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), calls[0].Format, letterbox: false, out _);
         ImageTensors.Return(buffer);
     }, 0.5);

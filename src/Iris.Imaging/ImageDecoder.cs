@@ -20,10 +20,12 @@ public enum ImageError
 /// <summary>A decoded image, upright (EXIF orientation applied), in 8-bit RGBA. Owns its pixels: dispose it.</summary>
 public sealed class DecodedImage : IDisposable
 {
-    internal DecodedImage(SKBitmap bitmap, string format)
+    internal DecodedImage(SKBitmap bitmap, string format, int fullWidth, int fullHeight)
     {
         Bitmap = bitmap;
         Format = format;
+        FullWidth = fullWidth;
+        FullHeight = fullHeight;
     }
 
     /// <summary>Upright pixels, <see cref="SKColorType.Rgba8888"/>, premultiplication irrelevant (opaque or unpremul).</summary>
@@ -32,6 +34,12 @@ public sealed class DecodedImage : IDisposable
     public int Width => Bitmap.Width;
 
     public int Height => Bitmap.Height;
+
+    /// <summary>Upright width of the encoded image; larger than <see cref="Width"/> when it was decoded at a reduced scale.</summary>
+    public int FullWidth { get; }
+
+    /// <summary>Upright height of the encoded image.</summary>
+    public int FullHeight { get; }
 
     /// <summary>Encoded format as Clarifai reports it in <c>image_info.format</c>: JPEG, PNG, WEBP, GIF, BMP, …</summary>
     public string Format { get; }
@@ -56,7 +64,13 @@ public static class ImageDecoder
         return codec is null ? null : FormatName(codec.EncodedFormat);
     }
 
-    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, out ImageError error)
+    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, out ImageError error) => TryDecode(bytes, 0, out error);
+
+    /// <summary>
+    /// Decodes at the smallest scale the codec supports (JPEG: eighths, in the DCT) that keeps both sides at least
+    /// <paramref name="minSide"/> pixels — far cheaper for a large photo feeding a small network. 0 = full size.
+    /// </summary>
+    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, int minSide, out ImageError error)
     {
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data);
@@ -73,7 +87,8 @@ public static class ImageDecoder
             return null;
         }
 
-        var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var size = ScaledSize(codec, minSide);
+        var target = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var bitmap = new SKBitmap(target);
         var result = codec.GetPixels(target, bitmap.GetPixels());
         // A truncated file decodes partly (grey below the cut, IncompleteInput); Iris refuses it rather than keep half an image.
@@ -85,8 +100,34 @@ public static class ImageDecoder
         }
 
         var upright = Orient(bitmap, codec.EncodedOrigin);
+        var swapped = SwapsSides(codec.EncodedOrigin);
         error = ImageError.None;
-        return new DecodedImage(upright, FormatName(codec.EncodedFormat));
+        return new DecodedImage(upright, FormatName(codec.EncodedFormat), swapped ? info.Height : info.Width, swapped ? info.Width : info.Height);
+    }
+
+    private static SKSizeI ScaledSize(SKCodec codec, int minSide)
+    {
+        var full = codec.Info.Size;
+        var shortest = Math.Min(full.Width, full.Height);
+        if (minSide <= 0 || shortest <= minSide)
+        {
+            return full;
+        }
+
+        // The codec rounds a desired scale to one it supports; keep the smallest whose short side still reaches minSide.
+        var best = full;
+        for (var eighths = 7; eighths >= 1; eighths--)
+        {
+            var candidate = codec.GetScaledDimensions(eighths / 8f);
+            if (Math.Min(candidate.Width, candidate.Height) < minSide)
+            {
+                break;
+            }
+
+            best = candidate;
+        }
+
+        return best;
     }
 
     private static string FormatName(SKEncodedImageFormat format) => format switch
@@ -103,6 +144,10 @@ public static class ImageDecoder
         _ => format.ToString().ToUpperInvariant(),
     };
 
+    /// <summary>Whether the orientation turns the stored image by 90° (width and height trade places).</summary>
+    private static bool SwapsSides(SKEncodedOrigin origin) =>
+        origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
     private static SKBitmap Orient(SKBitmap bitmap, SKEncodedOrigin origin)
     {
         if (origin is SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default)
@@ -110,7 +155,7 @@ public static class ImageDecoder
             return bitmap;
         }
 
-        var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        var swap = SwapsSides(origin);
         var width = swap ? bitmap.Height : bitmap.Width;
         var height = swap ? bitmap.Width : bitmap.Height;
         var rotated = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));

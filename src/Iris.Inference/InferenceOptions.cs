@@ -26,8 +26,11 @@ public sealed class InferenceOptions
     /// <summary>Largest batch one network run takes (<c>IRIS_BATCH_MAX_SIZE</c>); default 8.</summary>
     public int MaxBatchSize { get; set; } = 8;
 
-    /// <summary>How long the batcher waits for more requests after the first one (<c>IRIS_BATCH_MAX_DELAY_MS</c>); default 2 ms.</summary>
-    public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// How long the batcher waits for more requests after the first one (<c>IRIS_BATCH_MAX_DELAY_MS</c>); default 0:
+    /// a free network runs at once and batches form from what queues while it is busy.
+    /// </summary>
+    public TimeSpan MaxBatchDelay { get; set; } = TimeSpan.Zero;
 
     /// <summary>Requests queued per network before new ones get 21354 MODEL_BUSY_PLEASE_RETRY (<c>IRIS_BATCH_QUEUE</c>); default 256.</summary>
     public int QueueCapacity { get; set; } = 256;

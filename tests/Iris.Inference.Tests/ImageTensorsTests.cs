@@ -1,3 +1,4 @@
+using Iris.Imaging;
 using Iris.Inference.Engine;
 using SkiaSharp;
 
@@ -121,5 +122,24 @@ public sealed class ImageTensorsTests
                 Assert.Equal(inside ? 1f : 0f, v, 0.001f);
             }
         }
+    }
+
+    [Fact]
+    public void A_large_jpeg_decodes_at_the_smallest_scale_that_keeps_the_short_side()
+    {
+        var bytes = File.ReadAllBytes(Repo.FaceDetect); // 800 × 718
+        using var full = ImageDecoder.TryDecode(bytes, 0, out _)!;
+        Assert.Equal((800, 718, 800, 718), (full.Width, full.Height, full.FullWidth, full.FullHeight));
+
+        // 256 fits in 3/8 (300 × 270); 224 too; 700 needs the full size (7/8 would give 628 rows).
+        using var small = ImageDecoder.TryDecode(bytes, 256, out _)!;
+        Assert.Equal((300, 270, 800, 718), (small.Width, small.Height, small.FullWidth, small.FullHeight));
+        using var large = ImageDecoder.TryDecode(bytes, 700, out _)!;
+        Assert.Equal((800, 718), (large.Width, large.Height));
+
+        // A PNG has no scaled decoding: full size whatever is asked.
+        using var png = full.Bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        using var fromPng = ImageDecoder.TryDecode(png.AsSpan(), 64, out _)!;
+        Assert.Equal((800, 718), (fromPng.Width, fromPng.Height));
     }
 }

@@ -25,8 +25,8 @@ public static class Repo
     /// </summary>
     public static string ModelsDir => Path.Combine(Path.GetTempPath(), "iris-test-models");
 
-    public static DecodedImage Decode(string path) =>
-        ImageDecoder.TryDecode(File.ReadAllBytes(path), out var error) ?? throw new InvalidOperationException($"{path}: {error}");
+    public static DecodedImage Decode(string path, int minSide = 0) =>
+        ImageDecoder.TryDecode(File.ReadAllBytes(path), minSide, out var error) ?? throw new InvalidOperationException($"{path}: {error}");
 
     private static string Find()
     {

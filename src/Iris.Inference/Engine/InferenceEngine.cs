@@ -308,32 +308,13 @@ public sealed partial class InferenceEngine : IAsyncDisposable
             {
                 while (await reader.WaitToReadAsync(_engine._shutdown.Token).ConfigureAwait(false))
                 {
+                    // Continuous batching: take whatever queued while the last run was busy, so an idle network runs a
+                    // lone request at once and a loaded one runs full batches. An optional delay waits for more.
                     batch.Clear();
-                    var deadline = Stopwatch.GetTimestamp() + (long)(options.MaxBatchDelay.TotalSeconds * Stopwatch.Frequency);
-                    while (batch.Count < options.MaxBatchSize)
+                    Drain(reader, batch, options.MaxBatchSize);
+                    if (options.MaxBatchDelay > TimeSpan.Zero && batch.Count is > 0 && batch.Count < options.MaxBatchSize)
                     {
-                        if (reader.TryRead(out var next))
-                        {
-                            if (next.CancellationToken.IsCancellationRequested)
-                            {
-                                next.Completion.TrySetCanceled(next.CancellationToken);
-                            }
-                            else
-                            {
-                                batch.Add(next);
-                            }
-
-                            continue;
-                        }
-
-                        var left = deadline - Stopwatch.GetTimestamp();
-                        if (batch.Count == 0 || left <= 0)
-                        {
-                            break;
-                        }
-
-                        // Short waits: spin-yield rather than a timer, whose resolution (~1 ms+) would dominate.
-                        Thread.Yield();
+                        await WaitForMoreAsync(reader, batch, options).ConfigureAwait(false);
                     }
 
                     if (batch.Count > 0)
@@ -349,6 +330,39 @@ public sealed partial class InferenceEngine : IAsyncDisposable
             while (reader.TryRead(out var left))
             {
                 left.Completion.TrySetCanceled();
+            }
+        }
+
+        /// <summary>Moves queued items into <paramref name="batch"/> up to <paramref name="max"/>; cancelled ones are answered and dropped.</summary>
+        private static void Drain(ChannelReader<WorkItem> reader, List<WorkItem> batch, int max)
+        {
+            while (batch.Count < max && reader.TryRead(out var next))
+            {
+                if (next.CancellationToken.IsCancellationRequested)
+                {
+                    next.Completion.TrySetCanceled(next.CancellationToken);
+                }
+                else
+                {
+                    batch.Add(next);
+                }
+            }
+        }
+
+        private async Task WaitForMoreAsync(ChannelReader<WorkItem> reader, List<WorkItem> batch, InferenceOptions options)
+        {
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(_engine._shutdown.Token);
+            timer.CancelAfter(options.MaxBatchDelay);
+            try
+            {
+                while (batch.Count < options.MaxBatchSize && await reader.WaitToReadAsync(timer.Token).ConfigureAwait(false))
+                {
+                    Drain(reader, batch, options.MaxBatchSize);
+                }
+            }
+            catch (OperationCanceledException) when (!_engine._shutdown.IsCancellationRequested)
+            {
+                // The delay is over: run what there is.
             }
         }
 
@@ -417,10 +431,11 @@ public sealed partial class InferenceEngine : IAsyncDisposable
         {
             var n = items.Count;
             var length = Spec.ItemLength;
-            var buffer = ArrayPool<float>.Shared.Rent(n * length);
+            // A lone item runs from its own buffer; a batch is copied into one contiguous tensor.
+            var buffer = n == 1 ? items[0].Data : ArrayPool<float>.Shared.Rent(n * length);
             try
             {
-                for (var i = 0; i < n; i++)
+                for (var i = 0; n > 1 && i < n; i++)
                 {
                     items[i].Data.AsSpan(0, length).CopyTo(buffer.AsSpan(i * length, length));
                 }
@@ -467,7 +482,10 @@ public sealed partial class InferenceEngine : IAsyncDisposable
             }
             finally
             {
-                ArrayPool<float>.Shared.Return(buffer);
+                if (n > 1)
+                {
+                    ArrayPool<float>.Shared.Return(buffer);
+                }
             }
         }
     }

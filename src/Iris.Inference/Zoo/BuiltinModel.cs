@@ -49,6 +49,12 @@ public abstract class BuiltinModel
     public abstract ModelDescriptor Descriptor { get; }
 
     /// <summary>
+    /// The shortest side, in pixels, an image must keep for this model; the predictor may decode a larger photo at a
+    /// reduced scale down to it (0 = always full size, for models that crop details such as faces or text lines).
+    /// </summary>
+    public virtual int DecodeMinSide => 0;
+
+    /// <summary>
     /// Predicts on one upright image. Returns all concepts the model scores (filtering by <c>max_concepts</c>,
     /// <c>min_value</c> and <c>select_concepts</c> is applied by the caller), regions in normalized coordinates.
     /// </summary>

@@ -15,6 +15,8 @@ public sealed class FaceDetectionModel : BuiltinModel
     internal static readonly ConceptDef Face = ConceptIds.Def("face");
     private static readonly float[][] Anchors = BuildAnchors(256);
 
+    public override int DecodeMinSide => Input.Width;
+
     public override ModelDescriptor Descriptor { get; } = new()
     {
         Id = Id,
@@ -225,6 +227,8 @@ public sealed class PersonSegmentationModel : BuiltinModel
     internal static readonly PixelFormat Input = new(256, 256, 3, Nchw: false, Scale: 1f, Offset: 0f);
     private static readonly ConceptDef Person = ConceptIds.Def("person");
 
+    public override int DecodeMinSide => Input.Width;
+
     public override ModelDescriptor Descriptor { get; } = new()
     {
         Id = Id,
@@ -254,7 +258,7 @@ public sealed class PersonSegmentationModel : BuiltinModel
 
         var side = Input.Width;
         var data = new Data();
-        if (Masks.Region(output.All.First().Data, side, side, image.Width, image.Height, peak => Concept(Person, peak)) is { } region)
+        if (Masks.Region(output.All.First().Data, side, side, image.FullWidth, image.FullHeight, peak => Concept(Person, peak)) is { } region)
         {
             data.Regions.Add(region);
         }

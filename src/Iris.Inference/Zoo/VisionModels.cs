@@ -28,6 +28,8 @@ public sealed class GeneralDetectionModel : BuiltinModel
 
     public static readonly IReadOnlyList<ConceptDef> Classes = CocoLabels.Names.Select(n => ConceptIds.Def(n)).ToArray();
 
+    public override int DecodeMinSide => Input.Width;
+
     public override ModelDescriptor Descriptor { get; } = new()
     {
         Id = Id,
@@ -96,6 +98,8 @@ public sealed class GeneralRecognitionModel : BuiltinModel
 {
     public const string Id = "general-image-recognition";
 
+    public override int DecodeMinSide => GeneralDetectionModel.Input.Width;
+
     public override ModelDescriptor Descriptor { get; } = new()
     {
         Id = Id,
@@ -136,6 +140,8 @@ public sealed class GeneralEmbeddingModel : BuiltinModel
     public const int Dimensions = 1280;
 
     internal static readonly PixelFormat Input = new(224, 224, 3, Nchw: false, Scale: 1f, Offset: 0f);
+
+    public override int DecodeMinSide => Input.Width;
 
     public override ModelDescriptor Descriptor { get; } = new()
     {
@@ -182,6 +188,8 @@ public sealed class NsfwModel : BuiltinModel
     public const string Id = "nsfw-recognition";
 
     private static readonly ConceptDef[] Classes = new[] { "drawing", "hentai", "neutral", "porn", "sexy" }.Select(n => ConceptIds.Def(n)).ToArray();
+
+    public override int DecodeMinSide => GeneralEmbeddingModel.Input.Width;
 
     public override ModelDescriptor Descriptor { get; } = new()
     {

@@ -191,7 +191,7 @@ internal sealed class Predictor(InferenceEngine engine, InferenceOptions options
         try
         {
             var bytes = await BytesOfAsync(app, input, output.Input, cancellationToken).ConfigureAwait(false);
-            using var image = Decode(bytes.Span);
+            using var image = Decode(bytes.Span, model.DecodeMinSide);
             var data = await model.PredictAsync(image, engine, cancellationToken).ConfigureAwait(false);
             settings.Apply(data);
             output.Data = data;
@@ -296,9 +296,9 @@ internal sealed class Predictor(InferenceEngine engine, InferenceOptions options
         }
     }
 
-    private static DecodedImage Decode(ReadOnlySpan<byte> bytes)
+    private static DecodedImage Decode(ReadOnlySpan<byte> bytes, int minSide)
     {
-        var image = ImageDecoder.TryDecode(bytes, out var error);
+        var image = ImageDecoder.TryDecode(bytes, minSide, out var error);
         return image ?? throw error switch
         {
             ImageError.TooManyPixels => new IrisException(StatusCode.InputOverLimit, $"The image has more than {ImageDecoder.MaxPixels} pixels."),
