@@ -427,6 +427,22 @@ public sealed partial class InferenceEngine : IAsyncDisposable
             }
         }
 
+        /// <summary>(index, value) of the largest value of every run of <paramref name="classes"/> values.</summary>
+        private static float[] Top1(ReadOnlySpan<float> data, int classes)
+        {
+            var rows = data.Length / classes;
+            var result = new float[rows * 2];
+            for (var r = 0; r < rows; r++)
+            {
+                var row = data.Slice(r * classes, classes);
+                var best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
+                result[r * 2] = best;
+                result[(r * 2) + 1] = row[best];
+            }
+
+            return result;
+        }
+
         private void RunBatched(InferenceSession session, List<WorkItem> items)
         {
             var n = items.Count;
@@ -468,10 +484,13 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                     var batched = dims.Length > 0 && dims[0] == n;
                     var itemShape = batched ? dims[1..].Select(d => (int)d).ToArray() : dims.Select(d => (int)d).ToArray();
                     var per = batched ? data.Length / n : data.Length;
+                    var top1 = Spec.Top1Outputs?.Contains(name) == true && itemShape.Length > 0;
                     for (var i = 0; i < n; i++)
                     {
                         var slice = batched ? data.Slice(i * per, per) : data;
-                        perItem[i][name] = new TensorOutput(name, itemShape, slice.ToArray());
+                        perItem[i][name] = top1
+                            ? new TensorOutput(name, [.. itemShape[..^1], 2], Top1(slice, itemShape[^1]))
+                            : new TensorOutput(name, itemShape, slice.ToArray());
                     }
                 }
 

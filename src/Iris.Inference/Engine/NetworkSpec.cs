@@ -43,13 +43,19 @@ public sealed class ModelSources(InferenceOptions options, string dataDir)
 /// <param name="ItemShape">Shape of one item without the batch axis.</param>
 /// <param name="DynamicBatch">Whether the network takes any batch size; otherwise items run one by one in a batch.</param>
 /// <param name="Pinned">Never unloaded by the memory budget (models of the base workflow).</param>
+/// <param name="Top1Outputs">
+/// Outputs the engine reduces to their best class along the last axis before answering: shape <c>[..., 2]</c> with
+/// (index, value) pairs. For large distributions only the winner is read (e.g. CTC steps over 6,625 characters),
+/// so the full tensor is never copied per item.
+/// </param>
 public sealed record NetworkSpec(
     string Name,
     Func<ModelSources, CancellationToken, Task<string>> Locate,
     string InputName,
     int[] ItemShape,
     bool DynamicBatch,
-    bool Pinned = false)
+    bool Pinned = false,
+    IReadOnlySet<string>? Top1Outputs = null)
 {
     public int ItemLength { get; } = ItemShape.Aggregate(1, (a, b) => a * b);
 }

