@@ -143,3 +143,31 @@ public sealed class ImageTensorsTests
         Assert.Equal((800, 718), (fromPng.Width, fromPng.Height));
     }
 }
+
+/// <summary>Mask regions: the probability map stretched to the image, its value and its concept.</summary>
+public sealed class MaskTests
+{
+    [Fact]
+    public void The_mask_is_the_map_stretched_to_the_image_with_edges_kept()
+    {
+        // Left half out, right half in.
+        float[] map = [0f, 1f, 0f, 1f];
+        var region = Iris.Inference.Zoo.Masks.Region(map, 2, 2, 8, 3, peak => new Clarifai.Api.Concept { Id = "thing", Value = peak })!;
+        Assert.Equal(0.5f, region.Value);
+        Assert.Equal(1f, region.Data.Concepts[0].Value);
+        var image = region.RegionInfo.Mask.Image;
+        Assert.Equal((8u, 3u, "PNG"), ((uint)image.ImageInfo.Width, (uint)image.ImageInfo.Height, image.ImageInfo.Format));
+        using var png = SKBitmap.Decode(image.Base64.ToByteArray());
+        for (var y = 0; y < 3; y++)
+        {
+            var row = Enumerable.Range(0, 8).Select(x => (int)png.GetPixel(x, y).Red).ToArray();
+            Assert.Equal([0, 0, 32, 96, 159, 223, 255, 255], row);
+        }
+    }
+
+    [Fact]
+    public void An_empty_map_gives_no_region()
+    {
+        Assert.Null(Iris.Inference.Zoo.Masks.Region(new float[16], 4, 4, 10, 10, _ => new Clarifai.Api.Concept()));
+    }
+}

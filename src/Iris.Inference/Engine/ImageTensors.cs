@@ -73,6 +73,7 @@ public static class ImageTensors
 
     public static void Return(float[] buffer) => ArrayPool<float>.Shared.Return(buffer);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Resample(SKBitmap image, SKRect source, int contentW, int contentH, PixelFormat format, float[] buffer)
     {
         var columns = Taps.For(source.Left, source.Width, contentW, image.Width);
@@ -116,6 +117,7 @@ public static class ImageTensors
     }
 
     /// <summary>One source row (RGBA bytes) → <c>columns.Spans.Length</c> RGBA float pixels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Horizontal(ReadOnlySpan<byte> row, Taps columns, Span<float> destination)
     {
         ref var src = ref MemoryMarshal.GetReference(row);
@@ -137,6 +139,7 @@ public static class ImageTensors
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddScaled(Span<float> acc, ReadOnlySpan<float> row, float weight)
     {
         var i = 0;
@@ -252,6 +255,7 @@ public static class ImageTensors
             _b2 = (format.Offset - (format.Mean?[2] ?? 0f)) * inv2;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Row(int y, ReadOnlySpan<float> rgba, int width)
         {
             int w = _format.Width, plane = w * _format.Height;

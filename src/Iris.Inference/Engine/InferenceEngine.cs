@@ -466,7 +466,8 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                 using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, n * length), shape);
                 using var runOptions = new RunOptions();
                 var inputName = Spec.InputName.Length > 0 ? Spec.InputName : session.InputNames[0];
-                using var results = session.Run(runOptions, [inputName], [input], session.OutputNames);
+                var outputNames = Spec.Outputs ?? session.OutputNames;
+                using var results = session.Run(runOptions, [inputName], [input], outputNames);
                 var perItem = new Dictionary<string, TensorOutput>[n];
                 for (var i = 0; i < n; i++)
                 {
@@ -476,7 +477,7 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                 for (var o = 0; o < results.Count; o++)
                 {
                     var value = results[o];
-                    var name = session.OutputNames[o];
+                    var name = outputNames[o];
                     var info = value.GetTensorTypeAndShape();
                     var dims = info.Shape;
                     var data = value.GetTensorDataAsSpan<float>();

@@ -43,6 +43,10 @@ public sealed class ModelSources(InferenceOptions options, string dataDir)
 /// <param name="ItemShape">Shape of one item without the batch axis.</param>
 /// <param name="DynamicBatch">Whether the network takes any batch size; otherwise items run one by one in a batch.</param>
 /// <param name="Pinned">Never unloaded by the memory budget (models of the base workflow).</param>
+/// <param name="Outputs">
+/// The ONNX outputs the models read; null = all. Others are never fetched or copied (CenterNet also emits a 5 MB
+/// key-point heat map per image that only its detections output needs).
+/// </param>
 /// <param name="Top1Outputs">
 /// Outputs the engine reduces to their best class along the last axis before answering: shape <c>[..., 2]</c> with
 /// (index, value) pairs. For large distributions only the winner is read (e.g. CTC steps over 6,625 characters),
@@ -55,6 +59,7 @@ public sealed record NetworkSpec(
     int[] ItemShape,
     bool DynamicBatch,
     bool Pinned = false,
+    IReadOnlyList<string>? Outputs = null,
     IReadOnlySet<string>? Top1Outputs = null)
 {
     public int ItemLength { get; } = ItemShape.Aggregate(1, (a, b) => a * b);

@@ -15,7 +15,8 @@ public static class Networks
         (s, ct) => s.ImportTfjsAsync("human-models-3.0.4-centernet", Human + "centernet.json", [], ct),
         "tower_0/images",
         [512, 512, 3],
-        DynamicBatch: false);
+        DynamicBatch: false,
+        Outputs: ["tower_0/detections"]);
 
     /// <summary>nsfwjs MobileNet v2 (224x224 RGB 0..1): <c>dense_3</c> 5-class softmax, <c>average_pooling2d_1</c> 1280-d pooled features.</summary>
     public static readonly NetworkSpec MobileNetV2 = new(
@@ -40,7 +41,8 @@ public static class Networks
         (s, ct) => s.ImportTfjsAsync("human-models-3.0.4-faceres", Human + "faceres.json", [], ct),
         "input_1",
         [224, 224, 3],
-        DynamicBatch: true);
+        DynamicBatch: true,
+        Outputs: ["age_pred/Softmax:0", "gender_pred/Sigmoid:0"]);
 
     /// <summary>Emotion (64x64 grey -1..1 face crop): 7-class softmax angry, disgust, fear, happy, sad, surprise, neutral.</summary>
     public static readonly NetworkSpec Emotion = new(
