@@ -33,6 +33,9 @@ public sealed class SqliteDatabase
         Migrator.Apply(this, migrations);
     }
 
+    private readonly object _versionLock = new();
+    private SqliteCommand? _versionCommand;
+
     public string Path { get; }
 
     public string ConnectionString { get; }
@@ -52,6 +55,27 @@ public sealed class SqliteDatabase
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         Execute(connection, $"PRAGMA foreign_keys=ON; PRAGMA busy_timeout={BusyTimeoutMs}; PRAGMA synchronous=NORMAL;");
         return connection;
+    }
+
+    /// <summary>
+    /// SQLite's <c>PRAGMA data_version</c> on one dedicated connection: it changes whenever any other connection — of
+    /// this process or another, such as <c>iris users</c> — commits. Read caches keyed by it are never stale and cost
+    /// a few microseconds per check instead of opening a connection and querying.
+    /// </summary>
+    public long DataVersion()
+    {
+        lock (_versionLock)
+        {
+            if (_versionCommand is null)
+            {
+                var connection = new SqliteConnection(ConnectionString);
+                connection.Open();
+                _versionCommand = connection.CreateCommand();
+                _versionCommand.CommandText = "PRAGMA data_version;";
+            }
+
+            return (long)_versionCommand.ExecuteScalar()!;
+        }
     }
 
     internal static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)

@@ -9,8 +9,9 @@ using Iris.Server.Auth;
 namespace Iris.Server.Identity;
 
 /// <summary>
-/// Resolves a presented key through the identity store on every request (one indexed look-up), so tokens created,
-/// patched or deleted by the API or by <c>iris users</c> in another process take effect at once. Secrets are stored
+/// Resolves a presented key through the identity store on every request (an indexed look-up, served from the store's
+/// read cache while the database is unchanged), so tokens created, patched or deleted by the API or by
+/// <c>iris users</c> in another process take effect at once. Secrets are stored
 /// only as SHA-256 hashes: they are 128-bit random values, so a fast hash is enough, and the hash is compared in
 /// constant time.
 /// </summary>

@@ -12,7 +12,32 @@ internal sealed class SqliteIdentityStore(SqliteDatabase database) : IIdentitySt
 {
     private const string AppColumns = "user_id, id, name, description, notes, default_language, default_workflow_id, visibility, is_template, sample_ms, metadata, created_at, modified_at";
     private const string KeyColumns = "id, user_id, type, description, app_id, scopes, endpoints, created_at, expires_at";
+    private const int MaxCachedReads = 10_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Version, object? Value)> _reads = new(StringComparer.Ordinal);
     private const string CollaboratorColumns = "c.id, c.app_user_id, c.app_id, c.user_id, c.scopes, c.endpoints, c.created_at, c.modified_at";
+
+    /// <summary>
+    /// The reads every request makes (key by secret hash, app, collaborator), cached until the database's data version
+    /// moves — any commit by any connection or process — so a key deleted by the API or by <c>iris users</c> stops
+    /// working at once. Records are immutable; absent ones are cached too (creating one commits, which invalidates).
+    /// </summary>
+    private async Task<T> CachedAsync<T>(string key, Func<Task<T>> load)
+    {
+        var version = database.DataVersion();
+        if (_reads.TryGetValue(key, out var hit) && hit.Version == version)
+        {
+            return (T)hit.Value!;
+        }
+
+        var value = await load().ConfigureAwait(false);
+        if (_reads.Count >= MaxCachedReads)
+        {
+            _reads.Clear();
+        }
+
+        _reads[key] = (version, value);
+        return value;
+    }
 
     public async Task<bool> CreateUserAsync(UserRecord user, CancellationToken cancellationToken)
     {
@@ -74,7 +99,10 @@ internal sealed class SqliteIdentityStore(SqliteDatabase database) : IIdentitySt
         return inserted == 1;
     }
 
-    public async Task<AppRecord?> FindAppAsync(AppRef app, CancellationToken cancellationToken)
+    public Task<AppRecord?> FindAppAsync(AppRef app, CancellationToken cancellationToken) =>
+        CachedAsync("app\n" + app.UserId + "\n" + app.AppId, () => LoadAppAsync(app, cancellationToken));
+
+    private async Task<AppRecord?> LoadAppAsync(AppRef app, CancellationToken cancellationToken)
     {
         var apps = await QueryAsync($"SELECT {AppColumns} FROM identity_apps WHERE user_id = $user AND id = $id AND deleting = 0;", ReadApp, cancellationToken,
             ("$user", app.UserId), ("$id", app.AppId)).ConfigureAwait(false);
@@ -169,7 +197,10 @@ internal sealed class SqliteIdentityStore(SqliteDatabase database) : IIdentitySt
             """, cancellationToken, [.. KeyParameters(key), ("$hash", secretHash)]).ConfigureAwait(false);
     }
 
-    public async Task<(KeyRecord Key, byte[] StoredHash)?> FindKeyByHashAsync(byte[] secretHash, CancellationToken cancellationToken)
+    public Task<(KeyRecord Key, byte[] StoredHash)?> FindKeyByHashAsync(byte[] secretHash, CancellationToken cancellationToken) =>
+        CachedAsync("key\n" + Convert.ToHexString(secretHash), () => LoadKeyByHashAsync(secretHash, cancellationToken));
+
+    private async Task<(KeyRecord Key, byte[] StoredHash)?> LoadKeyByHashAsync(byte[] secretHash, CancellationToken cancellationToken)
     {
         var keys = await QueryAsync($"SELECT {KeyColumns}, secret_hash FROM identity_keys WHERE secret_hash = $hash;",
             r => (ReadKey(r), (byte[])r.GetValue(9)), cancellationToken, ("$hash", secretHash)).ConfigureAwait(false);
@@ -214,7 +245,10 @@ internal sealed class SqliteIdentityStore(SqliteDatabase database) : IIdentitySt
             """, cancellationToken, CollaboratorParameters(collaborator)).ConfigureAwait(false) == 1;
     }
 
-    public async Task<CollaboratorRecord?> FindCollaboratorAsync(AppRef app, string userId, CancellationToken cancellationToken)
+    public Task<CollaboratorRecord?> FindCollaboratorAsync(AppRef app, string userId, CancellationToken cancellationToken) =>
+        CachedAsync("collaborator\n" + app.UserId + "\n" + app.AppId + "\n" + userId, () => LoadCollaboratorAsync(app, userId, cancellationToken));
+
+    private async Task<CollaboratorRecord?> LoadCollaboratorAsync(AppRef app, string userId, CancellationToken cancellationToken)
     {
         var found = await QueryAsync($"""
             SELECT {CollaboratorColumns} FROM identity_collaborators c WHERE c.app_user_id = $owner AND c.app_id = $app AND c.user_id = $user;
