@@ -63,6 +63,13 @@ report.AppendLine("Iris = PostModelOutputs over gRPC on loopback with the photo 
 report.AppendLine("| model | photo | decode+preprocess ms | raw ms/img (b=1) | Iris c=1 p50 / p99 ms | Iris c=1 overhead ms | c=1 img/s (raw) | c=4 img/s (raw) | c=16 img/s (raw) | c=16 Iris/raw | c=16 p50 / p99 ms |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
 
+// IRIS_BENCH_MODELS=id,id limits the run (e.g. to profile one model); the doc is only written for a full run.
+var only = Environment.GetEnvironmentVariable("IRIS_BENCH_MODELS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+if (only is { Length: > 0 })
+{
+    plans = plans.Where(p => only.Contains(p.Model)).ToArray();
+}
+
 var ratios = new Dictionary<string, double>();
 var overheads = new Dictionary<string, double>();
 foreach (var (modelId, photo, runs) in plans)
@@ -133,6 +140,12 @@ report.AppendLine(CultureInfo.InvariantCulture, $"- Load average when the run en
 await server.StopAsync();
 await server.DisposeAsync();
 dataDir.Delete(recursive: true);
+if (only is { Length: > 0 })
+{
+    Console.WriteLine(report.ToString());
+    return;
+}
+
 BenchmarkDoc.WriteSection(outPath, "## Models (issue 6)", report.ToString());
 Console.WriteLine("Wrote " + outPath);
 return;
