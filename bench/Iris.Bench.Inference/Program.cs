@@ -27,6 +27,7 @@ var nodeModules = Path.Combine(root, "node_modules");
 var modelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models");
 var metro = Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg");
 var faces = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg");
+var vrm = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg");
 var inference = new InferenceOptions { PackagesDir = nodeModules, ModelsDir = modelsDir };
 const string Pat = "bench0pat0000000000000000000000001";
 
@@ -52,6 +53,7 @@ var plans = new (string Model, string Photo, (NetworkSpec Net, PixelFormat Forma
     (FaceDetectionModel.Id, faces, [(Networks.BlazeFace, FaceDetectionModel.Input, 1)]),
     (FaceAttributesModel.Id, faces, [(Networks.BlazeFace, FaceDetectionModel.Input, 1), (Networks.FaceRes, FaceAttributesModel.FaceResInput, 5), (Networks.Emotion, FaceAttributesModel.EmotionInput, 5)]),
     (PersonSegmentationModel.Id, faces, [(Networks.Selfie, PersonSegmentationModel.Input, 1)]),
+    (SubjectSegmentationModel.Id, vrm, [(Networks.IsNetSmall, SubjectSegmentationModel.Input, 1)]),
     (OcrModel.Id, faces, [(OcrModel.Detector, OcrModel.DetInput, 1), (OcrModel.Recognizer, OcrModel.RecInput, -1)]),
 };
 

@@ -133,6 +133,33 @@ public sealed class QualityGateTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task Subject_segmentation_masks_the_avatar_and_leaves_the_floor_and_the_webcam_inset_out()
+    {
+        var data = await PredictAsync(SubjectSegmentationModel.Id, Repo.Vrm);
+        var region = Assert.Single(data.Regions);
+        Assert.Equal("foreground", region.Data.Concepts[0].Name);
+        Assert.True(region.Data.Concepts[0].Value >= 0.9f, $"peak {region.Data.Concepts[0].Value}");
+        // The avatar covers about a tenth of the screenshot (0.10 measured).
+        Assert.InRange(region.Value, 0.05f, 0.2f);
+        using var mask = SKBitmap.Decode(region.RegionInfo.Mask.Image.Base64.ToByteArray());
+        Assert.Equal((800, 653), (mask.Width, mask.Height));
+        Assert.Equal((800, 653), ((int)region.RegionInfo.Mask.Image.ImageInfo.Width, (int)region.RegionInfo.Mask.Image.ImageInfo.Height));
+        byte At(double x, double y) => mask.GetPixel((int)(x * mask.Width), (int)(y * mask.Height)).Red;
+
+        // The avatar stands in the left fifth: head, chest, hips and legs are subject pixels.
+        Assert.True(At(0.22, 0.15) > 200, $"head {At(0.22, 0.15)}");
+        Assert.True(At(0.19, 0.30) > 200, $"chest {At(0.19, 0.30)}");
+        Assert.True(At(0.19, 0.50) > 200, $"hips {At(0.19, 0.50)}");
+        Assert.True(At(0.18, 0.75) > 200, $"legs {At(0.18, 0.75)}");
+
+        // The black background corners, the floor grid and the webcam inset (top right) are not.
+        Assert.True(At(0.02, 0.02) < 32, $"top-left corner {At(0.02, 0.02)}");
+        Assert.True(At(0.5, 0.3) < 32, $"background {At(0.5, 0.3)}");
+        Assert.True(At(0.8, 0.85) < 32, $"floor {At(0.8, 0.85)}");
+        Assert.True(At(0.8, 0.25) < 64, $"webcam inset {At(0.8, 0.25)}");
+    }
+
+    [Fact]
     public async Task Ocr_reads_back_rendered_text_line_by_line()
     {
         using var bitmap = new SKBitmap(900, 300);

@@ -19,6 +19,9 @@ public static class Repo
 
     public static string FaceId => Path.Combine(NodeModules, "@vladmandic/human/assets/screenshot-faceid.jpg");
 
+    /// <summary>A 3-D avatar standing on a dark floor grid, with a small webcam inset top right (800 × 653).</summary>
+    public static string Vrm => Path.Combine(NodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg");
+
     /// <summary>
     /// Converted models shared by every test run on the machine (and by the server tests): conversion happens once,
     /// later runs reuse it by content hash.

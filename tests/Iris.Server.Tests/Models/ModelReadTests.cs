@@ -11,7 +11,7 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
     private static readonly UserAppIDSet Main = new() { UserId = "clarifai", AppId = "main" };
 
     private static readonly string[] Builtins =
-        ["face-attributes", "face-detection", "general-image-detection", "general-image-embedding", "general-image-recognition", "nsfw-recognition", "ocr-scene-english-paddleocr", "person-segmentation"];
+        ["face-attributes", "face-detection", "general-image-detection", "general-image-embedding", "general-image-recognition", "image-subject-segmentation", "nsfw-recognition", "ocr-scene-english-paddleocr", "person-segmentation"];
 
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 

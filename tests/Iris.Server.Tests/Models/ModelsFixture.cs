@@ -20,6 +20,8 @@ public sealed class ModelsFixture : IrisFixture, IAsyncLifetime
 
     public static string FaceDetect => Path.Combine(RepoRoot.Path, "node_modules/@vladmandic/human/assets/screenshot-facedetect.jpg");
 
+    public static string Vrm => Path.Combine(RepoRoot.Path, "node_modules/@vladmandic/human/assets/screenshot-vrm.jpg");
+
     /// <summary>Base URL of the photo server: <c>{PhotoBase}/metro-north.jpg</c>; any other name answers 404.</summary>
     public string PhotoBase { get; private set; } = string.Empty;
 

@@ -121,6 +121,13 @@ public sealed class PredictTests(ModelsFixture iris) : IClassFixture<ModelsFixtu
         var mask = await PredictAsync("person-segmentation", bytes: ByteString.CopyFrom(File.ReadAllBytes(ModelsFixture.FaceDetect)));
         Assert.NotEmpty(mask.Outputs[0].Data.Regions[0].RegionInfo.Mask.Image.Base64);
 
+        // Subject segmentation by Clarifai's legacy id: one mask the size of the photo.
+        var subject = await PredictAsync("6a3dc529acf3f720a629cdc8c6ad41a9", bytes: ByteString.CopyFrom(File.ReadAllBytes(ModelsFixture.Vrm)));
+        Assert.Equal(("image-subject-segmentation", "visual-segmenter"), (subject.Outputs[0].Model.Id, subject.Outputs[0].Model.ModelTypeId));
+        var foreground = Assert.Single(subject.Outputs[0].Data.Regions);
+        Assert.Equal("foreground", foreground.Data.Concepts[0].Name);
+        Assert.Equal((800, 653), (foreground.RegionInfo.Mask.Image.ImageInfo.Width, foreground.RegionInfo.Mask.Image.ImageInfo.Height));
+
         // Clarifai's legacy id and the version id resolve to the same model.
         var legacy = await PredictAsync("aaa03c23b3724a16a56b629203edc62c", Config(maxConcepts: 1));
         Assert.Equal("general-image-recognition", legacy.Outputs[0].Model.Id);
