@@ -72,6 +72,7 @@ if (only is { Length: > 0 })
     plans = plans.Where(p => only.Contains(p.Model)).ToArray();
 }
 
+var rawCache = new Dictionary<(string Net, int Batch), double>();
 var ratios = new Dictionary<string, double>();
 var overheads = new Dictionary<string, double>();
 foreach (var (modelId, photo, runs) in plans)
@@ -86,7 +87,8 @@ foreach (var (modelId, photo, runs) in plans)
     }
 
     // Steady state, not the JIT's first tiers: a few dozen predicts before anything is timed.
-    for (var i = 0; i < 30; i++)
+    var warm = Stopwatch.StartNew();
+    for (var i = 0; i < 30 && warm.Elapsed.TotalSeconds < 5; i++)
     {
         await client.PostModelOutputsAsync(request, auth);
     }
@@ -110,7 +112,12 @@ foreach (var (modelId, photo, runs) in plans)
         foreach (var (net, format, n) in calls)
         {
             var b = net.DynamicBatch ? batch : 1;
-            perImage += n * await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+            if (!rawCache.TryGetValue((net.Name, b), out var perItem))
+            {
+                perItem = rawCache[(net.Name, b)] = await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+            }
+
+            perImage += n * perItem;
         }
 
         raw[batch] = perImage;
@@ -213,14 +220,15 @@ static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat fo
 
 static double Time(Action action, double seconds)
 {
-    for (var i = 0; i < 30; i++)
+    var warm = Stopwatch.StartNew();
+    for (var i = 0; i < 30 && (i < 2 || warm.Elapsed.TotalSeconds < 1); i++)
     {
         action();
     }
 
     var runs = 0;
     var watch = Stopwatch.StartNew();
-    while (watch.Elapsed.TotalSeconds < seconds || runs < 5)
+    while (watch.Elapsed.TotalSeconds < seconds || runs < 3)
     {
         action();
         runs++;
