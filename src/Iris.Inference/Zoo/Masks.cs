@@ -1,5 +1,6 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using Clarifai.Api;
-using System.Numerics.Tensors;
 using Google.Protobuf;
 using SkiaSharp;
 
@@ -47,36 +48,49 @@ internal static class Masks
 
     /// <summary>
     /// Bilinear resize of the probability map (pixel centres aligned, edges clamped) into grey bytes 0..255: each map
-    /// row is stretched horizontally once, then every output row is a vectorized blend of the two rows around it.
+    /// row is stretched horizontally once (scaled to 0..255), then every output row blends the two rows around it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Upscale(ReadOnlySpan<float> map, int mapWidth, int mapHeight, Span<byte> pixels, int width, int height, int rowBytes)
     {
-        var stretched = new float[mapHeight * width];
+        var x0 = new int[width];
+        var fx = new float[width];
         for (var x = 0; x < width; x++)
         {
             var sx = Math.Clamp(((x + 0.5f) * mapWidth / width) - 0.5f, 0f, mapWidth - 1);
-            var x0 = Math.Min((int)sx, Math.Max(0, mapWidth - 2));
-            var x1 = Math.Min(x0 + 1, mapWidth - 1);
-            var fx = sx - x0;
-            for (var r = 0; r < mapHeight; r++)
+            x0[x] = Math.Min((int)sx, Math.Max(0, mapWidth - 2));
+            fx[x] = sx - x0[x];
+        }
+
+        var step = mapWidth > 1 ? 1 : 0;
+        var rented = ArrayPool<float>.Shared.Rent(mapHeight * width);
+        var stretched = rented.AsSpan(0, mapHeight * width);
+        for (var r = 0; r < mapHeight; r++)
+        {
+            var row = map.Slice(r * mapWidth, mapWidth);
+            var target = stretched.Slice(r * width, width);
+            for (var x = 0; x < target.Length; x++)
             {
-                var row = map.Slice(r * mapWidth, mapWidth);
-                stretched[(r * width) + x] = row[x0] + ((row[x1] - row[x0]) * fx);
+                var a = Math.Clamp(row[x0[x]], 0f, 1f);
+                var b = Math.Clamp(row[x0[x] + step], 0f, 1f);
+                target[x] = (a + ((b - a) * fx[x])) * 255f;
             }
         }
 
-        var line = new float[width];
         for (var y = 0; y < height; y++)
         {
             var sy = Math.Clamp(((y + 0.5f) * mapHeight / height) - 0.5f, 0f, mapHeight - 1);
             var y0 = Math.Min((int)sy, Math.Max(0, mapHeight - 2));
-            var y1 = Math.Min(y0 + 1, mapHeight - 1);
-            TensorPrimitives.Lerp(stretched.AsSpan(y0 * width, width), stretched.AsSpan(y1 * width, width), sy - y0, line);
-            TensorPrimitives.Max(line, 0f, line);
-            TensorPrimitives.Min(line, 1f, line);
-            TensorPrimitives.Multiply(line, 255f, line);
-            TensorPrimitives.Add(line, 0.5f, line);
-            TensorPrimitives.ConvertTruncating(line, pixels.Slice(y * rowBytes, width));
+            var fy = sy - y0;
+            var top = stretched.Slice(y0 * width, width);
+            var bottom = stretched.Slice(Math.Min(y0 + 1, mapHeight - 1) * width, width);
+            var output = pixels.Slice(y * rowBytes, width);
+            for (var x = 0; x < output.Length; x++)
+            {
+                output[x] = (byte)(top[x] + ((bottom[x] - top[x]) * fy) + 0.5f);
+            }
         }
+
+        ArrayPool<float>.Shared.Return(rented);
     }
 }
