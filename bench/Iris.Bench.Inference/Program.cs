@@ -29,10 +29,7 @@ var metro = Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-n
 var faces = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg");
 var vrm = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg");
 var inference = new InferenceOptions { PackagesDir = nodeModules, ModelsDir = modelsDir };
-if (Environment.GetEnvironmentVariable("IRIS_ORT_CONCURRENT_RUNS") is { } concurrentRuns)
-{
-    inference.ConcurrentRuns = int.Parse(concurrentRuns, CultureInfo.InvariantCulture);
-}
+
 const string Pat = "bench0pat0000000000000000000000001";
 
 var dataDir = Directory.CreateTempSubdirectory("iris-bench-");
@@ -64,7 +61,7 @@ var plans = new (string Model, string Photo, (NetworkSpec Net, PixelFormat Forma
 var report = new StringBuilder();
 report.AppendLine("## Models (issue 6)").AppendLine();
 report.AppendLine("### Built-in models: Iris end-to-end vs raw ONNX Runtime").AppendLine();
-report.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}), ONNX Runtime 1.31.1 CPU, {inference.IntraOpThreads} intra-op threads, {inference.EffectiveConcurrentRuns} network run(s) at once, batcher max {inference.MaxBatchSize} items, {(inference.MaxBatchDelay > TimeSpan.Zero ? $"waiting up to {inference.MaxBatchDelay.TotalMilliseconds} ms" : "no waiting (continuous batching)")}, {seconds} s per cell.");
+report.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}), ONNX Runtime 1.31.1 CPU, {inference.IntraOpThreads} intra-op threads per session (networks run concurrently), batcher max {inference.MaxBatchSize} items, {(inference.MaxBatchDelay > TimeSpan.Zero ? $"waiting up to {inference.MaxBatchDelay.TotalMilliseconds} ms" : "no waiting (continuous batching)")}, {seconds} s per cell.");
 report.AppendLine("Iris = PostModelOutputs over gRPC on loopback with the photo as base64 (decode, preprocess, queue, batch, run, post-process, serialize). Raw = `InferenceSession.Run` on ready tensors, same session options, batch = what the batcher can form at that concurrency (networks with a fixed batch of 1 run one by one). Pipelines (face-attributes: BlazeFace + 5×FaceRes + 5×Emotion; OCR: detection + one recognition per line) count every network call.").AppendLine();
 report.AppendLine("| model | photo | decode+preprocess ms | raw ms/img (b=1) | Iris c=1 p50 / p99 ms | Iris c=1 overhead ms | c=1 img/s (raw) | c=4 img/s (raw) | c=16 img/s (raw) | c=16 Iris/raw | c=16 p50 / p99 ms |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");

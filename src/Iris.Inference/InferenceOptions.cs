@@ -38,16 +38,6 @@ public sealed class InferenceOptions
     /// <summary>ONNX Runtime intra-op threads per session (<c>IRIS_ORT_THREADS</c>); default the processor count (2 on a 2-core machine).</summary>
     public int IntraOpThreads { get; set; } = Math.Max(1, Environment.ProcessorCount);
 
-    /// <summary>
-    /// Network runs (batches) executing at once across all networks (<c>IRIS_ORT_CONCURRENT_RUNS</c>); default: the
-    /// core count divided by <see cref="IntraOpThreads"/>, at least 1. Each run already spreads over its intra-op threads;
-    /// more runs at once than the cores hold only make them preempt each other (a parallel operator waits for its
-    /// slowest thread).
-    /// </summary>
-    public int? ConcurrentRuns { get; set; }
-
-    public int EffectiveConcurrentRuns => ConcurrentRuns ?? Math.Max(1, Environment.ProcessorCount / Math.Max(1, IntraOpThreads));
-
     /// <summary>Largest image download for predict by URL, in bytes; default 20 MiB (Clarifai's limit for URL inputs).</summary>
     public long MaxDownloadBytes { get; set; } = 20L * 1024 * 1024;
 
@@ -87,11 +77,6 @@ public sealed class InferenceOptions
         if (EnvSettings.Long("IRIS_ORT_THREADS") is { } threads)
         {
             options.IntraOpThreads = (int)Math.Max(1, threads);
-        }
-
-        if (EnvSettings.Long("IRIS_ORT_CONCURRENT_RUNS") is { } runs)
-        {
-            options.ConcurrentRuns = (int)Math.Max(1, runs);
         }
 
         return options;

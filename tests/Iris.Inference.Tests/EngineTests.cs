@@ -89,23 +89,6 @@ public sealed class EngineTests
     }
 
     [Fact]
-    public async Task Runs_of_different_networks_take_turns_when_one_run_fills_the_cores()
-    {
-        // Two copies of MobileNet v2 (a few ms a run), so runs would overlap if nothing kept them apart.
-        var first = Networks.MobileNetV2 with { Name = "turns-a", Pinned = false };
-        var second = Networks.MobileNetV2 with { Name = "turns-b", Pinned = false };
-        var image = new float[first.ItemLength];
-        await using var engine = EngineFixture.NewEngine(new InferenceOptions { MaxBatchSize = 2, ConcurrentRuns = 1 });
-        await engine.WaitReadyAsync(first, CancellationToken.None);
-        await engine.WaitReadyAsync(second, CancellationToken.None);
-        var calls = Enumerable.Range(0, 40).Select(i => engine.RunAsync(i % 2 == 0 ? first : second, image, CancellationToken.None).AsTask());
-        await Task.WhenAll(calls);
-        Assert.Equal(1, engine.PeakConcurrentRuns);
-        Assert.Equal(20L, engine.Stats(first).Items);
-        Assert.Equal(20L, engine.Stats(second).Items);
-    }
-
-    [Fact]
     public async Task A_full_queue_answers_model_busy_at_once()
     {
         var spec = Emotion("tiny-queue");

@@ -31,16 +31,12 @@ public sealed partial class InferenceEngine : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly object _budgetLock = new();
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly SemaphoreSlim _runGate;
-    private int _runs;
-    private int _peakRuns;
 
     public InferenceEngine(InferenceOptions options, ModelSources sources, ILogger<InferenceEngine> logger)
     {
         _options = options;
         _sources = sources;
         _logger = logger;
-        _runGate = new SemaphoreSlim(options.EffectiveConcurrentRuns);
     }
 
     public InferenceOptions Options => _options;
@@ -52,9 +48,6 @@ public sealed partial class InferenceEngine : IAsyncDisposable
     /// <summary>Batches run, items served and the largest batch so far (for tests and the benchmark).</summary>
     public (long Batches, long Items, int LargestBatch) Stats(NetworkSpec spec) =>
         _networks.TryGetValue(spec.Name, out var n) ? (Interlocked.Read(ref n.Batches), Interlocked.Read(ref n.Items), n.LargestBatch) : (0, 0, 0);
-
-    /// <summary>Most network runs seen executing at once (for tests and the benchmark).</summary>
-    public int PeakConcurrentRuns => _peakRuns;
 
     /// <summary>Bytes the loaded networks are estimated to take.</summary>
     public long LoadedBytes => _networks.Values.Where(n => n.State == NetworkState.Ready).Sum(n => n.EstimatedBytes);
@@ -118,7 +111,6 @@ public sealed partial class InferenceEngine : IAsyncDisposable
         }
 
         _shutdown.Dispose();
-        _runGate.Dispose();
     }
 
     private Network Get(NetworkSpec spec) => _networks.GetOrAdd(spec.Name, _ => new Network(this, spec));
@@ -325,26 +317,15 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                         await WaitForMoreAsync(reader, batch, options).ConfigureAwait(false);
                     }
 
-                    if (batch.Count == 0)
+                    if (batch.Count > 0)
                     {
-                        continue;
-                    }
-
-                    // Wait for a run slot (other networks may be running); what queued meanwhile joins this batch.
-                    await _engine._runGate.WaitAsync(_engine._shutdown.Token).ConfigureAwait(false);
-                    try
-                    {
-                        Drain(reader, batch, options.MaxBatchSize);
                         Execute(batch);
-                    }
-                    finally
-                    {
-                        _engine._runGate.Release();
                     }
                 }
             }
             catch (OperationCanceledException) when (_engine._shutdown.IsCancellationRequested)
             {
+                // Shutdown while waiting for more items: those already taken are answered too.
                 foreach (var taken in batch)
                 {
                     taken.Completion.TrySetCanceled();
@@ -411,12 +392,6 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                 LastUsed = Stopwatch.GetTimestamp();
             }
 
-            var running = Interlocked.Increment(ref _engine._runs);
-            for (var peak = _engine._peakRuns; running > peak; peak = _engine._peakRuns)
-            {
-                Interlocked.CompareExchange(ref _engine._peakRuns, running, peak);
-            }
-
             Interlocked.Increment(ref Batches);
             Interlocked.Add(ref Items, batch.Count);
             LargestBatch = Math.Max(LargestBatch, batch.Count);
@@ -445,7 +420,6 @@ public sealed partial class InferenceEngine : IAsyncDisposable
             }
             finally
             {
-                Interlocked.Decrement(ref _engine._runs);
                 lock (_gate)
                 {
                     if (--_running == 0 && _unloadWhenIdle)
