@@ -41,16 +41,8 @@ public static class ImageTensors
     /// </summary>
     public static float[] Rent(SKBitmap image, SKRect source, PixelFormat format, bool letterbox, out Placement placement)
     {
-        var contentW = (float)format.Width;
-        var contentH = (float)format.Height;
-        if (letterbox)
-        {
-            var scale = Math.Min(format.Width / source.Width, format.Height / source.Height);
-            contentW = Math.Clamp(MathF.Round(source.Width * scale), 1, format.Width);
-            contentH = Math.Clamp(MathF.Round(source.Height * scale), 1, format.Height);
-        }
-
-        placement = new Placement(source, contentW, contentH);
+        placement = Place(source, format, letterbox);
+        var (contentW, contentH) = (placement.ContentWidth, placement.ContentHeight);
         var buffer = ArrayPool<float>.Shared.Rent(format.Length);
         if (image.ColorType == SKColorType.Rgba8888)
         {
@@ -72,6 +64,18 @@ public static class ImageTensors
     }
 
     public static void Return(float[] buffer) => ArrayPool<float>.Shared.Return(buffer);
+
+    /// <summary>Where <paramref name="source"/> lands in the network input: all of it, or with <paramref name="letterbox"/> its aspect-kept top-left part.</summary>
+    public static Placement Place(SKRect source, PixelFormat format, bool letterbox)
+    {
+        if (!letterbox)
+        {
+            return new Placement(source, format.Width, format.Height);
+        }
+
+        var scale = Math.Min(format.Width / source.Width, format.Height / source.Height);
+        return new Placement(source, Math.Clamp(MathF.Round(source.Width * scale), 1, format.Width), Math.Clamp(MathF.Round(source.Height * scale), 1, format.Height));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Resample(SKBitmap image, SKRect source, int contentW, int contentH, PixelFormat format, float[] buffer)

@@ -6,6 +6,7 @@ using Clarifai.Api.Status;
 using Iris.Core.Errors;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
+using SkiaSharp;
 
 namespace Iris.Inference.Engine;
 
@@ -98,6 +99,25 @@ public sealed partial class InferenceEngine : IAsyncDisposable
         using (cancellationToken.Register(static w => ((WorkItem)w!).Completion.TrySetCanceled(), work))
         {
             return await work.Completion.Task.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Preprocesses <paramref name="source"/> of <paramref name="image"/> into <paramref name="format"/> (see
+    /// <see cref="ImageTensors.Rent"/>; <see cref="ImageTensors.Place"/> tells where it landed) and runs it like
+    /// <see cref="RunAsync"/>; the pooled buffer goes back when the run ends. The item is queued before the first wait
+    /// when the network is ready, so two calls started together batch with other requests.
+    /// </summary>
+    public async ValueTask<NetworkOutput> RunImageAsync(NetworkSpec spec, SKBitmap image, SKRect source, PixelFormat format, bool letterbox, CancellationToken cancellationToken)
+    {
+        var buffer = ImageTensors.Rent(image, source, format, letterbox, out _);
+        try
+        {
+            return await RunAsync(spec, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(buffer);
         }
     }
 

@@ -51,16 +51,8 @@ public sealed class FaceDetectionModel : BuiltinModel
     /// </summary>
     internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: true, out var placement);
-        NetworkOutput output;
-        try
-        {
-            output = await engine.RunAsync(Networks.BlazeFace, buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(buffer);
-        }
+        var placement = ImageTensors.Place(Versions.Whole(image), Input, letterbox: true);
+        var output = await engine.RunImageAsync(Networks.BlazeFace, image.Bitmap, placement.Source, Input, letterbox: true, cancellationToken).ConfigureAwait(false);
 
         // Four outputs: scores and boxes of the 16-px grid (512 anchors) and of the 32-px grid (384 anchors).
         var sorted = output.All.OrderBy(t => t.Data.Length).ToArray();
@@ -173,23 +165,12 @@ public sealed class FaceAttributesModel : BuiltinModel
         float cx = (face.Left + face.Right) / 2 * image.Width, cy = (face.Top + face.Bottom) / 2 * image.Height;
         var side = Math.Max((face.Right - face.Left) * image.Width, (face.Bottom - face.Top) * image.Height) * 1.4f;
         var crop = new SKRect(cx - (side / 2), cy - (side / 2), cx + (side / 2), cy + (side / 2));
-        var faceRes = ImageTensors.Rent(image.Bitmap, crop, FaceResInput, letterbox: false, out _);
-        var emotion = ImageTensors.Rent(image.Bitmap, crop, EmotionInput, letterbox: false, out _);
-        NetworkOutput attributes, expression;
-        try
-        {
-            // Both queued before either is awaited, so they batch with other faces; both awaited so neither fault goes unobserved.
-            var a = engine.RunAsync(Networks.FaceRes, faceRes, cancellationToken).AsTask();
-            var e = engine.RunAsync(Networks.Emotion, emotion, cancellationToken).AsTask();
-            await System.Threading.Tasks.Task.WhenAll(a, e).ConfigureAwait(false);
-            attributes = await a.ConfigureAwait(false);
-            expression = await e.ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(faceRes);
-            ImageTensors.Return(emotion);
-        }
+        // Both queued before either is awaited, so they batch with other faces; both awaited so neither fault goes unobserved.
+        var a = engine.RunImageAsync(Networks.FaceRes, image.Bitmap, crop, FaceResInput, letterbox: false, cancellationToken).AsTask();
+        var e = engine.RunImageAsync(Networks.Emotion, image.Bitmap, crop, EmotionInput, letterbox: false, cancellationToken).AsTask();
+        await System.Threading.Tasks.Task.WhenAll(a, e).ConfigureAwait(false);
+        var attributes = await a.ConfigureAwait(false);
+        var expression = await e.ConfigureAwait(false);
 
         var region = Box(Id, face.Top, face.Left, face.Bottom, face.Right, face.Score);
         var concepts = new List<Concept>();
@@ -245,16 +226,7 @@ public sealed class PersonSegmentationModel : BuiltinModel
 
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
-        NetworkOutput output;
-        try
-        {
-            output = await engine.RunAsync(Networks.Selfie, buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(buffer);
-        }
+        var output = await engine.RunImageAsync(Networks.Selfie, image.Bitmap, Versions.Whole(image), Input, letterbox: false, cancellationToken).ConfigureAwait(false);
 
         var side = Input.Width;
         var data = new Data();

@@ -63,16 +63,8 @@ public sealed class OcrModel : BuiltinModel
 
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var det = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), DetInput, letterbox: true, out var placement);
-        NetworkOutput detected;
-        try
-        {
-            detected = await engine.RunAsync(Detector, det, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(det);
-        }
+        var placement = ImageTensors.Place(Versions.Whole(image), DetInput, letterbox: true);
+        var detected = await engine.RunImageAsync(Detector, image.Bitmap, placement.Source, DetInput, letterbox: true, cancellationToken).ConfigureAwait(false);
 
         var lines = FindLines(detected.All.First().Data, placement, image.Width, image.Height);
         var read = await System.Threading.Tasks.Task.WhenAll(lines.Select(l => ReadAsync(image, l, engine, cancellationToken).AsTask())).ConfigureAwait(false);
@@ -160,16 +152,7 @@ public sealed class OcrModel : BuiltinModel
     private async ValueTask<(string Text, float Confidence)> ReadAsync(DecodedImage image, SKRect line, InferenceEngine engine, CancellationToken cancellationToken)
     {
         // Height 48, width by aspect ratio (at most RecWidth), left-aligned, zero padding: as PaddleOCR pads batches.
-        var buffer = ImageTensors.Rent(image.Bitmap, line, RecInput, letterbox: true, out _);
-        NetworkOutput output;
-        try
-        {
-            output = await engine.RunAsync(Recognizer, buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(buffer);
-        }
+        var output = await engine.RunImageAsync(Recognizer, image.Bitmap, line, RecInput, letterbox: true, cancellationToken).ConfigureAwait(false);
 
         // Greedy CTC: the engine hands over each step's best class and its probability; 0 is the blank.
         var best = output.All.First().Data;

@@ -43,16 +43,7 @@ public sealed class SubjectSegmentationModel : BuiltinModel
 
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
-        NetworkOutput output;
-        try
-        {
-            output = await engine.RunAsync(Networks.IsNetSmall, buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(buffer);
-        }
+        var output = await engine.RunImageAsync(Networks.IsNetSmall, image.Bitmap, Versions.Whole(image), Input, letterbox: false, cancellationToken).ConfigureAwait(false);
 
         var data = new Data();
         if (Masks.Region(output["output"].Data, Input.Width, Input.Height, image.FullWidth, image.FullHeight, peak => Concept(Foreground, peak)) is { } region)

@@ -60,17 +60,7 @@ public sealed class GeneralDetectionModel : BuiltinModel
     /// <summary>Detections in normalized coordinates, suppressed per class, scoring at least <paramref name="minScore"/>.</summary>
     internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, float minScore, CancellationToken cancellationToken)
     {
-        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
-        NetworkOutput output;
-        try
-        {
-            output = await engine.RunAsync(Networks.CenterNet, buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(buffer);
-        }
-
+        var output = await engine.RunImageAsync(Networks.CenterNet, image.Bitmap, Versions.Whole(image), Input, letterbox: false, cancellationToken).ConfigureAwait(false);
         var detections = output["tower_0/detections"].Data;
         var candidates = new List<Boxes.Candidate>();
         for (var i = 0; i + 6 <= detections.Length; i += 6)
@@ -168,18 +158,8 @@ public sealed class GeneralEmbeddingModel : BuiltinModel
         return new Data { Embeddings = { embedding } };
     }
 
-    internal static async ValueTask<NetworkOutput> MobileNetAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
-    {
-        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), Input, letterbox: false, out _);
-        try
-        {
-            return await engine.RunAsync(Networks.MobileNetV2, buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ImageTensors.Return(buffer);
-        }
-    }
+    internal static ValueTask<NetworkOutput> MobileNetAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken) =>
+        engine.RunImageAsync(Networks.MobileNetV2, image.Bitmap, Versions.Whole(image), Input, letterbox: false, cancellationToken);
 }
 
 /// <summary>NSFW recognition with nsfwjs' MobileNet v2 classifier: its five classes, softmax probabilities.</summary>
