@@ -12,6 +12,9 @@ public sealed class SqliteDatabase
     /// <summary>How long a writer waits for the database lock before failing, in milliseconds.</summary>
     public const int BusyTimeoutMs = 10_000;
 
+    private readonly object _versionLock = new();
+    private SqliteCommand? _versionCommand;
+
     public SqliteDatabase(string dataDir, IEnumerable<IMigrationSet> migrations)
     {
         Directory.CreateDirectory(dataDir);
@@ -32,9 +35,6 @@ public sealed class SqliteDatabase
 
         Migrator.Apply(this, migrations);
     }
-
-    private readonly object _versionLock = new();
-    private SqliteCommand? _versionCommand;
 
     public string Path { get; }
 

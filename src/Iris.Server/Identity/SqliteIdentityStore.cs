@@ -12,9 +12,9 @@ internal sealed class SqliteIdentityStore(SqliteDatabase database) : IIdentitySt
 {
     private const string AppColumns = "user_id, id, name, description, notes, default_language, default_workflow_id, visibility, is_template, sample_ms, metadata, created_at, modified_at";
     private const string KeyColumns = "id, user_id, type, description, app_id, scopes, endpoints, created_at, expires_at";
+    private const string CollaboratorColumns = "c.id, c.app_user_id, c.app_id, c.user_id, c.scopes, c.endpoints, c.created_at, c.modified_at";
     private const int MaxCachedReads = 10_000;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Version, object? Value)> _reads = new(StringComparer.Ordinal);
-    private const string CollaboratorColumns = "c.id, c.app_user_id, c.app_id, c.user_id, c.scopes, c.endpoints, c.created_at, c.modified_at";
 
     /// <summary>
     /// The reads every request makes (key by secret hash, app, collaborator), cached until the database's data version
