@@ -1,22 +1,22 @@
 using System.Security.Cryptography;
 
-namespace Iris.Storage;
+namespace Iris.Storage.Blobs;
 
 /// <summary>
-/// Content-addressed files under <c>&lt;data-dir&gt;/blobs/ab/cd/&lt;sha256&gt;</c>. Writes go to a temporary file and are
-/// renamed into place, so a blob is either whole or absent; writing the same bytes twice stores them once.
+/// Blobs as files under <c>&lt;blob-dir&gt;/ab/cd/&lt;sha256&gt;</c> (default blob dir <c>&lt;data-dir&gt;/blobs</c>). Writes go
+/// to a temporary file and are renamed into place, so a blob is either whole or absent on any POSIX file system, shared
+/// ones (NFS) included: several nodes can use one directory. Writing the same bytes twice stores them once.
 /// </summary>
-public sealed class BlobStore
+public sealed class FileBlobStore : IBlobStore
 {
-    public BlobStore(string dataDir)
+    public FileBlobStore(string root)
     {
-        Root = Path.Combine(dataDir, "blobs");
+        Root = root;
         Directory.CreateDirectory(Root);
     }
 
     public string Root { get; }
 
-    /// <summary>Stores <paramref name="bytes"/> and returns their lowercase hex SHA-256, the blob's key.</summary>
     public async Task<string> PutAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexStringLower(SHA256.HashData(bytes.Span));
@@ -39,22 +39,25 @@ public sealed class BlobStore
         return key;
     }
 
-    public bool Exists(string key) => File.Exists(PathOf(key));
+    public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));
 
-    /// <summary>Reads a whole blob; null when it does not exist.</summary>
     public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
-        return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false) : null;
+        try
+        {
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
     }
 
-    public void Delete(string key)
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
-        var path = PathOf(key);
-        if (File.Exists(path))
-        {
-            File.Delete(path);
-        }
+        File.Delete(PathOf(key));
+        return Task.CompletedTask;
     }
 
     public string PathOf(string key)
