@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using System.Threading.Channels;
 using Iris.Core.Apps;
 using Iris.Server.Auth;

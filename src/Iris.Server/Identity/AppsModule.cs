@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using Clarifai.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;

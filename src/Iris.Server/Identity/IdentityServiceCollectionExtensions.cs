@@ -2,7 +2,6 @@ using Iris.Server.Access;
 using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Seams;
-using Iris.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -16,8 +15,6 @@ public static class IdentityServiceCollectionExtensions
     {
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<IMigrationSet, IdentityMigrations>();
-        services.AddSingleton<IIdentityStore, SqliteIdentityStore>();
         services.Replace(ServiceDescriptor.Singleton<ICredentialStore, DbCredentialStore>());
         services.AddSingleton<AppAccess>();
         services.AddSingleton<IAppAccess>(sp => sp.GetRequiredService<AppAccess>());

@@ -53,7 +53,7 @@ public sealed class IdentityLifecycleTests(IdentityFixture iris) : IClassFixture
     [Fact]
     public async Task Tokens_made_by_the_operator_work_at_once_and_stop_at_once()
     {
-        var admin = UserAdministration.Open(iris.DataDir);
+        await using var admin = await UserAdministration.OpenAsync(iris.DataDir, iris.DatabaseUrl);
         await admin.CreateUserAsync("olivia", "Olivia", "Operator", string.Empty);
         var (_, secret) = await admin.CreateTokenAsync("olivia", "cli");
 

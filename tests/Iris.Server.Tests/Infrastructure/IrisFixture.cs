@@ -28,6 +28,9 @@ public class IrisFixture : IAsyncLifetime
 
     public string DataDir => _dataDir.FullName;
 
+    /// <summary>The metadata database the server uses: null for SQLite in <see cref="DataDir"/>, else a PostgreSQL URL.</summary>
+    public string? DatabaseUrl { get; protected set; }
+
     public static Metadata PatMetadata => new() { { "authorization", "Key " + Pat } };
 
     public static HttpRequestMessage Authorized(HttpMethod method, string path, string? json = null)
@@ -65,6 +68,7 @@ public class IrisFixture : IAsyncLifetime
         var options = new IrisServerOptions
         {
             DataDir = _dataDir.FullName,
+            DatabaseUrl = DatabaseUrl,
             HttpPort = 0,
             GrpcPort = 0,
             BootstrapPat = Pat,

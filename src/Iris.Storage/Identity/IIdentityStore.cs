@@ -1,13 +1,13 @@
 using Iris.Core.Apps;
 
-namespace Iris.Server.Identity;
+namespace Iris.Storage.Identity;
 
 /// <summary>
 /// Users, apps, keys and collaborators. Every app-level query is keyed by the app (owner + app id), and key look-ups
 /// by their hash or by owner, so a handler that forgets a check still cannot read across apps. Apps being deleted are
 /// invisible to every query except the deletion worker's. Implemented on SQLite today; nothing here is SQLite-specific.
 /// </summary>
-internal interface IIdentityStore
+public interface IIdentityStore
 {
     Task<bool> CreateUserAsync(UserRecord user, CancellationToken cancellationToken);
 
