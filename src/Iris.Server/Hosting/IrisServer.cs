@@ -41,7 +41,6 @@ public sealed class IrisServer : IAsyncDisposable
 
     public BootstrapCredentials Bootstrap { get; }
 
-
     /// <summary>Where the metadata lives, for logs: the SQLite file or the PostgreSQL host and database.</summary>
 
     public string Storage => _app.Services.GetRequiredService<Iris.Storage.Db.Database>().Describe;
@@ -137,6 +136,8 @@ public sealed class IrisServer : IAsyncDisposable
         // registration or a failed migration stops start-up instead of failing requests.
         _app.Services.GetRequiredService<RestGateway>();
         await _app.Services.MigrateStorageAsync(cancellationToken).ConfigureAwait(false);
+        await _app.Services.GetRequiredService<Iris.Storage.Identity.IIdentityStore>().EnsureBootstrapAsync(
+            Options.BootstrapUser, AppDeletionWorker.BootstrapKeyId, DbCredentialStore.Hash(Bootstrap.Token), cancellationToken).ConfigureAwait(false);
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         // Kestrel reports addresses in the order the endpoints were added: gRPC first, then REST.

@@ -4,7 +4,7 @@ using Iris.Server.Auth;
 using Iris.Server.Seams;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
+using Iris.Server.Jobs;
 
 namespace Iris.Server.Identity;
 
@@ -20,7 +20,7 @@ public static class IdentityServiceCollectionExtensions
         services.AddSingleton<IAppAccess>(sp => sp.GetRequiredService<AppAccess>());
         services.AddSingleton<RequestBudget>();
         services.AddSingleton<AppDeletionWorker>();
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<AppDeletionWorker>());
+        services.AddIrisJobs(sp => [sp.GetRequiredService<AppDeletionWorker>()]);
         services.AddSingleton<IApiModule, AppsModule>();
         services.AddSingleton<IApiModule, KeysModule>();
         services.AddSingleton<IApiModule, CollaboratorsModule>();

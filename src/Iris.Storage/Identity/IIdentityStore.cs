@@ -37,10 +37,8 @@ public interface IIdentityStore
     /// <summary>Renames an app with its keys and collaborators; false when <paramref name="newId"/> is taken.</summary>
     Task<bool> RenameAppAsync(AppRef app, string newId, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Hides the app at once and removes its keys and collaborators; false when it was not live.</summary>
+    /// <summary>Hides the app at once, removes its keys and collaborators and queues its purge job; false when it was not live.</summary>
     Task<bool> MarkAppDeletingAsync(AppRef app, CancellationToken cancellationToken);
-
-    Task<IReadOnlyList<AppRef>> ListDeletingAppsAsync(CancellationToken cancellationToken);
 
     /// <summary>Removes the row of an app marked for deletion, after every area purged its data.</summary>
     Task RemoveDeletedAppAsync(AppRef app, CancellationToken cancellationToken);

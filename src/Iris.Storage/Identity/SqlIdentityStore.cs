@@ -1,6 +1,7 @@
 using Iris.Core.Apps;
 using System.Data.Common;
 using Iris.Storage.Db;
+using Iris.Storage.Jobs;
 
 namespace Iris.Storage.Identity;
 
@@ -70,7 +71,9 @@ public sealed class SqlIdentityStore(Database database) : IIdentityStore
             DELETE FROM identity_collaborators WHERE app_user_id = @id;
             DELETE FROM identity_keys WHERE user_id = @id;
             UPDATE identity_apps SET deleting = 1 WHERE user_id = @id;
-            """, cancellationToken, ("@id", userId)).ConfigureAwait(false);
+            INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at)
+              SELECT @kind, user_id, id, id, @now, @now FROM identity_apps WHERE user_id = @id AND deleting = 1;
+            """, cancellationToken, ("@id", userId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.ToMicros(DateTimeOffset.UtcNow))).ConfigureAwait(false);
         var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM identity_users WHERE id = @id;", cancellationToken, ("@id", userId)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return deleted == 1;
@@ -173,15 +176,13 @@ public sealed class SqlIdentityStore(Database database) : IIdentityStore
             await ExecuteAsync(connection, transaction, """
                 DELETE FROM identity_keys WHERE user_id = @user AND app_id = @id;
                 DELETE FROM identity_collaborators WHERE app_user_id = @user AND app_id = @id;
-                """, cancellationToken, ("@user", app.UserId), ("@id", app.AppId)).ConfigureAwait(false);
+                INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at) VALUES (@kind, @user, @id, @id, @now, @now);
+                """, cancellationToken, ("@user", app.UserId), ("@id", app.AppId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.ToMicros(DateTimeOffset.UtcNow))).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return marked == 1;
     }
-
-    public Task<IReadOnlyList<AppRef>> ListDeletingAppsAsync(CancellationToken cancellationToken) =>
-        QueryAsync("SELECT user_id, id FROM identity_apps WHERE deleting = 1;", r => new AppRef(r.GetString(0), r.GetString(1)), cancellationToken);
 
     public async Task RemoveDeletedAppAsync(AppRef app, CancellationToken cancellationToken)
     {
