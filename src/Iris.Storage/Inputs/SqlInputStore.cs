@@ -524,7 +524,14 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         In("id", "id", filter.Ids);
         In("input_id", "in", filter.InputIds);
         In("author", "au", filter.Authors);
-        In("status_code", "st", filter.Statuses.Select(s => s.ToString(CultureInfo.InvariantCulture)).ToList());
+        // Status codes are bound as integers: PostgreSQL has no integer = text operator (SQLite converted the text silently).
+        if (filter.Statuses.Count > 0)
+        {
+            var names = filter.Statuses.Select((_, i) => "@st" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+            where += $" AND status_code IN ({string.Join(", ", names)})";
+            parameters.AddRange(names.Zip(filter.Statuses, (name, code) => (name, (object?)code)));
+        }
+
         var rows = await s.QueryAsync(ReadAnnotation, $"SELECT {AnnotationColumns} FROM annotations WHERE {where} ORDER BY seq DESC LIMIT @l OFFSET @o;", [.. parameters]);
         return (rows);
     }
