@@ -46,7 +46,7 @@ public abstract class StoreTestBase(IStoreBackend backend, string store) : IAsyn
         await Db.MigrateAsync([new InputsMigrations()], Ct);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var db in _opened)
         {
