@@ -77,12 +77,30 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
                 await blobs.PutAsync(input.SourceBytes, CancellationToken.None);
             }
 
-            await s.ExecuteAsync("""
+            // Another writer (another node) may have taken the id since the check above: the unique constraint decides. ON
+            // CONFLICT DO NOTHING waits for that writer to commit and then inserts nothing, leaving this transaction usable
+            // (a raw unique violation would abort it on PostgreSQL); the loser is a duplicate or takes the next free suffix.
+            while (await s.ExecuteAsync("""
                 INSERT INTO inputs (user_id, app_id, id, kind, media, url, source_blob, status_code, add_job_id, created_at, modified_at)
-                VALUES (@u, @a, @id, @kind, @media, @url, @src, @status, @job, @now, @now);
+                VALUES (@u, @a, @id, @kind, @media, @url, @src, @status, @job, @now, @now)
+                ON CONFLICT (user_id, app_id, id) DO NOTHING;
                 """,
                 ("@u", app.UserId), ("@a", app.AppId), ("@id", id), ("@kind", input.Kind), ("@media", input.Media), ("@url", input.Url),
-                ("@src", input.SourceBlob), ("@status", InputStates.Pending), ("@job", addJobId), ("@now", now));
+                ("@src", input.SourceBlob), ("@status", InputStates.Pending), ("@job", addJobId), ("@now", now)) == 0)
+            {
+                id = input.Conflicts == IdConflictPolicy.Suffix ? await FreeSuffixedId(s, app, input.Id) : null;
+                if (id is null)
+                {
+                    break;
+                }
+            }
+
+            if (id is null)
+            {
+                results.Add(new AddResult(AddOutcome.DuplicateId, input.Id, default));
+                continue;
+            }
+
             await InsertAnnotation(s, app, new NewAnnotation(input.AnnotationId, id, input.AnnotationData, true, app.UserId, input.Concepts), now);
             foreach (var dataset in input.DatasetIds.Distinct(StringComparer.Ordinal))
             {
@@ -468,10 +486,20 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             return (taken);
         }
 
+        // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
+        // transaction rolls back so nothing is written.
         var now = Clock.NowMicros(time);
         foreach (var annotation in annotations)
         {
-            await InsertAnnotation(s, app, annotation, now);
+            if (!await InsertAnnotation(s, app, annotation, now, skipTakenId: true))
+            {
+                taken.Add(annotation.Id);
+            }
+        }
+
+        if (taken.Count > 0)
+        {
+            return (taken);
         }
 
         await s.CommitAsync();
@@ -496,7 +524,14 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         In("id", "id", filter.Ids);
         In("input_id", "in", filter.InputIds);
         In("author", "au", filter.Authors);
-        In("status_code", "st", filter.Statuses.Select(s => s.ToString(CultureInfo.InvariantCulture)).ToList());
+        // Status codes are bound as integers: PostgreSQL has no integer = text operator (SQLite converted the text silently).
+        if (filter.Statuses.Count > 0)
+        {
+            var names = filter.Statuses.Select((_, i) => "@st" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+            where += $" AND status_code IN ({string.Join(", ", names)})";
+            parameters.AddRange(names.Zip(filter.Statuses, (name, code) => (name, (object?)code)));
+        }
+
         var rows = await s.QueryAsync(ReadAnnotation, $"SELECT {AnnotationColumns} FROM annotations WHERE {where} ORDER BY seq DESC LIMIT @l OFFSET @o;", [.. parameters]);
         return (rows);
     }
@@ -537,15 +572,21 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         return (deleted);
     }
 
-    private static async Task InsertAnnotation(DbSession s, AppRef app, NewAnnotation annotation, long now)
+    // False when skipTakenId and the id was taken (nothing written); otherwise a taken id throws the unique violation.
+    private static async Task<bool> InsertAnnotation(DbSession s, AppRef app, NewAnnotation annotation, long now, bool skipTakenId = false)
     {
-        await s.ExecuteAsync("""
+        if (await s.ExecuteAsync($"""
             INSERT INTO annotations (user_id, app_id, id, input_id, data, input_level, author, status_code, created_at, modified_at)
-            VALUES (@u, @a, @id, @i, @data, @level, @author, 24150, @now, @now);
+            VALUES (@u, @a, @id, @i, @data, @level, @author, 24150, @now, @now){(skipTakenId ? " ON CONFLICT (user_id, app_id, id) DO NOTHING" : "")};
             """,
             ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id), ("@i", annotation.InputId), ("@data", annotation.Data),
-            ("@level", annotation.InputLevel ? 1 : 0), ("@author", annotation.Author), ("@now", now));
+            ("@level", annotation.InputLevel ? 1 : 0), ("@author", annotation.Author), ("@now", now)) == 0)
+        {
+            return false;
+        }
+
         await WriteMentions(s, app, annotation, now);
+        return true;
     }
 
     private static async Task UpdateAnnotation(DbSession s, AppRef app, NewAnnotation annotation, long now)
@@ -589,10 +630,20 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             return (taken);
         }
 
+        // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
+        // transaction rolls back so nothing is written.
         foreach (var c in concepts)
         {
-            await s.ExecuteAsync("INSERT INTO concepts (user_id, app_id, id, name, language, created_at, modified_at) VALUES (@u, @a, @id, @n, @l, @c, @m);",
-                ("@u", app.UserId), ("@a", app.AppId), ("@id", c.Id), ("@n", c.Name), ("@l", c.Language), ("@c", Clock.ToMicros(c.CreatedAt)), ("@m", Clock.ToMicros(c.ModifiedAt)));
+            if (await s.ExecuteAsync("INSERT INTO concepts (user_id, app_id, id, name, language, created_at, modified_at) VALUES (@u, @a, @id, @n, @l, @c, @m) ON CONFLICT (user_id, app_id, id) DO NOTHING;",
+                ("@u", app.UserId), ("@a", app.AppId), ("@id", c.Id), ("@n", c.Name), ("@l", c.Language), ("@c", Clock.ToMicros(c.CreatedAt)), ("@m", Clock.ToMicros(c.ModifiedAt))) == 0)
+            {
+                taken.Add(c.Id);
+            }
+        }
+
+        if (taken.Count > 0)
+        {
+            return (taken);
         }
 
         await s.CommitAsync();
@@ -658,10 +709,20 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             return (taken);
         }
 
+        // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
+        // transaction rolls back so nothing is written.
         foreach (var d in datasets)
         {
-            await s.ExecuteAsync("INSERT INTO datasets (user_id, app_id, id, body, created_at, modified_at) VALUES (@u, @a, @id, @b, @c, @c);",
-                ("@u", app.UserId), ("@a", app.AppId), ("@id", d.Id), ("@b", d.Body), ("@c", Clock.ToMicros(d.CreatedAt)));
+            if (await s.ExecuteAsync("INSERT INTO datasets (user_id, app_id, id, body, created_at, modified_at) VALUES (@u, @a, @id, @b, @c, @c) ON CONFLICT (user_id, app_id, id) DO NOTHING;",
+                ("@u", app.UserId), ("@a", app.AppId), ("@id", d.Id), ("@b", d.Body), ("@c", Clock.ToMicros(d.CreatedAt))) == 0)
+            {
+                taken.Add(d.Id);
+            }
+        }
+
+        if (taken.Count > 0)
+        {
+            return (taken);
         }
 
         await s.CommitAsync();
@@ -771,11 +832,23 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         var now = Clock.NowMicros(time);
+        // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
+        // transaction rolls back so nothing is written.
         foreach (var v in versions)
         {
-            await s.ExecuteAsync("INSERT INTO dataset_versions (user_id, app_id, dataset_id, id, body, status_code, created_at, modified_at) VALUES (@u, @a, @d, @id, @b, @s, @now, @now);",
-                ("@u", app.UserId), ("@a", app.AppId), ("@d", v.DatasetId), ("@id", v.Id), ("@b", v.Body), ("@s", v.StatusCode), ("@now", now));
+            if (await s.ExecuteAsync("INSERT INTO dataset_versions (user_id, app_id, dataset_id, id, body, status_code, created_at, modified_at) VALUES (@u, @a, @d, @id, @b, @s, @now, @now) ON CONFLICT (user_id, app_id, dataset_id, id) DO NOTHING;",
+                ("@u", app.UserId), ("@a", app.AppId), ("@d", v.DatasetId), ("@id", v.Id), ("@b", v.Body), ("@s", v.StatusCode), ("@now", now)) == 0)
+            {
+                taken.Add(v.Id);
+                continue;
+            }
+
             await JobQueue.EnqueueAsync(s, JobKinds.DatasetVersion, app, v.DatasetId + "/" + v.Id, now).ConfigureAwait(false);
+        }
+
+        if (taken.Count > 0)
+        {
+            return (taken);
         }
 
         await s.CommitAsync();
