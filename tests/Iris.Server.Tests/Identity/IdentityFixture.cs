@@ -111,3 +111,9 @@ public class IdentityFixture : IrisFixture, IAsyncLifetime
         public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
+
+/// <summary>The same server on PostgreSQL: the test classes that take this fixture run unchanged against it.</summary>
+public sealed class PostgresIdentityFixture : IdentityFixture
+{
+    protected override bool OnPostgres => true;
+}

@@ -3,6 +3,7 @@ using Clarifai.Api;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Iris.Server.Hosting;
+using Iris.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -63,8 +64,17 @@ public class IrisFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>True to run the server on a fresh database of the test run's PostgreSQL cluster instead of SQLite.</summary>
+    protected virtual bool OnPostgres => false;
+
     public async Task InitializeAsync()
     {
+        if (OnPostgres)
+        {
+            var cluster = await PostgresCluster.SharedAsync();
+            DatabaseUrl = await cluster.CreateDatabaseAsync(GetType().Name);
+        }
+
         var options = new IrisServerOptions
         {
             DataDir = _dataDir.FullName,
