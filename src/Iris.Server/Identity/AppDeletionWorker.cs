@@ -2,7 +2,6 @@ using System.Threading.Channels;
 using Iris.Core.Apps;
 using Iris.Server.Auth;
 using Iris.Server.Hosting;
-using Iris.Server.Seams;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

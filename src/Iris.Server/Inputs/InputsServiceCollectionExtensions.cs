@@ -1,6 +1,7 @@
+using Iris.Core.Apps;
+using Iris.Core.Inputs;
 using Iris.Server.Api;
 using Iris.Server.Rest;
-using Iris.Server.Seams;
 using Iris.Storage;
 using Iris.Storage.Inputs;
 using Microsoft.Extensions.DependencyInjection;

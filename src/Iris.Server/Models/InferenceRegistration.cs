@@ -29,7 +29,7 @@ public static class InferenceRegistration
             return new Predictor(sp.GetRequiredService<Inference.Engine.InferenceEngine>(), inference, http, sp);
         });
         services.AddSingleton<IApiModule, ModelsModule>();
-        services.AddSingleton<Seams.IAppLifecycleListener, InferenceAppLifecycle>();
+        services.AddSingleton<Iris.Core.Apps.IAppLifecycleListener, InferenceAppLifecycle>();
         return services;
     }
 }

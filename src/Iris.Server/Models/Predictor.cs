@@ -6,11 +6,11 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Iris.Core.Apps;
 using Iris.Core.Errors;
+using Iris.Core.Inputs;
 using Iris.Imaging;
 using Iris.Inference;
 using Iris.Inference.Engine;
 using Iris.Inference.Zoo;
-using Iris.Server.Seams;
 using Status = Clarifai.Api.Status.Status;
 
 namespace Iris.Server.Models;
@@ -236,7 +236,11 @@ internal sealed class Predictor(InferenceEngine engine, InferenceOptions options
                 throw new IrisException(StatusCode.InputDoesNotExist, $"Input '{input.Id}' does not exist in app '{app}'.");
             }
 
-            echo.Data = stored.Input.Data?.Clone() ?? new Data();
+            if (stored.Url is not null)
+            {
+                echo.Data.Image = new Image { Url = stored.Url };
+            }
+
             if (stored.ImageBytes.Length == 0)
             {
                 throw new IrisException(StatusCode.InputInvalidArgument, $"Input '{input.Id}' has no image.");

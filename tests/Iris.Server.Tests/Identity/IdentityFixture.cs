@@ -3,7 +3,6 @@ using Clarifai.Api;
 using Grpc.Core;
 using Iris.Core.Apps;
 using Iris.Server.Identity;
-using Iris.Server.Seams;
 using Iris.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using StatusCode = Clarifai.Api.Status.StatusCode;
