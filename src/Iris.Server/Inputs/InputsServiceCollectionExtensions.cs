@@ -1,4 +1,5 @@
 using Iris.Core.Apps;
+using Iris.Core.Fetching;
 using Iris.Core.Inputs;
 using Iris.Server.Api;
 using Iris.Server.Rest;
@@ -23,7 +24,8 @@ public static class InputsServiceCollectionExtensions
         services.AddSingleton<IDatasetStore>(sp => sp.GetRequiredService<SqliteInputStore>());
         services.AddSingleton<IWorkQueue, SqliteWorkQueue>();
         services.AddSingleton<IAppLifecycleListener, InputsAppLifecycle>();
-        services.AddSingleton<UrlFetcher>();
+        services.TryAddSingleton(_ => UrlFetcherOptions.FromEnvironment());
+        services.TryAddSingleton<UrlFetcher>();
         services.AddSingleton<HostedUrls>();
         services.AddSingleton<InputMapper>();
         services.AddSingleton<IngestionWorkers>();
