@@ -15,7 +15,8 @@ namespace Iris.Server.Validation;
 /// <summary>
 /// The field-level checks every request message passes after authentication and before its handler, whatever the
 /// transport (the invoker calls it, so REST and gRPC cannot differ): every float and double finite, concept values in
-/// [0, 1], latitudes in [-90, 90] and longitudes in [-180, 180], and the limits of <see cref="RequestLimits"/>.
+/// [0, 1], latitudes in [-90, 90] and longitudes in [-180, 180], enum numbers the enum defines (11100, as the JSON
+/// reader answers), and the limits of <see cref="RequestLimits"/>.
 /// A refusal names the field by its path (<c>inputs[0].data.concepts[1].value</c>) and carries the invalid-argument
 /// code of the RPC's resource family (<see cref="CodeFor"/>), HTTP 400.
 /// </summary>
@@ -144,6 +145,16 @@ internal static class RequestValidator
                 }
 
                 return;
+            case System.Enum when field.FieldType == FieldType.Enum:
+                var number = Convert.ToInt32(value, CultureInfo.InvariantCulture);
+                if (field.EnumType.FindValueByNumber(number) is null)
+                {
+                    // Over gRPC an unknown number reaches the handler as is (proto3 enums are open); JSON refuses it too.
+                    throw new IrisException(StatusCode.ConnBadRequestFormat,
+                        $"Field '{PathOf(path, name)}' has the value {number}, which {field.EnumType.Name} does not define.");
+                }
+
+                return;
             case IMessage child:
                 path.Add(name);
                 Visit(rpc, child, path);
@@ -230,7 +241,10 @@ internal static class RequestValidator
         }
     }
 
-    private static IrisException Refuse(RpcInfo rpc, List<string> path, string? name, string problem)
+    private static IrisException Refuse(RpcInfo rpc, List<string> path, string? name, string problem) =>
+        new(CodeFor(rpc.Name), $"Field '{PathOf(path, name)}' {problem}");
+
+    private static string PathOf(List<string> path, string? name)
     {
         var text = new StringBuilder();
         foreach (var part in path)
@@ -253,7 +267,7 @@ internal static class RequestValidator
             text.Append(name);
         }
 
-        return new IrisException(CodeFor(rpc.Name), $"Field '{text}' {problem}");
+        return text.ToString();
     }
 
     /// <summary>
@@ -271,6 +285,7 @@ internal static class RequestValidator
                 FieldType.Message => field.MessageType != Timestamp.Descriptor && field.MessageType != Duration.Descriptor
                     && field.MessageType != FieldMask.Descriptor && field.MessageType != Any.Descriptor,
                 FieldType.String => descriptor == Text.Descriptor && field.FieldNumber == Text.RawFieldNumber,
+                FieldType.Enum => true,
                 _ => false,
             };
             if (keep)

@@ -60,6 +60,11 @@ public class IrisFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Adjusts the server's options before it is created (e.g. a smaller message limit).</summary>
+    protected virtual void ConfigureOptions(IrisServerOptions options)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         var options = new IrisServerOptions
@@ -70,6 +75,7 @@ public class IrisFixture : IAsyncLifetime
             BootstrapPat = Pat,
             BootstrapUser = "admin",
         };
+        ConfigureOptions(options);
         Server = IrisServer.Create(options, logging => logging.AddProvider(Logs), ConfigureServices);
         await Server.StartAsync();
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{Server.GrpcPort}", new GrpcChannelOptions
