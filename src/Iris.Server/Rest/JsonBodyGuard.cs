@@ -20,10 +20,12 @@ internal ref struct JsonBodyGuard
 {
     private Utf8JsonReader _reader;
     private readonly List<Step> _path;
+    private readonly MessageDescriptor _root;
     private List<DefaultedField>? _defaults;
 
-    private JsonBodyGuard(ReadOnlySpan<byte> body)
+    private JsonBodyGuard(ReadOnlySpan<byte> body, MessageDescriptor root)
     {
+        _root = root;
         _reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256, CommentHandling = JsonCommentHandling.Disallow });
         _path = new List<Step>(8);
     }
@@ -37,7 +39,7 @@ internal ref struct JsonBodyGuard
     /// <summary>Checks <paramref name="body"/>; returns the defaulted fields to set after parsing (empty when none).</summary>
     public static IReadOnlyList<DefaultedField> Check(ReadOnlySpan<byte> body, MessageDescriptor type)
     {
-        var guard = new JsonBodyGuard(body);
+        var guard = new JsonBodyGuard(body, type);
         try
         {
             if (!guard._reader.Read())
@@ -293,7 +295,8 @@ internal ref struct JsonBodyGuard
     {
         if (_reader.TokenType != token)
         {
-            throw IrisException.BadFormat($"Field '{PathText()}' must be a JSON {(token == JsonTokenType.StartArray ? "array" : "object")} ({field.Name}).");
+            throw IrisException.BadFormat(
+                $"Could not parse the request body as JSON for {_root.Name}: field '{PathText()}' must be a JSON {(token == JsonTokenType.StartArray ? "array" : "object")}.");
         }
     }
 
