@@ -24,13 +24,29 @@ internal sealed class GrpcGate(ApiInvoker invoker, long maxMessageBytes)
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        var path = http.Request.Path.Value;
-        if (path is null || !path.StartsWith(ServicePrefix, StringComparison.Ordinal)
-            || ApiCatalog.Instance.Find(path[ServicePrefix.Length..]) is not { } rpc
-            || !IsGrpc(http.Request.ContentType))
+        try
         {
-            // Unknown methods and non-gRPC requests get Grpc.AspNetCore's own answers (UNIMPLEMENTED, 415).
+            await GateAsync(http, next).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException && http.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away while the gate waited for its headers' verdict or its first bytes: nothing to answer.
+        }
+    }
+
+    private async Task GateAsync(HttpContext http, RequestDelegate next)
+    {
+        var path = http.Request.Path.Value;
+        if (path is null || !path.StartsWith(ServicePrefix, StringComparison.Ordinal) || !IsGrpc(http.Request.ContentType))
+        {
+            // Other services (health) and non-gRPC requests get Grpc.AspNetCore's own answers.
             await next(http).ConfigureAwait(false);
+            return;
+        }
+
+        if (ApiCatalog.Instance.Find(path[ServicePrefix.Length..]) is not { } rpc)
+        {
+            WriteUnknownMethod(http, path[ServicePrefix.Length..]);
             return;
         }
 
@@ -93,6 +109,29 @@ internal sealed class GrpcGate(ApiInvoker invoker, long maxMessageBytes)
         http.Response.ContentType = "application/grpc";
         await http.Response.Body.WriteAsync(frame, http.RequestAborted).ConfigureAwait(false);
         http.Response.AppendTrailer("grpc-status", "0");
+    }
+
+    /// <summary>
+    /// <c>UNIMPLEMENTED</c> (what gRPC clients expect for a method the service lacks) with the Clarifai status 40036
+    /// RPC_UNKNOWN_METHOD in the trailers, as <see cref="MalformedMessages"/> carries it.
+    /// </summary>
+    private static void WriteUnknownMethod(HttpContext http, string method)
+    {
+        var details = $"clarifai.api.V2 has no method {method}.";
+        var status = new Clarifai.Api.Status.Status
+        {
+            Code = StatusCode.RpcUnknownMethod,
+            Description = StatusCatalog.Describe(StatusCode.RpcUnknownMethod),
+            Details = details,
+            ReqId = RequestIds.New(null),
+        };
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = "application/grpc";
+        http.Response.Headers[V2MethodProvider.RequestIdHeader] = status.ReqId;
+        http.Response.AppendTrailer("grpc-status", "12");
+        http.Response.AppendTrailer("grpc-message", Uri.EscapeDataString(details));
+        http.Response.AppendTrailer(MalformedMessages.StatusCodeTrailer, ((int)status.Code).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        http.Response.AppendTrailer(MalformedMessages.StatusTrailer, Convert.ToBase64String(status.ToByteArray()).TrimEnd('='));
     }
 
     private static bool IsGrpc(string? contentType) =>

@@ -115,7 +115,8 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));
-        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>())
+        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>(),
+            sp.GetRequiredService<ILogger<RestGateway>>())
         {
             MaxBodyBytes = options.MaxMessageBytes,
         });

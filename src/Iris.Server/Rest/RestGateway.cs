@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Iris.Server.Validation;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using BaseResponse = Clarifai.Api.Status.BaseResponse;
 
 namespace Iris.Server.Rest;
@@ -19,14 +20,41 @@ namespace Iris.Server.Rest;
 /// invoker and writes the JSON response with the HTTP status mapped from the Clarifai code. Every response, error or
 /// not, is a JSON body with <c>status</c> and carries the request id in <c>X-Clarifai-Request-ID</c>.
 /// </summary>
-internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisReadiness readiness)
+internal sealed partial class RestGateway(ApiInvoker invoker, RouteTable routes, IrisReadiness readiness, ILogger<RestGateway> logger)
 {
     public const string RequestIdHeader = "X-Clarifai-Request-ID";
 
     /// <summary>Bodies up to this size are read (bytes); matches the gRPC message limit.</summary>
     public long MaxBodyBytes { get; init; } = 128L * 1024 * 1024;
 
+    /// <summary>
+    /// Serves one request. The invoker maps every handler failure to a status; anything failing around it (reading,
+    /// routing, writing) still answers the envelope with 98004 while the response has not started.
+    /// </summary>
     public async Task HandleAsync(HttpContext http)
+    {
+        try
+        {
+            await HandleCoreAsync(http).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException && http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nobody is left to answer.
+        }
+        catch (Exception unexpected) when (!http.Response.HasStarted)
+        {
+            var requestId = http.Response.Headers[RequestIdHeader].ToString() is { Length: > 0 } id ? id : RequestIds.New(null);
+            LogUnexpected(logger, unexpected, http.Request.Path.Value ?? string.Empty, requestId);
+            var error = new IrisException(StatusCode.InternalServerIssue, $"An internal error occurred. Quote request id {requestId} when reporting it.");
+            var response = new BaseResponse { Status = StatusWriter.From(error) };
+            response.Status.ReqId = requestId;
+            http.Response.Clear();
+            http.Response.Headers[RequestIdHeader] = requestId;
+            await WriteAsync(http, response, error.Code).ConfigureAwait(false);
+        }
+    }
+
+    private async Task HandleCoreAsync(HttpContext http)
     {
         var request = http.Request;
         if (string.Equals(request.Path.Value, "/healthz", StringComparison.Ordinal))
@@ -175,6 +203,10 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         {
             throw TooLarge($"The request body is over the limit of {limit} bytes.");
         }
+        catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            throw new IrisException(StatusCode.RpcRequestTimeout, "The request body arrived too slowly.");
+        }
         catch (BadHttpRequestException)
         {
             throw IrisException.BadFormat("The request body could not be read: its framing is invalid or it ended early.");
@@ -227,6 +259,9 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         http.Response.ContentLength = bytes.Length;
         await http.Response.Body.WriteAsync(bytes, http.RequestAborted).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "Unexpected failure serving {Path} (req_id {RequestId})")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string path, string requestId);
 
     /// <summary>Marks connections accepted on the REST endpoint, so one Kestrel serves both ports without confusion.</summary>
     internal const string ConnectionMarker = "iris.rest";

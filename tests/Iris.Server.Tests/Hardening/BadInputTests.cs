@@ -337,6 +337,19 @@ public sealed class BadInputTests(HardeningFixture iris) : IClassFixture<Hardeni
         Assert.False(string.IsNullOrEmpty(bigJson.GetProperty("status").GetProperty("req_id").GetString()));
     }
 
+    [Fact]
+    public async Task An_unknown_gRPC_method_answers_UNIMPLEMENTED_with_the_Clarifai_status_in_the_trailers()
+    {
+        var (_, error) = await iris.CallRawAsync("PostNothing", []);
+
+        Assert.NotNull(error);
+        Assert.Equal(global::Grpc.Core.StatusCode.Unimplemented, error.StatusCode);
+        Assert.Equal("40036", error.Trailers.GetValue("x-clarifai-status-code"));
+        var status = Clarifai.Api.Status.Status.Parser.ParseFrom(error.Trailers.GetValueBytes("x-clarifai-status-bin"));
+        Assert.Equal(StatusCode.RpcUnknownMethod, status.Code);
+        Assert.Contains("PostNothing", status.Details, StringComparison.Ordinal);
+    }
+
     private static void AssertMalformed(RpcException? error)
     {
         Assert.NotNull(error);
