@@ -56,6 +56,16 @@ internal sealed class GrpcGate(ApiInvoker invoker, long maxMessageBytes)
         var requestId = RequestIds.New(meta.RequestIdPrefix);
         http.Response.Headers[V2MethodProvider.RequestIdHeader] = requestId;
 
+        // Kestrel's header limit is set above Iris' (TransportLimits) so that REST can answer with an envelope; hold gRPC
+        // to the same limit, answered the gRPC way.
+        var headerBytes = TransportLimits.HeaderBytes(headers);
+        if (headerBytes > TransportLimits.MaxHeaderBytes)
+        {
+            var error = IrisException.InvalidRequest($"The request headers are {headerBytes} bytes; the limit is {TransportLimits.MaxHeaderBytes} bytes.");
+            await WriteResponseAsync(http, ApiInvoker.Refusal(rpc, error, requestId)).ConfigureAwait(false);
+            return;
+        }
+
         var admission = await invoker.AdmitAsync(rpc, meta, requestId, http.RequestAborted).ConfigureAwait(false);
         if (!admission.Admitted)
         {

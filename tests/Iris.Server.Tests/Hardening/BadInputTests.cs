@@ -350,6 +350,21 @@ public sealed class BadInputTests(HardeningFixture iris) : IClassFixture<Hardeni
         Assert.Contains("PostNothing", status.Details, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Large_gRPC_headers_answer_11102_in_the_response()
+    {
+        var metadata = IrisFixture.PatMetadata;
+        for (var i = 0; i < 4; i++)
+        {
+            metadata.Add($"x-padding-{i}", new string('p', 10 * 1024));
+        }
+
+        var response = await iris.Grpc.ListInputsAsync(new ListInputsRequest { UserAppId = HardeningFixture.App }, metadata);
+
+        Assert.Equal(StatusCode.ConnInvalidRequest, response.Status.Code);
+        Assert.Contains("headers", response.Status.Details, StringComparison.Ordinal);
+    }
+
     private static void AssertMalformed(RpcException? error)
     {
         Assert.NotNull(error);
