@@ -9,6 +9,7 @@ using Iris.Server.Identity;
 using Iris.Server.Inputs;
 using Iris.Server.Models;
 using Iris.Server.Rest;
+using Iris.Server.Validation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -64,6 +65,10 @@ public sealed class IrisServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Iris" });
         builder.Logging.ClearProviders();
+
+        // Grpc.AspNetCore logs every failed call at information level, with the exception of a message it could not
+        // read; callers can cause those at will. Iris logs its own refusals (rate-limited) instead.
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
         if (configureLogging is not null)
         {
             configureLogging(builder.Logging);
@@ -79,6 +84,10 @@ public sealed class IrisServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxMessageBytes;
+
+            // Above Iris' own limits (TransportLimits), so the usual oversize request gets an answer with an envelope.
+            kestrel.Limits.MaxRequestLineSize = TransportLimits.KestrelRequestLineBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = TransportLimits.KestrelHeaderBytes;
             kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(address, options.HttpPort, listen =>
             {
@@ -108,7 +117,8 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));
-        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>())
+        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>(),
+            sp.GetRequiredService<ILogger<RestGateway>>())
         {
             MaxBodyBytes = options.MaxMessageBytes,
         });
@@ -118,6 +128,8 @@ public sealed class IrisServer : IAsyncDisposable
             grpc.MaxSendMessageSize = null;
             grpc.EnableDetailedErrors = false;
         });
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<MalformedMessages>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<V2GrpcService>, V2MethodProvider>());
         services.AddGrpcHealthChecks().AddCheck("iris", () => readiness.IsReady ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("starting"));
         configureServices?.Invoke(services);
@@ -125,6 +137,8 @@ public sealed class IrisServer : IAsyncDisposable
         var app = builder.Build();
         var gateway = app.Services.GetRequiredService<RestGateway>();
         app.UseWhen(RestGateway.IsRestConnection, rest => rest.Run(gateway.HandleAsync));
+        var grpcGate = new GrpcGate(app.Services.GetRequiredService<ApiInvoker>(), options.MaxMessageBytes);
+        app.Use(grpcGate.InvokeAsync);
         app.MapGrpcService<V2GrpcService>();
         app.MapGrpcHealthChecksService();
         return new IrisServer(app, options, bootstrap);
