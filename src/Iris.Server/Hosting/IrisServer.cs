@@ -9,6 +9,8 @@ using Iris.Server.Identity;
 using Iris.Server.Inputs;
 using Iris.Server.Models;
 using Iris.Server.Rest;
+using Iris.Core.Fetching;
+using Iris.Inference;
 using Iris.Server.Validation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -60,6 +62,11 @@ public sealed class IrisServer : IAsyncDisposable
     public static IrisServer Create(IrisServerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null)
     {
         options.Validate();
+        // Every area's settings are read and validated now: a value that cannot work stops start-up, naming the setting.
+        var identity = IdentityOptions.FromEnvironment();
+        var ingestion = IngestionOptions.FromEnvironment();
+        var fetching = UrlFetcherOptions.FromEnvironment();
+        var inference = InferenceOptions.FromEnvironment();
         Directory.CreateDirectory(options.DataDir);
         var bootstrap = BootstrapCredentials.Load(options);
 
@@ -108,12 +115,12 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<Authenticator>();
         var readiness = new IrisReadiness();
         services.AddSingleton(readiness);
-        services.AddIrisIdentity(IdentityOptions.FromEnvironment());
+        services.AddIrisIdentity(identity);
         services.AddIrisStorage(options);
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
-        services.AddIrisInputs();
-        services.AddIrisInference(options);
+        services.AddIrisInputs(ingestion, fetching);
+        services.AddIrisInference(options, inference, fetching);
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));
