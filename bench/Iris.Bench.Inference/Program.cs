@@ -55,7 +55,8 @@ var plans = new (string Model, string Photo, (NetworkSpec Net, PixelFormat Forma
     (FaceAttributesModel.Id, faces, [(Networks.BlazeFace, FaceDetectionModel.Input, 1), (Networks.FaceRes, FaceAttributesModel.FaceResInput, 5), (Networks.Emotion, FaceAttributesModel.EmotionInput, 5)]),
     (PersonSegmentationModel.Id, faces, [(Networks.Selfie, PersonSegmentationModel.Input, 1)]),
     (SubjectSegmentationModel.Id, vrm, [(Networks.IsNetSmall, SubjectSegmentationModel.Input, 1)]),
-    (OcrModel.Id, faces, [(OcrModel.Detector, OcrModel.DetInput, 1), (OcrModel.Recognizer, OcrModel.RecInput, -1)]),
+    // OCR: the detector at the size Iris picks for the photo; one recognizer call per line at the narrowest batch width.
+    (OcrModel.Id, faces, [(OcrModel.Detector, OcrDetInput(faces), 1), (OcrModel.Recognizer, OcrModel.RecInput, -1)]),
 };
 
 var report = new StringBuilder();
@@ -202,14 +203,17 @@ static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat fo
     sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
     using var session = new InferenceSession(path, sessionOptions);
     var item = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), format, letterbox: false, out _);
-    var data = new float[batch * net.ItemLength];
+    // The item's shape follows the pixel format (networks with a variable input size, OCR, read the size Iris picks).
+    int[] itemShape = format.Nchw ? [format.Channels, format.Height, format.Width] : [format.Height, format.Width, format.Channels];
+    var length = format.Length;
+    var data = new float[batch * length];
     for (var i = 0; i < batch; i++)
     {
-        Array.Copy(item, 0, data, i * net.ItemLength, net.ItemLength);
+        Array.Copy(item, 0, data, i * length, length);
     }
 
     ImageTensors.Return(item);
-    var shape = new long[] { batch }.Concat(net.ItemShape.Select(d => (long)d)).ToArray();
+    var shape = new long[] { batch }.Concat(itemShape.Select(d => (long)d)).ToArray();
     using var input = OrtValue.CreateTensorValueFromMemory(data, shape);
     var name = net.InputName.Length > 0 ? net.InputName : session.InputNames[0];
     var perRun = Time(() =>
@@ -217,6 +221,13 @@ static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat fo
         using var results = session.Run(new RunOptions(), [name], [input], session.OutputNames);
     }, 1.0);
     return perRun / batch;
+}
+
+static PixelFormat OcrDetInput(string photo)
+{
+    using var image = ImageDecoder.TryDecode(File.ReadAllBytes(photo), out _)!;
+    var (w, h) = OcrModel.DetectorSize(image.Width, image.Height);
+    return OcrModel.DetInput with { Width = w, Height = h };
 }
 
 static double Time(Action action, double seconds)

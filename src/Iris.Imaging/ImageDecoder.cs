@@ -17,7 +17,7 @@ public enum ImageError
     TooManyPixels,
 }
 
-/// <summary>A decoded image, upright (EXIF orientation applied), in 8-bit RGBA. Owns its pixels: dispose it.</summary>
+/// <summary>A decoded image, upright (EXIF orientation applied), in 8-bit sRGB RGBA (embedded colour profiles applied). Owns its pixels: dispose it.</summary>
 public sealed class DecodedImage : IDisposable
 {
     internal DecodedImage(SKBitmap bitmap, string format, int fullWidth, int fullHeight)
@@ -48,11 +48,13 @@ public sealed class DecodedImage : IDisposable
 }
 
 /// <summary>
-/// Decodes encoded images once, with SkiaSharp, applying EXIF orientation. Content is sniffed from the bytes, never
-/// trusted from a name or a content type.
+/// Decodes encoded images once, with SkiaSharp, applying EXIF orientation and converting from an embedded ICC colour
+/// profile to sRGB. Content is sniffed from the bytes, never trusted from a name or a content type.
 /// </summary>
 public static class ImageDecoder
 {
+    private static readonly SKColorSpace Srgb = SKColorSpace.CreateSrgb();
+
     /// <summary>Largest image accepted, in pixels (85 megapixels, Clarifai's limit); ~340 MB of RGBA at the limit.</summary>
     public const long MaxPixels = 85_000_000;
 
@@ -88,7 +90,9 @@ public static class ImageDecoder
         }
 
         var size = ScaledSize(codec, minSide);
-        var target = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        // Pixels are converted to sRGB from the colour profile the file embeds (ICC in JPEG APP2, PNG iCCP, WebP ICCP),
+        // which is what the networks were trained on; a file without a profile is taken as sRGB and left as it is.
+        var target = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul, Srgb);
         var bitmap = new SKBitmap(target);
         var result = codec.GetPixels(target, bitmap.GetPixels());
         // A truncated file decodes partly (grey below the cut, IncompleteInput); Iris refuses it rather than keep half an image.
@@ -158,7 +162,7 @@ public static class ImageDecoder
         var swap = SwapsSides(origin);
         var width = swap ? bitmap.Height : bitmap.Width;
         var height = swap ? bitmap.Width : bitmap.Height;
-        var rotated = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var rotated = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul, Srgb));
         using (var canvas = new SKCanvas(rotated))
         {
             canvas.SetMatrix(OriginMatrix(origin, bitmap.Width, bitmap.Height));

@@ -35,6 +35,27 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public async Task Items_of_different_shapes_queued_together_each_run_at_their_own_size()
+    {
+        // The OCR recognizer reads lines 48 high and as wide as they need: 3 × 48 × W in, W / 8 CTC steps out.
+        var spec = OcrModel.Recognizer with { Name = "rec-shapes" };
+        await using var engine = EngineFixture.NewEngine(new InferenceOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromMilliseconds(50) });
+        await engine.WaitReadyAsync(spec, CancellationToken.None);
+        int[] widths = [320, 480, 320, 640, 480, 320];
+        var before = engine.Stats(spec);
+        var outputs = await Task.WhenAll(widths.Select(w => engine.RunAsync(spec, new float[3 * 48 * w], [3, 48, w], CancellationToken.None).AsTask()));
+        var after = engine.Stats(spec);
+        for (var i = 0; i < widths.Length; i++)
+        {
+            // Top-1 output: (index, probability) per step.
+            Assert.Equal([widths[i] / 8, 2], outputs[i]["softmax_11.tmp_0"].Shape);
+        }
+
+        Assert.True(after.Items - before.Items == widths.Length, $"{after.Items - before.Items} items");
+        Assert.True(after.LargestBatch > 1, $"largest batch taken {after.LargestBatch}: the mixed shapes were not queued together");
+    }
+
+    [Fact]
     public async Task A_network_that_cannot_load_answers_deployment_failed_with_the_reason()
     {
         var spec = Emotion("missing", (s, _) => Task.FromResult(s.PackageFile("no-such-package/model.onnx")));

@@ -17,10 +17,13 @@ public sealed class QualityGateTests(EngineFixture fixture)
     [Fact]
     public async Task Recognition_of_the_metro_north_photo_names_a_train_and_people()
     {
+        // With the network's own letterbox the train (filling the frame) reads smaller than when stretched: measured
+        // person 0.497, clock 0.259, bench 0.228, train 0.221 (stretched: person 0.531, train 0.263, clock 0.181).
         var data = await PredictAsync(GeneralRecognitionModel.Id, Repo.MetroNorth);
-        var top = data.Concepts.Take(3).Select(c => c.Name).ToArray();
-        Assert.Contains("train", top);
-        Assert.Contains("person", top);
+        var top = data.Concepts.Take(4).Select(c => c.Name).ToArray();
+        var shown = string.Join(", ", data.Concepts.Take(6).Select(c => $"{c.Name} {c.Value:0.000}"));
+        Assert.True(top.Contains("train"), shown);
+        Assert.True(data.Concepts[0].Name == "person", shown);
         var train = data.Concepts.Single(c => c.Name == "train");
         Assert.Equal("ai_HLmqFqBf", train.Id);
         Assert.True(train.Value >= 0.2f, $"train scored {train.Value}");
@@ -179,9 +182,8 @@ public sealed class QualityGateTests(EngineFixture fixture)
         var data = await _zoo.Find(OcrModel.Id)!.PredictAsync(image, fixture.Engine, CancellationToken.None);
         var texts = data.Regions.Select(r => r.Data.Text.Raw).ToArray();
         Assert.True(texts.Length == 2, string.Join(" | ", texts));
-        // PP-OCRv4 (a Chinese+English model) does not always emit the spaces between English words: compare without them.
-        Assert.Equal("Irisreadsthisline", texts[0].Replace(" ", string.Empty, StringComparison.Ordinal));
-        Assert.Equal("Secondline2026", texts[1].Replace(" ", string.Empty, StringComparison.Ordinal));
+        Assert.Equal("Iris reads this line", texts[0]);
+        Assert.Equal("Second line 2026", texts[1]);
         Assert.True(data.Regions[0].RegionInfo.BoundingBox.BottomRow < data.Regions[1].RegionInfo.BoundingBox.TopRow + 0.05f);
         Assert.All(data.Regions, r => Assert.True(r.Value >= 0.8f, $"{r.Data.Text.Raw}: {r.Value}"));
     }

@@ -16,7 +16,11 @@ namespace Iris.Inference.Engine;
 /// <param name="Bgr">Channel order blue, green, red (PaddleOCR) instead of RGB.</param>
 /// <param name="Mean">Per-channel mean subtracted after scaling (ImageNet style), or null.</param>
 /// <param name="Std">Per-channel standard deviation divided by after the mean, or null.</param>
-public sealed record PixelFormat(int Width, int Height, int Channels, bool Nchw, float Scale, float Offset, bool Bgr = false, float[]? Mean = null, float[]? Std = null)
+/// <param name="PadValue">
+/// The network value written outside the content (after normalization), or null for a black pixel's value. PaddleOCR's
+/// recognizer pads its lines with 0.0 after normalizing (mid-grey), not with black.
+/// </param>
+public sealed record PixelFormat(int Width, int Height, int Channels, bool Nchw, float Scale, float Offset, bool Bgr = false, float[]? Mean = null, float[]? Std = null, float? PadValue = null)
 {
     public int Length => Width * Height * Channels;
 }
@@ -42,11 +46,26 @@ public static class ImageTensors
     public static float[] Rent(SKBitmap image, SKRect source, PixelFormat format, bool letterbox, out Placement placement)
     {
         placement = Place(source, format, letterbox);
-        var (contentW, contentH) = (placement.ContentWidth, placement.ContentHeight);
+        return Rent(image, source, format, (int)placement.ContentWidth, (int)placement.ContentHeight);
+    }
+
+    /// <summary>
+    /// Resizes <paramref name="source"/> to exactly <paramref name="contentW"/> × <paramref name="contentH"/> input
+    /// pixels at the top-left of <paramref name="format"/> (which may be larger: the rest is padding), into a pooled
+    /// buffer (return it with <see cref="Return"/>). For networks whose upstream code picks the size itself (PaddleOCR:
+    /// the detector's multiple of 32, the recognizer's width by aspect ratio).
+    /// </summary>
+    public static float[] Rent(SKBitmap image, SKRect source, PixelFormat format, int contentW, int contentH)
+    {
+        if (contentW < 1 || contentH < 1 || contentW > format.Width || contentH > format.Height)
+        {
+            throw new ArgumentOutOfRangeException(nameof(contentW), $"content {contentW}x{contentH} does not fit the {format.Width}x{format.Height} input");
+        }
+
         var buffer = ArrayPool<float>.Shared.Rent(format.Length);
         if (image.ColorType == SKColorType.Rgba8888)
         {
-            Resample(image, source, (int)contentW, (int)contentH, format, buffer);
+            Resample(image, source, contentW, contentH, format, buffer);
         }
         else
         {
@@ -57,7 +76,7 @@ public static class ImageTensors
                 throw new InvalidOperationException($"cannot read {image.ColorType} pixels");
             }
 
-            Resample(rgba, source, (int)contentW, (int)contentH, format, buffer);
+            Resample(rgba, source, contentW, contentH, format, buffer);
         }
 
         return buffer;
@@ -328,6 +347,11 @@ public static class ImageTensors
             if (channels == 1)
             {
                 black[0] = _format.Offset;
+            }
+
+            if (_format.PadValue is { } pad)
+            {
+                black.Fill(pad);
             }
 
             for (var y = 0; y < h; y++)

@@ -86,11 +86,20 @@ public sealed partial class InferenceEngine : IAsyncDisposable
     /// through the network's batcher. Queue full → 21354 at once. The caller keeps ownership of <paramref name="item"/>
     /// and may reuse it once the task completes.
     /// </summary>
-    public async ValueTask<NetworkOutput> RunAsync(NetworkSpec spec, float[] item, CancellationToken cancellationToken)
+    public ValueTask<NetworkOutput> RunAsync(NetworkSpec spec, float[] item, CancellationToken cancellationToken) =>
+        RunAsync(spec, item, null, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="RunAsync(NetworkSpec, float[], CancellationToken)"/> for a network whose input size varies
+    /// (OCR: the detector reads the image at its own size rounded to 32, the recognizer a line 48 high and as wide as
+    /// its aspect): <paramref name="shape"/> replaces <see cref="NetworkSpec.ItemShape"/> for this item. Items of equal
+    /// shape queued together still run as one batch; different shapes run one after another.
+    /// </summary>
+    public async ValueTask<NetworkOutput> RunAsync(NetworkSpec spec, float[] item, int[]? shape, CancellationToken cancellationToken)
     {
         await WaitReadyAsync(spec, cancellationToken).ConfigureAwait(false);
         var network = Get(spec);
-        var work = new WorkItem(item, cancellationToken);
+        var work = new WorkItem(item, shape ?? spec.ItemShape, cancellationToken);
         if (!network.Queue.Writer.TryWrite(work))
         {
             throw new IrisException(StatusCode.ModelBusyPleaseRetry, $"Model network '{spec.Name}' has {_options.QueueCapacity} requests queued; retry shortly.");
@@ -104,8 +113,8 @@ public sealed partial class InferenceEngine : IAsyncDisposable
 
     /// <summary>
     /// Preprocesses <paramref name="source"/> of <paramref name="image"/> into <paramref name="format"/> (see
-    /// <see cref="ImageTensors.Rent"/>; <see cref="ImageTensors.Place"/> tells where it landed) and runs it like
-    /// <see cref="RunAsync"/>; the pooled buffer goes back when the run ends. The item is queued before the first wait
+    /// <see cref="ImageTensors.Rent(SKBitmap, SKRect, PixelFormat, bool, out Placement)"/>; <see cref="ImageTensors.Place"/> tells where it landed) and runs it like
+    /// <see cref="RunAsync(NetworkSpec, float[], CancellationToken)"/>; the pooled buffer goes back when the run ends. The item is queued before the first wait
     /// when the network is ready, so two calls started together batch with other requests.
     /// </summary>
     public async ValueTask<NetworkOutput> RunImageAsync(NetworkSpec spec, SKBitmap image, SKRect source, PixelFormat format, bool letterbox, CancellationToken cancellationToken)
@@ -186,9 +195,14 @@ public sealed partial class InferenceEngine : IAsyncDisposable
     [LoggerMessage(EventId = 6003, Level = LogLevel.Information, Message = "Unloaded network {Network} (~{Bytes} bytes) to stay within the memory budget")]
     private static partial void LogUnloaded(ILogger logger, string network, long bytes);
 
-    private sealed class WorkItem(float[] data, CancellationToken cancellationToken)
+    private sealed class WorkItem(float[] data, int[] shape, CancellationToken cancellationToken)
     {
         public float[] Data { get; } = data;
+
+        /// <summary>Shape of this item without the batch axis.</summary>
+        public int[] Shape { get; } = shape;
+
+        public int Length { get; } = shape.Aggregate(1, (a, b) => a * b);
 
         public CancellationToken CancellationToken { get; } = cancellationToken;
 
@@ -417,9 +431,17 @@ public sealed partial class InferenceEngine : IAsyncDisposable
             LargestBatch = Math.Max(LargestBatch, batch.Count);
             try
             {
-                if (Spec.DynamicBatch)
+                if (Spec.DynamicBatch && batch.TrueForAll(w => w.Shape.AsSpan().SequenceEqual(batch[0].Shape)))
                 {
                     RunBatched(session, batch);
+                }
+                else if (Spec.DynamicBatch)
+                {
+                    // Variable-size inputs: one run per shape, in the order the shapes were first queued.
+                    foreach (var group in batch.GroupBy(w => string.Join(',', w.Shape), StringComparer.Ordinal))
+                    {
+                        RunBatched(session, group.ToList());
+                    }
                 }
                 else
                 {
@@ -471,7 +493,7 @@ public sealed partial class InferenceEngine : IAsyncDisposable
         private void RunBatched(InferenceSession session, List<WorkItem> items)
         {
             var n = items.Count;
-            var length = Spec.ItemLength;
+            var length = items[0].Length;
             // A lone item runs from its own buffer; a batch is copied into one contiguous tensor.
             var buffer = n == 1 ? items[0].Data : ArrayPool<float>.Shared.Rent(n * length);
             try
@@ -481,11 +503,12 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                     items[i].Data.AsSpan(0, length).CopyTo(buffer.AsSpan(i * length, length));
                 }
 
-                var shape = new long[Spec.ItemShape.Length + 1];
+                var itemShape = items[0].Shape;
+                var shape = new long[itemShape.Length + 1];
                 shape[0] = n;
-                for (var d = 0; d < Spec.ItemShape.Length; d++)
+                for (var d = 0; d < itemShape.Length; d++)
                 {
-                    shape[d + 1] = Spec.ItemShape[d];
+                    shape[d + 1] = itemShape[d];
                 }
 
                 using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, n * length), shape);
@@ -508,15 +531,15 @@ public sealed partial class InferenceEngine : IAsyncDisposable
                     var data = value.GetTensorDataAsSpan<float>();
                     // Outputs without a batch axis of n (scalars, or a batch-1 network's squeezed output) belong to the one item.
                     var batched = dims.Length > 0 && dims[0] == n;
-                    var itemShape = batched ? dims[1..].Select(d => (int)d).ToArray() : dims.Select(d => (int)d).ToArray();
+                    var outShape = batched ? dims[1..].Select(d => (int)d).ToArray() : dims.Select(d => (int)d).ToArray();
                     var per = batched ? data.Length / n : data.Length;
-                    var top1 = Spec.Top1Outputs?.Contains(name) == true && itemShape.Length > 0;
+                    var top1 = Spec.Top1Outputs?.Contains(name) == true && outShape.Length > 0;
                     for (var i = 0; i < n; i++)
                     {
                         var slice = batched ? data.Slice(i * per, per) : data;
                         perItem[i][name] = top1
-                            ? new TensorOutput(name, [.. itemShape[..^1], 2], Top1(slice, itemShape[^1]))
-                            : new TensorOutput(name, itemShape, slice.ToArray());
+                            ? new TensorOutput(name, [.. outShape[..^1], 2], Top1(slice, outShape[^1]))
+                            : new TensorOutput(name, outShape, slice.ToArray());
                     }
                 }
 

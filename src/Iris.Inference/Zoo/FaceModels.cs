@@ -11,6 +11,9 @@ public sealed class FaceDetectionModel : BuiltinModel
     public const string Id = "face-detection";
     public const float MinScore = 0.5f;
 
+    /// <summary>IoU above which the lower-scoring of two face boxes is dropped (the Human library's <c>face.detector.iouThreshold</c>).</summary>
+    public const float NmsIoU = 0.1f;
+
     internal static readonly PixelFormat Input = new(256, 256, 3, Nchw: false, Scale: 2f, Offset: -1f);
     internal static readonly ConceptDef Face = ConceptIds.Def("face");
     private static readonly float[][] Anchors = BuildAnchors(256);
@@ -27,7 +30,7 @@ public sealed class FaceDetectionModel : BuiltinModel
         Description = "Finds faces and returns a bounding box for each.",
         License = "MIT",
         SourcePackage = Networks.HumanModels + " models/blazeface (MediaPipe BlazeFace)",
-        Notes = "Boxes scoring at least 0.5, non-maximum suppression at IoU 0.3. Tuned for faces larger than about 1/20 of the image.",
+        Notes = "Boxes scoring at least 0.5, non-maximum suppression at IoU 0.1. Tuned for faces larger than about 1/20 of the image.",
         Concepts = [Face],
         Networks = [Networks.BlazeFace],
     };
@@ -46,13 +49,14 @@ public sealed class FaceDetectionModel : BuiltinModel
     }
 
     /// <summary>
-    /// Faces in normalized coordinates. The image is letterboxed into the square input (square pixels keep faces
-    /// face-shaped), the way the Human library's <c>square</c> option does.
+    /// Faces in normalized coordinates. The image is letterboxed, centred, into the square input (square pixels keep
+    /// faces face-shaped), as MediaPipe's face detection graph does (<c>ImageToTensorCalculator</c>,
+    /// <c>keep_aspect_ratio: true</c>, zero border, values −1..1) and the Human library's <c>square</c> option.
     /// </summary>
     internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var placement = ImageTensors.Place(Versions.Whole(image), Input, letterbox: true);
-        var output = await engine.RunImageAsync(Networks.BlazeFace, image.Bitmap, placement.Source, Input, letterbox: true, cancellationToken).ConfigureAwait(false);
+        var square = Versions.CentredSquare(image);
+        var output = await engine.RunImageAsync(Networks.BlazeFace, image.Bitmap, square, Input, letterbox: false, cancellationToken).ConfigureAwait(false);
 
         // Four outputs: scores and boxes of the 16-px grid (512 anchors) and of the 32-px grid (384 anchors).
         var sorted = output.All.OrderBy(t => t.Data.Length).ToArray();
@@ -71,17 +75,13 @@ public sealed class FaceDetectionModel : BuiltinModel
             var cx = boxes[b] + Anchors[a][0];
             var cy = boxes[b + 1] + Anchors[a][1];
             float w = boxes[b + 2], h = boxes[b + 3];
-            // Input pixels → fractions of the letterboxed content → fractions of the image.
-            candidates.Add(new Boxes.Candidate(
-                (cy - (h / 2)) / placement.ContentHeight,
-                (cx - (w / 2)) / placement.ContentWidth,
-                (cy + (h / 2)) / placement.ContentHeight,
-                (cx + (w / 2)) / placement.ContentWidth,
-                score,
-                0));
+            // Input pixels → source pixels (the centred square) → fractions of the image.
+            float X(float v) => (square.Left + (v / Input.Width * square.Width)) / image.Width;
+            float Y(float v) => (square.Top + (v / Input.Height * square.Height)) / image.Height;
+            candidates.Add(new Boxes.Candidate(Y(cy - (h / 2)), X(cx - (w / 2)), Y(cy + (h / 2)), X(cx + (w / 2)), score, 0));
         }
 
-        return Boxes.Suppress(candidates, 0.3f, 100);
+        return Boxes.Suppress(candidates, NmsIoU, 100);
     }
 
     /// <summary>BlazeFace anchors in input pixels: strides 16 (2 per cell) and 32 (6 per cell), cell centres.</summary>

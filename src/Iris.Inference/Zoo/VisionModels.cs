@@ -14,6 +14,19 @@ internal static class Versions
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("iris-model-version:" + modelId + ":" + package)).AsSpan(0, 16));
 
     public static SKRect Whole(DecodedImage image) => new(0, 0, image.Width, image.Height);
+
+    /// <summary>
+    /// The square centred on the image with the length of its longer side: resampled into a square input it is the
+    /// centred letterbox of MB3-CenterNet's and MediaPipe's inference code (aspect kept, the shorter side padded
+    /// equally on both sides, black: the resampler reads nothing outside the image).
+    /// </summary>
+    public static SKRect CentredSquare(DecodedImage image)
+    {
+        var side = Math.Max(image.Width, image.Height);
+        var left = (image.Width - side) / 2f;
+        var top = (image.Height - side) / 2f;
+        return new SKRect(left, top, left + side, top + side);
+    }
 }
 
 /// <summary>COCO-80 object detection with MB3-CenterNet: regions with one concept each.</summary>
@@ -39,15 +52,22 @@ public sealed class GeneralDetectionModel : BuiltinModel
         Description = "Detects the 80 COCO object classes (people, vehicles, animals, household objects) with bounding boxes.",
         License = "MIT",
         SourcePackage = Networks.HumanModels + " models/centernet (MB3-CenterNet, COCO-2017)",
-        Notes = "Regions scoring at least 0.2, non-maximum suppression per class at IoU 0.5, at most 100 regions.",
+        Notes = "Regions scoring at least 0.2, class-agnostic non-maximum suppression at IoU 0.4, at most 100 regions.",
         Concepts = Classes,
         Networks = [Networks.CenterNet],
     };
 
+    /// <summary>IoU above which a lower-scoring box of any class is suppressed (the Human library's <c>object.iouThreshold</c>).</summary>
+    public const float NmsIoU = 0.4f;
+
+    /// <summary>At most this many regions: the network's own top-k of key-point peaks.</summary>
+    public const int MaxRegions = 100;
+
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
         var data = new Data();
-        foreach (var c in await DetectAsync(image, engine, MinScore, cancellationToken).ConfigureAwait(false))
+        var detections = await DetectAsync(image, engine, MinScore, cancellationToken).ConfigureAwait(false);
+        foreach (var c in Boxes.Suppress(detections, NmsIoU, MaxRegions, classAgnostic: true))
         {
             var region = Box(Id, c.Top, c.Left, c.Bottom, c.Right, c.Score);
             region.Data.Concepts.Add(Concept(Classes[c.Class], c.Score));
@@ -57,10 +77,16 @@ public sealed class GeneralDetectionModel : BuiltinModel
         return data;
     }
 
-    /// <summary>Detections in normalized coordinates, suppressed per class, scoring at least <paramref name="minScore"/>.</summary>
+    /// <summary>
+    /// The network's detections scoring at least <paramref name="minScore"/>, in normalized image coordinates, not
+    /// suppressed. Preprocessing as MB3-CenterNet's own inference code (610265158/mobilenetv3_centernet,
+    /// lib/core/api/face_detector.py <c>preprocess</c>): the image scaled to fit 512 × 512 with its aspect ratio kept,
+    /// centred on black, RGB 0..255; boxes come back in input pixels and are mapped back through the same placement.
+    /// </summary>
     internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, float minScore, CancellationToken cancellationToken)
     {
-        var output = await engine.RunImageAsync(Networks.CenterNet, image.Bitmap, Versions.Whole(image), Input, letterbox: false, cancellationToken).ConfigureAwait(false);
+        var square = Versions.CentredSquare(image);
+        var output = await engine.RunImageAsync(Networks.CenterNet, image.Bitmap, square, Input, letterbox: false, cancellationToken).ConfigureAwait(false);
         var detections = output["tower_0/detections"].Data;
         var candidates = new List<Boxes.Candidate>();
         for (var i = 0; i + 6 <= detections.Length; i += 6)
@@ -72,11 +98,13 @@ public sealed class GeneralDetectionModel : BuiltinModel
                 continue;
             }
 
-            candidates.Add(new Boxes.Candidate(
-                detections[i + 1] / Input.Height, detections[i] / Input.Width, detections[i + 3] / Input.Height, detections[i + 2] / Input.Width, score, (int)cls));
+            // Input pixels → source pixels (the centred square) → fractions of the image.
+            float X(float v) => (square.Left + (v / Input.Width * square.Width)) / image.Width;
+            float Y(float v) => (square.Top + (v / Input.Height * square.Height)) / image.Height;
+            candidates.Add(new Boxes.Candidate(Y(detections[i + 1]), X(detections[i]), Y(detections[i + 3]), X(detections[i + 2]), score, (int)cls));
         }
 
-        return Boxes.Suppress(candidates, 0.5f, 100);
+        return candidates;
     }
 }
 

