@@ -53,6 +53,10 @@ public sealed class PostgresCluster
         MaxPoolSize = 20,
     }.ConnectionString;
 
+    /// <summary>The <c>postgresql://</c> URL of <paramref name="connectionString"/>'s database, as <c>iris serve --database</c> takes it.</summary>
+    public string UrlOf(string connectionString) =>
+        $"postgresql://{PostgresUser}@127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(new NpgsqlConnectionStringBuilder(connectionString).Database ?? "postgres")}";
+
     /// <summary>Creates a new, empty database named after <paramref name="hint"/> and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string hint, CancellationToken cancellationToken = default)
     {
@@ -95,8 +99,18 @@ public sealed class PostgresCluster
         throw new InvalidOperationException("Could not start the throwaway PostgreSQL cluster for the tests: " + last?.Message, last);
     }
 
+    /// <summary>Names a directory holding <c>initdb</c> and <c>pg_ctl</c> to use instead of Debian's (another distribution, a build of your own).</summary>
+    public const string BinariesVariable = "IRIS_TEST_PG_BIN";
+
     private static string FindBinaries()
     {
+        if (Environment.GetEnvironmentVariable(BinariesVariable) is { Length: > 0 } chosen)
+        {
+            return File.Exists(Path.Combine(chosen, "initdb")) && File.Exists(Path.Combine(chosen, "pg_ctl"))
+                ? chosen
+                : throw new InvalidOperationException($"{BinariesVariable}={chosen} does not hold PostgreSQL's initdb and pg_ctl.");
+        }
+
         const string Root = "/usr/lib/postgresql";
         var candidates = Directory.Exists(Root)
             ? Directory.GetDirectories(Root)
@@ -109,7 +123,7 @@ public sealed class PostgresCluster
         {
             throw new InvalidOperationException(
                 "PostgreSQL server binaries were not found (/usr/lib/postgresql/<version>/bin/initdb). The storage tests on PostgreSQL need "
-                + "them: run ./run-tests (it installs them), or `apt-get install -y postgresql` (Debian ships 15).");
+                + $"them: run ./run-tests (it installs them), or `apt-get install -y postgresql` (Debian ships 15), or set {BinariesVariable}.");
         }
 
         return Path.Combine(candidates[0], "bin");
