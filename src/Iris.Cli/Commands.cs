@@ -14,16 +14,16 @@ internal static class Commands
 {
     private const string Usage = """
         Usage:
-          iris serve [--data-dir DIR] [--http-port N] [--grpc-port N] [--host ADDR]
+          iris serve [--data-dir DIR] [--database URL] [--blob-dir DIR] [--http-port N] [--grpc-port N] [--host ADDR]
               Runs the server. Environment: IRIS_DATA_DIR (default ~/.iris), IRIS_HTTP_PORT (8080),
               IRIS_GRPC_PORT (18080), IRIS_HOST (127.0.0.1), IRIS_BOOTSTRAP_USER (admin), IRIS_BOOTSTRAP_PAT.
           iris models import-tfjs <model.json> <out.onnx> [--output LAYER_OR_TENSOR]... [--cache DIR]
               Converts a TensorFlow.js graph or layers model (or nsfwjs' model.min.js) to ONNX; --output adds a named
               intermediate output (e.g. a classifier's pooling layer, for an embedding), --cache reuses conversions.
-          iris users create <user-id> [--first-name NAME] [--last-name NAME] [--email ADDRESS] [--data-dir DIR]
-          iris users list [--data-dir DIR]
-          iris users delete <user-id> [--data-dir DIR]
-          iris users token <user-id> [--description TEXT] [--data-dir DIR]
+          iris users create <user-id> [--first-name NAME] [--last-name NAME] [--email ADDRESS] [--data-dir DIR | --database URL]
+          iris users list [--data-dir DIR | --database URL]
+          iris users delete <user-id> [--data-dir DIR | --database URL]
+          iris users token <user-id> [--description TEXT] [--data-dir DIR | --database URL]
               Manages users on the data directory (IRIS_DATA_DIR, default ~/.iris), also while the server runs. `token`
               prints a new personal access token once; deleting a user removes their tokens at once and their apps.
           iris docs api-compatibility [--out FILE]
@@ -70,15 +70,17 @@ internal static class Commands
     private static async Task<int> ServeAsync(string[] args)
     {
         var options = IrisServerOptions.FromEnvironment();
-        var flags = Flags.Parse(args, "--data-dir", "--http-port", "--grpc-port", "--host");
+        var flags = Flags.Parse(args, "--data-dir", "--http-port", "--grpc-port", "--host", "--database", "--blob-dir");
         options.DataDir = flags.GetValueOrDefault("--data-dir") ?? options.DataDir;
+        options.DatabaseUrl = flags.GetValueOrDefault("--database") ?? options.DatabaseUrl;
+        options.BlobDir = flags.GetValueOrDefault("--blob-dir") ?? options.BlobDir;
         options.Host = flags.GetValueOrDefault("--host") ?? options.Host;
         options.HttpPort = Flags.Int(flags, "--http-port") ?? options.HttpPort;
         options.GrpcPort = Flags.Int(flags, "--grpc-port") ?? options.GrpcPort;
 
         await using var server = IrisServer.Create(options);
         await server.StartAsync().ConfigureAwait(false);
-        Console.WriteLine($"Iris is serving REST on http://{options.Host}:{server.HttpPort} and gRPC on {options.Host}:{server.GrpcPort} (data: {Path.GetFullPath(options.DataDir)})");
+        Console.WriteLine($"Iris is serving REST on http://{options.Host}:{server.HttpPort} and gRPC on {options.Host}:{server.GrpcPort} (data: {Path.GetFullPath(options.DataDir)}; metadata: {server.Storage})");
         if (server.Bootstrap.Generated)
         {
             Console.WriteLine($"Bootstrap personal access token for user '{server.Bootstrap.UserId}' (shown once; also in {Path.Combine(options.DataDir, BootstrapCredentials.FileName)}):");
@@ -92,9 +94,10 @@ internal static class Commands
     private static async Task<int> UsersAsync(string verb, string[] args)
     {
         var positional = args.TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-        var flags = Flags.Parse(args[positional.Length..], "--data-dir", "--first-name", "--last-name", "--email", "--description");
-        var dataDir = flags.GetValueOrDefault("--data-dir") ?? IrisServerOptions.FromEnvironment().DataDir;
-        var admin = UserAdministration.Open(dataDir);
+        var flags = Flags.Parse(args[positional.Length..], "--data-dir", "--database", "--first-name", "--last-name", "--email", "--description");
+        var environment = IrisServerOptions.FromEnvironment();
+        var dataDir = flags.GetValueOrDefault("--data-dir") ?? environment.DataDir;
+        await using var admin = await UserAdministration.OpenAsync(dataDir, flags.GetValueOrDefault("--database") ?? environment.DatabaseUrl).ConfigureAwait(false);
         switch (verb, positional)
         {
             case ("create", [var user]):

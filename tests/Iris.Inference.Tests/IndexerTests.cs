@@ -3,6 +3,8 @@ using Iris.Core.Ingestion;
 using Iris.Inference.Indexing;
 using Iris.Inference.Zoo;
 using Iris.Storage;
+using Iris.Storage.Db;
+using Iris.Storage.Vectors;
 
 namespace Iris.Inference.Tests;
 
@@ -15,8 +17,9 @@ public sealed class IndexerTests(EngineFixture fixture) : IDisposable
     [Fact]
     public async Task Indexing_stores_the_general_embedding_and_concepts_per_app_and_removing_forgets_them()
     {
-        var database = new SqliteDatabase(_dataDir.FullName, [new InferenceMigrations()]);
-        var store = new SqliteInputIndexStore(database);
+        await using var database = new SqliteDatabase(_dataDir.FullName);
+        await database.MigrateAsync(StorageAreas.Migrations, CancellationToken.None);
+        var store = new SqlInputIndexStore(database, TimeProvider.System);
         IInputIndexer indexer = new BaseWorkflowIndexer(fixture.Engine, new ModelZoo(), store);
         var app = new AppRef("someone", "photos");
         var other = new AppRef("someone", "other");

@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using Clarifai.Api;
 using Clarifai.Api.Status;
 using Iris.Core.Apps;

@@ -9,7 +9,6 @@ using Iris.Server.Identity;
 using Iris.Server.Inputs;
 using Iris.Server.Models;
 using Iris.Server.Rest;
-using Iris.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -41,6 +40,10 @@ public sealed class IrisServer : IAsyncDisposable
     public IrisServerOptions Options { get; }
 
     public BootstrapCredentials Bootstrap { get; }
+
+    /// <summary>Where the metadata lives, for logs: the SQLite file or the PostgreSQL host and database.</summary>
+
+    public string Storage => _app.Services.GetRequiredService<Iris.Storage.Db.Database>().Describe;
 
     /// <summary>Bound REST port (differs from the option when that was 0).</summary>
     public int HttpPort { get; private set; }
@@ -97,8 +100,7 @@ public sealed class IrisServer : IAsyncDisposable
         var readiness = new IrisReadiness();
         services.AddSingleton(readiness);
         services.AddIrisIdentity(IdentityOptions.FromEnvironment());
-        services.AddSingleton(_ => new BlobStore(options.DataDir));
-        services.AddSingleton(sp => new SqliteDatabase(options.DataDir, sp.GetServices<IMigrationSet>()));
+        services.AddIrisStorage(options);
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddIrisInputs();
@@ -133,7 +135,9 @@ public sealed class IrisServer : IAsyncDisposable
         // Build the handler registry and routes, and migrate the database, before the first request: a bad
         // registration or a failed migration stops start-up instead of failing requests.
         _app.Services.GetRequiredService<RestGateway>();
-        _app.Services.GetRequiredService<SqliteDatabase>();
+        await _app.Services.MigrateStorageAsync(cancellationToken).ConfigureAwait(false);
+        await _app.Services.GetRequiredService<Iris.Storage.Identity.IIdentityStore>().EnsureBootstrapAsync(
+            Options.BootstrapUser, AppDeletionWorker.BootstrapKeyId, DbCredentialStore.Hash(Bootstrap.Token), cancellationToken).ConfigureAwait(false);
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         // Kestrel reports addresses in the order the endpoints were added: gRPC first, then REST.

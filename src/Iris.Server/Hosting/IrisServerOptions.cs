@@ -11,6 +11,21 @@ public sealed class IrisServerOptions
     /// <summary>Directory for all state (metadata, blobs, the bootstrap token). Env <c>IRIS_DATA_DIR</c>, flag <c>--data-dir</c>. Default <c>~/.iris</c>.</summary>
     public string DataDir { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".iris");
 
+    /// <summary>
+    /// The metadata database: a <c>postgresql://user:password@host:port/database</c> URI or an Npgsql connection string.
+    /// Env <c>IRIS_DATABASE_URL</c>, flag <c>--database</c>. Default: none, i.e. SQLite in <c>&lt;data-dir&gt;/iris.db</c>.
+    /// </summary>
+    public string? DatabaseUrl { get; set; }
+
+    /// <summary>
+    /// Directory of the content-addressed blobs (originals, thumbnails). Nodes sharing one PostgreSQL database must
+    /// share it too (e.g. an NFS mount). Env <c>IRIS_BLOB_DIR</c>, flag <c>--blob-dir</c>. Default <c>&lt;data-dir&gt;/blobs</c>.
+    /// </summary>
+    public string? BlobDir { get; set; }
+
+    /// <summary><see cref="BlobDir"/>, or its default under the data directory.</summary>
+    public string EffectiveBlobDir => string.IsNullOrWhiteSpace(BlobDir) ? Path.Combine(DataDir, "blobs") : BlobDir;
+
     /// <summary>Address both endpoints bind to. Env <c>IRIS_HOST</c>, flag <c>--host</c>. Default <c>127.0.0.1</c> (loopback only; use <c>0.0.0.0</c> to serve other machines).</summary>
     public string Host { get; set; } = "127.0.0.1";
 
@@ -35,6 +50,8 @@ public sealed class IrisServerOptions
         var options = new IrisServerOptions();
         options.DataDir = EnvSettings.String("IRIS_DATA_DIR") ?? options.DataDir;
         options.Host = EnvSettings.String("IRIS_HOST") ?? options.Host;
+        options.DatabaseUrl = EnvSettings.String("IRIS_DATABASE_URL");
+        options.BlobDir = EnvSettings.String("IRIS_BLOB_DIR");
         options.HttpPort = EnvSettings.Int("IRIS_HTTP_PORT") ?? options.HttpPort;
         options.GrpcPort = EnvSettings.Int("IRIS_GRPC_PORT") ?? options.GrpcPort;
         options.MaxMessageBytes = EnvSettings.Int("IRIS_MAX_MESSAGE_BYTES") ?? options.MaxMessageBytes;
@@ -49,6 +66,18 @@ public sealed class IrisServerOptions
         if (string.IsNullOrWhiteSpace(DataDir))
         {
             throw new InvalidOperationException("The data directory (IRIS_DATA_DIR / --data-dir) must be set.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(DatabaseUrl))
+        {
+            try
+            {
+                _ = Iris.Storage.Db.PostgresDatabase.ToConnectionString(DatabaseUrl);
+            }
+            catch (Exception e) when (e is ArgumentException or UriFormatException or KeyNotFoundException)
+            {
+                throw new InvalidOperationException($"--database / IRIS_DATABASE_URL is neither a postgresql:// URI nor an Npgsql connection string: {e.Message}");
+            }
         }
 
         if (HttpPort is < 0 or > 65535 || GrpcPort is < 0 or > 65535)

@@ -1,49 +1,39 @@
-using System.Threading.Channels;
 using Iris.Core.Apps;
-using Iris.Server.Auth;
-using Iris.Server.Hosting;
 using Iris.Server.Seams;
-using Microsoft.Extensions.Hosting;
+using Iris.Storage.Identity;
+using Iris.Storage.Jobs;
 using Microsoft.Extensions.Logging;
 
 namespace Iris.Server.Identity;
 
 /// <summary>
-/// Seeds the bootstrap user and PAT at start, and purges deleted apps in the background: DeleteApp hides the app at once
-/// (and drops its keys and collaborators); this worker then asks every <see cref="IAppLifecycleListener"/> to remove the
-/// app's data and finally removes the app's row. Apps marked by another process (<c>iris users delete</c>) or left
-/// half-purged by a crash are found by polling, so a purge always completes.
+/// Purges deleted apps, as <see cref="JobKinds.PurgeApp"/> jobs: DeleteApp hides the app at once (and drops its keys and
+/// collaborators) and queues the job in the same transaction, as does deleting its owner (<c>iris users delete</c>);
+/// the job asks every <see cref="IAppLifecycleListener"/> to remove the app's data and finally removes the app's row.
+/// Any node runs it; one that dies mid-purge leaves it to another when the lease expires (every step is idempotent).
 /// </summary>
 internal sealed class AppDeletionWorker(
     IIdentityStore store,
     IEnumerable<IAppLifecycleListener> listeners,
-    IrisServerOptions serverOptions,
-    BootstrapCredentials bootstrap,
-    IdentityOptions options,
-    ILogger<AppDeletionWorker> logger) : BackgroundService
+    JobSignal signal,
+    ILogger<AppDeletionWorker> logger) : IJobHandler
 {
     public const string BootstrapKeyId = "bootstrap";
 
-    private readonly Channel<AppRef> _queue = Channel.CreateUnbounded<AppRef>();
     private readonly IAppLifecycleListener[] _listeners = listeners.ToArray();
 
-    // Seeded while the host resolves its hosted services, i.e. before any of them (Kestrel included) starts, so the
-    // bootstrap PAT works from the first request. Synchronous: one small transaction, once per start.
-    private readonly bool _seeded = Seed(store, serverOptions, bootstrap);
-
-    /// <summary>Apps whose purge has completed since start (tests wait on this).</summary>
+    /// <summary>Apps whose purge has completed on this node since start (tests wait on this).</summary>
     public event Action<AppRef>? Purged;
 
-    public void Enqueue(AppRef app) => _queue.Writer.TryWrite(app);
+    public string Kind => JobKinds.PurgeApp;
 
-    /// <summary>True once the bootstrap user and PAT are in the store.</summary>
-    public bool Seeded => _seeded;
+    public int Concurrency => 1;
 
-    private static bool Seed(IIdentityStore store, IrisServerOptions serverOptions, BootstrapCredentials bootstrap)
-    {
-        store.EnsureBootstrapAsync(serverOptions.BootstrapUser, BootstrapKeyId, DbCredentialStore.Hash(bootstrap.Token), CancellationToken.None).GetAwaiter().GetResult();
-        return true;
-    }
+    // The app is already invisible; its data must go eventually.
+    public int MaxAttempts => 0;
+
+    /// <summary>Wakes this node's purge worker after DeleteApp committed its job.</summary>
+    public void Wake() => signal.Wake(JobKinds.PurgeApp);
 
     /// <summary>Tells every module an app was renamed; failures are logged, the identity rename already committed.</summary>
     public async Task NotifyRenamedAsync(AppRef from, AppRef to, CancellationToken cancellationToken)
@@ -61,57 +51,27 @@ internal sealed class AppDeletionWorker(
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var poll = TimeSpan.FromSeconds(options.DeletionPollSeconds);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                foreach (var app in await store.ListDeletingAppsAsync(stoppingToken).ConfigureAwait(false))
-                {
-                    await PurgeAsync(app, stoppingToken).ConfigureAwait(false);
-                }
-
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                timeout.CancelAfter(poll);
-                try
-                {
-                    await _queue.Reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-                {
-                    // Poll interval elapsed.
-                }
-
-                while (_queue.Reader.TryRead(out _))
-                {
-                    // The scan at the top of the loop picks every marked app up.
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task PurgeAsync(AppRef app, CancellationToken cancellationToken)
+    public async Task<bool> RunAsync(Job job, JobContext context, CancellationToken cancellationToken)
     {
         try
         {
             foreach (var listener in _listeners)
             {
-                await listener.PurgeAppAsync(app, cancellationToken).ConfigureAwait(false);
+                await listener.PurgeAppAsync(job.App, cancellationToken).ConfigureAwait(false);
             }
 
-            await store.RemoveDeletedAppAsync(app, cancellationToken).ConfigureAwait(false);
-            IdentityLog.AppPurged(logger, app.ToString());
-            Purged?.Invoke(app);
+            await store.RemoveDeletedAppAsync(job.App, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            IdentityLog.AppPurgeFailed(logger, e, app.ToString());
+            IdentityLog.AppPurgeFailed(logger, e, job.App.ToString());
+            throw;
         }
+
+        IdentityLog.AppPurged(logger, job.App.ToString());
+        Purged?.Invoke(job.App);
+        return true;
     }
+
+    public Task GiveUpAsync(Job job, CancellationToken cancellationToken) => Task.CompletedTask;
 }

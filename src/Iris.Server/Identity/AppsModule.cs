@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using Clarifai.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -229,7 +230,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
         if (await store.MarkAppDeletingAsync(app.Ref, context.CancellationToken).ConfigureAwait(false))
         {
             IdentityLog.AppDeleting(logger, app.Ref.ToString(), context.Principal!.UserId);
-            deletions.Enqueue(app.Ref);
+            deletions.Wake();
         }
 
         return new Clarifai.Api.Status.BaseResponse();

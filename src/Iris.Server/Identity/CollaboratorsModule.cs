@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using Clarifai.Api;
 using Iris.Core.Errors;
 using Iris.Server.Access;

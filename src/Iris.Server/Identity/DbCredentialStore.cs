@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

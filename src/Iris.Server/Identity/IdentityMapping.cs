@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using System.Text.RegularExpressions;
 using Clarifai.Api;
 using Google.Protobuf;

@@ -14,9 +14,6 @@ public sealed class IdentityOptions
     /// <summary>Requests a key may make in a burst above the sustained rate (bucket size). Env <c>IRIS_RATE_LIMIT_BURST</c>. Default: one second's worth, at least 1.</summary>
     public int? RateLimitBurst { get; set; }
 
-    /// <summary>How often the deletion worker looks for apps marked for deletion by another process (e.g. <c>iris users delete</c>), in seconds. Env <c>IRIS_APP_DELETION_POLL_SECONDS</c>. Default 10.</summary>
-    public int DeletionPollSeconds { get; set; } = 10;
-
     public static IdentityOptions FromEnvironment()
     {
         var options = new IdentityOptions();
@@ -28,11 +25,6 @@ public sealed class IdentityOptions
         if (EnvSettings.Int("IRIS_RATE_LIMIT_BURST") is { } burst)
         {
             options.RateLimitBurst = burst >= 1 ? burst : throw new InvalidOperationException($"IRIS_RATE_LIMIT_BURST must be an integer >= 1, not '{burst}'.");
-        }
-
-        if (EnvSettings.Int("IRIS_APP_DELETION_POLL_SECONDS") is { } poll)
-        {
-            options.DeletionPollSeconds = poll >= 1 ? poll : throw new InvalidOperationException($"IRIS_APP_DELETION_POLL_SECONDS must be an integer >= 1, not '{poll}'.");
         }
 
         return options;

@@ -2,10 +2,9 @@ using Iris.Server.Access;
 using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Seams;
-using Iris.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
+using Iris.Server.Jobs;
 
 namespace Iris.Server.Identity;
 
@@ -16,14 +15,12 @@ public static class IdentityServiceCollectionExtensions
     {
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<IMigrationSet, IdentityMigrations>();
-        services.AddSingleton<IIdentityStore, SqliteIdentityStore>();
         services.Replace(ServiceDescriptor.Singleton<ICredentialStore, DbCredentialStore>());
         services.AddSingleton<AppAccess>();
         services.AddSingleton<IAppAccess>(sp => sp.GetRequiredService<AppAccess>());
         services.AddSingleton<RequestBudget>();
         services.AddSingleton<AppDeletionWorker>();
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<AppDeletionWorker>());
+        services.AddIrisJobs(sp => [sp.GetRequiredService<AppDeletionWorker>()]);
         services.AddSingleton<IApiModule, AppsModule>();
         services.AddSingleton<IApiModule, KeysModule>();
         services.AddSingleton<IApiModule, CollaboratorsModule>();

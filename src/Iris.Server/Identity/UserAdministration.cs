@@ -1,6 +1,8 @@
+using Iris.Storage.Identity;
 using Iris.Core.Errors;
 using Iris.Server.Auth;
 using Iris.Storage;
+using Iris.Storage.Db;
 
 namespace Iris.Server.Identity;
 
@@ -8,17 +10,38 @@ namespace Iris.Server.Identity;
 public sealed record UserSummary(string Id, string Name, string PrimaryEmail, DateTimeOffset CreatedAt, int Tokens);
 
 /// <summary>
-/// The operator's user management (<c>iris users …</c>) on a data directory, safe while a server runs on it: SQLite in WAL
-/// mode serialises writers, and the server looks keys up per request, so new tokens work and deleted users' tokens stop
-/// at once. Deleting a user marks their apps for deletion; a running server (or the next start) purges them.
+/// The operator's user management (<c>iris users …</c>) on the metadata database (SQLite in a data directory or
+/// PostgreSQL), safe while servers run on it: writes note the change, so every server's key cache drops it (at once on
+/// SQLite, within a poll interval on PostgreSQL) and deleted users' tokens stop. Deleting a user marks their apps for deletion; a running server (or the next start) purges them.
 /// </summary>
-public sealed class UserAdministration
+public sealed class UserAdministration : IAsyncDisposable
 {
-    private readonly SqliteIdentityStore _store;
+    private readonly Database _database;
+    private readonly SqlIdentityStore _store;
 
-    private UserAdministration(SqliteIdentityStore store) => _store = store;
+    private UserAdministration(Database database)
+    {
+        _database = database;
+        _store = new SqlIdentityStore(database);
+    }
 
-    public static UserAdministration Open(string dataDir) => new(new SqliteIdentityStore(new SqliteDatabase(dataDir, [new IdentityMigrations()])));
+    /// <summary>Opens the metadata database a server with these settings uses (SQLite in <paramref name="dataDir"/>, or <paramref name="databaseUrl"/>) and migrates it.</summary>
+    public static async Task<UserAdministration> OpenAsync(string dataDir, string? databaseUrl = null, CancellationToken cancellationToken = default)
+    {
+        var database = Database.Create(databaseUrl, dataDir, TimeProvider.System);
+        try
+        {
+            await database.MigrateAsync(StorageAreas.Migrations, cancellationToken).ConfigureAwait(false);
+            return new UserAdministration(database);
+        }
+        catch
+        {
+            await database.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => _database.DisposeAsync();
 
     public async Task CreateUserAsync(string userId, string firstName, string lastName, string email, CancellationToken cancellationToken = default)
     {

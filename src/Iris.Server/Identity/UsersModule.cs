@@ -1,3 +1,4 @@
+using Iris.Storage.Identity;
 using Clarifai.Api;
 using Clarifai.Auth.Types;
 using Iris.Contracts.Descriptors;

@@ -1,3 +1,4 @@
+using Iris.Storage.Blobs;
 using System.Text.RegularExpressions;
 using Clarifai.Api;
 using Task = System.Threading.Tasks.Task;
@@ -9,7 +10,6 @@ using Iris.Server.Api;
 using Iris.Server.Auth;
 using Iris.Server.Rest;
 using Iris.Server.Seams;
-using Iris.Storage;
 using Iris.Storage.Inputs;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -67,7 +67,7 @@ internal sealed class HostedUrls(IngestionOptions options, IServer server, Hosti
 /// Serves hosted input bytes on the REST port to callers who may read the app (same <c>Authorization: Key</c> header as
 /// the API). Unknown apps, inputs and sizes, and missing or insufficient credentials, answer 404 with a Clarifai status body.
 /// </summary>
-internal sealed partial class HostedImageHandler(Authenticator authenticator, IAppAccess access, IInputStore store, BlobStore blobs) : IRawRestHandler
+internal sealed partial class HostedImageHandler(Authenticator authenticator, IAppAccess access, IInputStore store, IBlobStore blobs) : IRawRestHandler
 {
     [GeneratedRegex("^/hosted/users/([^/]+)/apps/([^/]+)/inputs/image/([a-z]+)/([0-9a-f]{64})$", RegexOptions.CultureInvariant)]
     private static partial Regex HostedPath();

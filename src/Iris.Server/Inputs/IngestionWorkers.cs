@@ -1,4 +1,4 @@
-using System.Globalization;
+using Iris.Storage.Blobs;
 using Clarifai.Api;
 using Task = System.Threading.Tasks.Task;
 using Clarifai.Api.Status;
@@ -6,178 +6,67 @@ using Google.Protobuf;
 using Iris.Core.Errors;
 using Iris.Core.Ingestion;
 using Iris.Imaging;
-using Iris.Storage;
 using Iris.Storage.Inputs;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
+using Iris.Storage.Jobs;
 using SkiaSharp;
 
 namespace Iris.Server.Inputs;
 
 /// <summary>
-/// Background workers draining the durable queue: ingest (30001 → 30003 → 30000 or a failure status), purge deleted
-/// inputs, freeze dataset versions. Each claim holds a lease renewed while working; a failure that is the input's fault
-/// (bad URL, not an image, too large) fails the input at once, anything else is retried with exponential back-off up to
-/// <see cref="IngestionOptions.MaxAttempts"/> claims. Every step is idempotent, so a job whose process died runs again.
+/// The inputs area's jobs, run by the job runner: ingest (30001 → 30003 → 30000 or a failure status), purge deleted
+/// inputs, freeze dataset versions. A failure that is the input's fault (bad URL, not an image, too large) fails the input
+/// at once; anything else is a failed attempt, retried with back-off up to <see cref="IngestionOptions.MaxAttempts"/>
+/// claims. Every step is idempotent, so a job whose process died runs again.
 /// </summary>
-internal sealed partial class IngestionWorkers(
-    IWorkQueue queue,
+internal sealed class IngestionWorkers(
+    JobSignal signal,
     IInputStore store,
     IDatasetStore datasets,
-    BlobStore blobs,
+    IBlobStore blobs,
     UrlFetcher fetcher,
     IEnumerable<IInputIndexer> indexers,
     IngestionOptions options,
-    InputMapper mapper,
-    TimeProvider time,
-    ILogger<IngestionWorkers> logger) : BackgroundService
+    InputMapper mapper)
 {
-    private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
     private readonly IInputIndexer[] _indexers = [.. indexers];
-    private readonly string _owner = Environment.MachineName + ":" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ":" + Guid.NewGuid().ToString("N")[..8];
 
-    /// <summary>Wakes idle workers after new work was committed (they also poll once a second).</summary>
-    public void Wake() => _signal.Release(options.Workers);
-
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, options.Workers).Select(i => Task.Run(() => LoopAsync(_owner + "/" + i.ToString(CultureInfo.InvariantCulture), stoppingToken), stoppingToken)));
-
-    private async Task LoopAsync(string owner, CancellationToken stop)
+    /// <summary>Wakes this node's idle workers after new jobs were committed.</summary>
+    public void Wake()
     {
-        var lease = TimeSpan.FromSeconds(options.LeaseSeconds);
-        while (!stop.IsCancellationRequested)
-        {
-            WorkItem? item;
-            try
-            {
-                item = await queue.ClaimAsync(owner, lease, stop).ConfigureAwait(false);
-            }
-            catch (Exception e) when (!stop.IsCancellationRequested)
-            {
-                LogQueueError(logger, e);
-                await WaitAsync(TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
-                continue;
-            }
-
-            if (item is null)
-            {
-                await WaitAsync(TimeSpan.FromSeconds(1), stop).ConfigureAwait(false);
-                continue;
-            }
-
-            await RunAsync(item, owner, lease, stop).ConfigureAwait(false);
-        }
+        signal.Wake(JobKinds.Ingest);
+        signal.Wake(JobKinds.Purge);
+        signal.Wake(JobKinds.DatasetVersion);
     }
 
-    private async Task WaitAsync(TimeSpan poll, CancellationToken stop)
+    /// <summary>The three kinds of the inputs area, as the job runner sees them.</summary>
+    public IEnumerable<IJobHandler> Handlers() =>
+    [
+        new Handler(JobKinds.Ingest, options.Workers, options.MaxAttempts, IngestAsync, (job, ct) =>
+            store.FailInputAsync(job.App, job.Target, (int)StatusCode.InputFailed, GaveUp(job), ct)),
+        // Purges never give up: the input is already invisible, and its rows and blobs must go eventually.
+        new Handler(JobKinds.Purge, 1, 0, PurgeAsync, (_, _) => Task.CompletedTask),
+        new Handler(JobKinds.DatasetVersion, 1, options.MaxAttempts, FreezeVersionAsync, (job, ct) =>
+            job.Target.Split('/') is [var dataset, var version]
+                ? datasets.SetDatasetVersionStateAsync(job.App, dataset, version, (int)StatusCode.DatasetVersionUnexpectedError, GaveUp(job), null, ct)
+                : Task.CompletedTask),
+    ];
+
+    private static string GaveUp(Job job) => $"Processing failed after {job.Attempts} attempts; the input was kept, re-add it to try again.";
+
+    private sealed class Handler(string kind, int concurrency, int maxAttempts, Func<Job, CancellationToken, Task<bool>> run, Func<Job, CancellationToken, Task> giveUp) : IJobHandler
     {
-        try
-        {
-            using var timeout = new CancellationTokenSource(poll, time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
-            await _signal.WaitAsync(linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        public string Kind => kind;
+
+        public int Concurrency => concurrency;
+
+        public int MaxAttempts => maxAttempts;
+
+        public Task<bool> RunAsync(Job job, JobContext context, CancellationToken cancellationToken) => run(job, cancellationToken);
+
+        public Task GiveUpAsync(Job job, CancellationToken cancellationToken) => giveUp(job, cancellationToken);
     }
 
-    private async Task RunAsync(WorkItem item, string owner, TimeSpan lease, CancellationToken stop)
-    {
-        using var work = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var renewal = RenewAsync(item, owner, lease, work);
-        try
-        {
-            var done = item.Kind switch
-            {
-                WorkKinds.Ingest => await IngestAsync(item, work.Token).ConfigureAwait(false),
-                WorkKinds.Purge => await PurgeAsync(item, work.Token).ConfigureAwait(false),
-                WorkKinds.DatasetVersion => await FreezeVersionAsync(item, work.Token).ConfigureAwait(false),
-                _ => true,
-            };
-            if (done)
-            {
-                await queue.CompleteAsync(item.Id, owner, CancellationToken.None).ConfigureAwait(false);
-            }
-            else
-            {
-                await queue.RetryAsync(item.Id, owner, TimeSpan.FromMilliseconds(Math.Max(200, options.RetryBaseMs)), "waiting", CancellationToken.None).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Shutting down: hand the item back at once rather than wait for the lease to expire.
-            await queue.RetryAsync(item.Id, owner, TimeSpan.Zero, "shutdown", CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            await FailedAttemptAsync(item, owner, e).ConfigureAwait(false);
-        }
-        finally
-        {
-            await work.CancelAsync().ConfigureAwait(false);
-            await renewal.ConfigureAwait(false);
-        }
-    }
-
-    private async Task RenewAsync(WorkItem item, string owner, TimeSpan lease, CancellationTokenSource work)
-    {
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(lease / 3, time, work.Token).ConfigureAwait(false);
-                if (!await queue.RenewAsync(item.Id, owner, lease, work.Token).ConfigureAwait(false))
-                {
-                    // The lease was lost (this process stalled past it); another worker owns the item now.
-                    await work.CancelAsync().ConfigureAwait(false);
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        catch (Exception e)
-        {
-            // The store is unavailable: stop renewing; if the work outlives the lease, another claim repeats it (idempotent).
-            LogQueueError(logger, e);
-        }
-    }
-
-    private async Task FailedAttemptAsync(WorkItem item, string owner, Exception e)
-    {
-        var final = item.Attempts >= options.MaxAttempts && item.Kind != WorkKinds.Purge;
-        LogAttemptFailed(logger, e, item.Kind, item.App.ToString(), item.Target, item.Attempts, final);
-        try
-        {
-            if (!final)
-            {
-                var delay = TimeSpan.FromMilliseconds(Math.Min(60_000, options.RetryBaseMs * Math.Pow(2, Math.Min(item.Attempts - 1, 16))));
-                await queue.RetryAsync(item.Id, owner, delay, e.GetType().Name, CancellationToken.None).ConfigureAwait(false);
-                return;
-            }
-
-            var details = $"Processing failed after {item.Attempts} attempts; the input was kept, re-add it to try again.";
-            if (item.Kind == WorkKinds.Ingest)
-            {
-                await store.FailInputAsync(item.App, item.Target, (int)StatusCode.InputFailed, details, CancellationToken.None).ConfigureAwait(false);
-            }
-            else if (item.Kind == WorkKinds.DatasetVersion && item.Target.Split('/') is [var dataset, var version])
-            {
-                await datasets.SetDatasetVersionStateAsync(item.App, dataset, version, (int)StatusCode.DatasetVersionUnexpectedError, details, null, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            await queue.CompleteAsync(item.Id, owner, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception inner)
-        {
-            // The lease expires and the item runs again.
-            LogQueueError(logger, inner);
-        }
-    }
-
-    private async Task<bool> IngestAsync(WorkItem item, CancellationToken ct)
+    private async Task<bool> IngestAsync(Job item, CancellationToken ct)
     {
         var app = item.App;
         var row = await store.BeginProcessingAsync(app, item.Target, ct).ConfigureAwait(false);
@@ -205,7 +94,7 @@ internal sealed partial class IngestionWorkers(
         return true;
     }
 
-    private async Task ProcessImageAsync(InputRow row, WorkItem item, CancellationToken ct)
+    private async Task ProcessImageAsync(InputRow row, Job item, CancellationToken ct)
     {
         var app = item.App;
         byte[] bytes;
@@ -284,7 +173,7 @@ internal sealed partial class IngestionWorkers(
         return grey ? "L" : "RGB";
     }
 
-    private async Task<bool> PurgeAsync(WorkItem item, CancellationToken ct)
+    private async Task<bool> PurgeAsync(Job item, CancellationToken ct)
     {
         foreach (var indexer in _indexers)
         {
@@ -294,7 +183,7 @@ internal sealed partial class IngestionWorkers(
         return await store.PurgeInputAsync(item.App, item.Target, ct).ConfigureAwait(false);
     }
 
-    private async Task<bool> FreezeVersionAsync(WorkItem item, CancellationToken ct)
+    private async Task<bool> FreezeVersionAsync(Job item, CancellationToken ct)
     {
         if (item.Target.Split('/') is not [var datasetId, var versionId])
         {
@@ -361,10 +250,4 @@ internal sealed partial class IngestionWorkers(
         await datasets.WriteVersionSnapshotAsync(app, datasetId, versionId, items, body.ToByteArray(), (int)StatusCode.DatasetVersionReady, ct).ConfigureAwait(false);
         return true;
     }
-
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Work queue unavailable; retrying")]
-    private static partial void LogQueueError(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "{Kind} {App}/{Target} failed on attempt {Attempt} (final: {Final})")]
-    private static partial void LogAttemptFailed(ILogger logger, Exception exception, string kind, string app, string target, int attempt, bool final);
 }

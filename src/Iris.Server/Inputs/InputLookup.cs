@@ -1,12 +1,12 @@
+using Iris.Storage.Blobs;
 using Iris.Core.Apps;
 using Iris.Server.Seams;
-using Iris.Storage;
 using Iris.Storage.Inputs;
 
 namespace Iris.Server.Inputs;
 
 /// <summary>Stored inputs for predict and search by input id: the input as GetInput shows it and its original bytes.</summary>
-internal sealed class InputLookup(IInputStore store, BlobStore blobs, InputMapper mapper) : IInputLookup
+internal sealed class InputLookup(IInputStore store, IBlobStore blobs, InputMapper mapper) : IInputLookup
 {
     public async ValueTask<StoredInput?> FindAsync(AppRef app, string inputId, CancellationToken cancellationToken)
     {

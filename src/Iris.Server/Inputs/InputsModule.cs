@@ -1,3 +1,4 @@
+using Iris.Storage.Blobs;
 using System.Globalization;
 using Clarifai.Api;
 using Task = System.Threading.Tasks.Task;
@@ -7,7 +8,6 @@ using Iris.Core.Apps;
 using Iris.Core.Errors;
 using Iris.Server.Api;
 using Iris.Server.Seams;
-using Iris.Storage;
 using Iris.Storage.Inputs;
 
 namespace Iris.Server.Inputs;
@@ -16,7 +16,7 @@ namespace Iris.Server.Inputs;
 /// Inputs (CLARIFAI_FACTS.md 4): PostInputs returns at once with every accepted input at 30001 and background workers
 /// take it to 30000 or a failure status; reads hide inputs being deleted; deletion is asynchronous.
 /// </summary>
-internal sealed class InputsModule(IAppAccess access, IInputStore store, BlobStore blobs, InputMapper mapper, IngestionWorkers workers, IngestionOptions options) : IApiModule
+internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobStore blobs, InputMapper mapper, IngestionWorkers workers, IngestionOptions options) : IApiModule
 {
     /// <summary>Inputs per PostInputs / PatchInputs request (Clarifai's limit).</summary>
     public const int MaxInputsPerRequest = 128;

@@ -1,11 +1,9 @@
 using Iris.Server.Api;
 using Iris.Server.Rest;
 using Iris.Server.Seams;
-using Iris.Storage;
-using Iris.Storage.Inputs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
+using Iris.Server.Jobs;
 
 namespace Iris.Server.Inputs;
 
@@ -16,17 +14,12 @@ public static class InputsServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => IngestionOptions.FromEnvironment());
-        services.AddSingleton<IMigrationSet, InputsMigrations>();
-        services.AddSingleton<SqliteInputStore>();
-        services.AddSingleton<IInputStore>(sp => sp.GetRequiredService<SqliteInputStore>());
-        services.AddSingleton<IDatasetStore>(sp => sp.GetRequiredService<SqliteInputStore>());
-        services.AddSingleton<IWorkQueue, SqliteWorkQueue>();
         services.AddSingleton<IAppLifecycleListener, InputsAppLifecycle>();
         services.AddSingleton<UrlFetcher>();
         services.AddSingleton<HostedUrls>();
         services.AddSingleton<InputMapper>();
         services.AddSingleton<IngestionWorkers>();
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<IngestionWorkers>());
+        services.AddIrisJobs(sp => sp.GetRequiredService<IngestionWorkers>().Handlers());
         services.AddSingleton<IInputLookup, InputLookup>();
         services.AddSingleton<IRawRestHandler, HostedImageHandler>();
         services.AddSingleton<IApiModule, InputsModule>();

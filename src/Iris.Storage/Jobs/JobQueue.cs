@@ -82,9 +82,12 @@ public sealed class JobQueue(Database database, TimeProvider time)
         new(r.GetInt64(0), r.GetString(1), new AppRef(r.GetString(2), r.GetString(3)), r.GetString(4), Sql.Int(r, 5), Sql.NullableString(r, 6), Sql.NullableString(r, 7));
 }
 
-/// <summary>Kinds of jobs the inputs area queues.</summary>
+/// <summary>Kinds of jobs the storage areas queue inside their own transactions.</summary>
 public static class JobKinds
 {
+    /// <summary>DeleteApp (or deleting its owner): remove everything stored for the app, then its row. Target: the app id.</summary>
+    public const string PurgeApp = "purge_app";
+
     public const string Ingest = "ingest";
     public const string Purge = "purge";
     public const string DatasetVersion = "dataset_version";

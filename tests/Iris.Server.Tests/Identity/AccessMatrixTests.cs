@@ -10,7 +10,8 @@ namespace Iris.Server.Tests.Identity;
 /// over gRPC and REST, each cell asserting the exact status code, description, details and HTTP status. Reads are
 /// GetApp; writes are PatchApp for PATs (PAT-only RPC) and PatchCollaborators for API keys (a KeyAuth write).
 /// </summary>
-public sealed class AccessMatrixTests(IdentityFixture iris) : IClassFixture<IdentityFixture>, IDisposable
+public abstract class AccessMatrixTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : IdentityFixture
 {
     private const string Ok = "Ok";
     private const string NotExist = "Resource does not exist";
@@ -174,3 +175,7 @@ public sealed class AccessMatrixTests(IdentityFixture iris) : IClassFixture<Iden
         _ => iris.DeletedKey,
     };
 }
+
+public sealed class AccessMatrixTestsOnSqlite(IdentityFixture iris) : AccessMatrixTests<IdentityFixture>(iris);
+
+public sealed class AccessMatrixTestsOnPostgres(PostgresIdentityFixture iris) : AccessMatrixTests<PostgresIdentityFixture>(iris);

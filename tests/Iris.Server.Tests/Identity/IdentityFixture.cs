@@ -3,6 +3,7 @@ using Clarifai.Api;
 using Grpc.Core;
 using Iris.Core.Apps;
 using Iris.Server.Identity;
+using Iris.Storage.Identity;
 using Iris.Server.Seams;
 using Iris.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,7 +44,7 @@ public class IdentityFixture : IrisFixture, IAsyncLifetime
     public new async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        var admin = UserAdministration.Open(DataDir);
+        await using var admin = await UserAdministration.OpenAsync(DataDir, DatabaseUrl);
         await admin.CreateUserAsync("carol", "Carol", "Collaborator", "carol@example.com");
         await admin.CreateUserAsync("steve", "Steve", "Stranger", string.Empty);
         CarolPat = (await admin.CreateTokenAsync("carol", "test")).Secret;
@@ -109,4 +110,10 @@ public class IdentityFixture : IrisFixture, IAsyncLifetime
 
         public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken) => Task.CompletedTask;
     }
+}
+
+/// <summary>The same server on PostgreSQL: the test classes that take this fixture run unchanged against it.</summary>
+public sealed class PostgresIdentityFixture : IdentityFixture
+{
+    protected override bool OnPostgres => true;
 }

@@ -3,7 +3,7 @@ using Clarifai.Api;
 using Iris.Core.Apps;
 using Iris.Server.Identity;
 using Iris.Server.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
+using Iris.Storage.Db;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
 namespace Iris.Server.Tests.Identity;
@@ -12,7 +12,8 @@ namespace Iris.Server.Tests.Identity;
 /// Lifecycles around the matrix: key secrets shown once and stored as hashes, tokens made by the operator working at
 /// once, deleted tokens and users stopping at once, apps deleted asynchronously, app fields, scopes read from the descriptors.
 /// </summary>
-public sealed class IdentityLifecycleTests(IdentityFixture iris) : IClassFixture<IdentityFixture>, IDisposable
+public abstract class IdentityLifecycleTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : IdentityFixture
 {
     private static UserAppIDSet Me => new() { UserId = "me" };
 
@@ -37,13 +38,14 @@ public sealed class IdentityLifecycleTests(IdentityFixture iris) : IClassFixture
         Assert.Equal(["All"], key.Scopes);
         Assert.Equal(IdentityFixture.AppA, Assert.Single(key.Apps).Id);
 
-        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(iris.DataDir, "iris.db")};Mode=ReadOnly"))
+        // Whatever the backend, no stored column holds the secret, its bytes or its hex.
+        await using (var database = Database.Create(iris.DatabaseUrl, iris.DataDir, TimeProvider.System))
+        await using (var session = await database.ReadAsync(CancellationToken.None))
         {
-            await connection.OpenAsync();
-            var command = connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM identity_keys WHERE id = $s OR description = $s OR CAST(secret_hash AS TEXT) = $s OR hex(secret_hash) = upper($s);";
-            command.Parameters.AddWithValue("$s", secret);
-            Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+            var rows = await session.QueryAsync(r => (Id: r.GetString(0), Description: r.GetString(1), Hash: Sql.Bytes(r, 2)), "SELECT id, description, secret_hash FROM identity_keys;");
+            Assert.NotEmpty(rows);
+            Assert.DoesNotContain(rows, r => r.Id == secret || r.Description == secret || System.Text.Encoding.UTF8.GetString(r.Hash) == secret
+                || Convert.ToHexString(r.Hash).Equals(secret, StringComparison.OrdinalIgnoreCase));
         }
 
         Assert.DoesNotContain(iris.Logs.Messages, m => m.Contains(secret, StringComparison.Ordinal));
@@ -53,7 +55,7 @@ public sealed class IdentityLifecycleTests(IdentityFixture iris) : IClassFixture
     [Fact]
     public async Task Tokens_made_by_the_operator_work_at_once_and_stop_at_once()
     {
-        var admin = UserAdministration.Open(iris.DataDir);
+        await using var admin = await UserAdministration.OpenAsync(iris.DataDir, iris.DatabaseUrl);
         await admin.CreateUserAsync("olivia", "Olivia", "Operator", string.Empty);
         var (_, secret) = await admin.CreateTokenAsync("olivia", "cli");
 
@@ -181,3 +183,7 @@ public sealed class IdentityLifecycleTests(IdentityFixture iris) : IClassFixture
         Assert.Equal((StatusCode.ConnDoesNotExist, "User 'carol' does not exist."), (otherUser.Status.Code, otherUser.Status.Details));
     }
 }
+
+public sealed class IdentityLifecycleTestsOnSqlite(IdentityFixture iris) : IdentityLifecycleTests<IdentityFixture>(iris);
+
+public sealed class IdentityLifecycleTestsOnPostgres(PostgresIdentityFixture iris) : IdentityLifecycleTests<PostgresIdentityFixture>(iris);

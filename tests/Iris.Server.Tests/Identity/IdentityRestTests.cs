@@ -5,7 +5,8 @@ using Iris.Server.Tests.Infrastructure;
 namespace Iris.Server.Tests.Identity;
 
 /// <summary>The remaining identity RPCs over REST, as curl users call them: patching apps and keys, collaborators, users, scopes.</summary>
-public sealed class IdentityRestTests(IdentityFixture iris) : IClassFixture<IdentityFixture>, IDisposable
+public abstract class IdentityRestTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : IdentityFixture
 {
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -131,3 +132,7 @@ public sealed class IdentityRestTests(IdentityFixture iris) : IClassFixture<Iden
         return (http, body);
     }
 }
+
+public sealed class IdentityRestTestsOnSqlite(IdentityFixture iris) : IdentityRestTests<IdentityFixture>(iris);
+
+public sealed class IdentityRestTestsOnPostgres(PostgresIdentityFixture iris) : IdentityRestTests<PostgresIdentityFixture>(iris);

@@ -3,6 +3,7 @@ using Clarifai.Api;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Iris.Server.Hosting;
+using Iris.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -27,6 +28,9 @@ public class IrisFixture : IAsyncLifetime
     public HttpClient Http { get; private set; } = null!;
 
     public string DataDir => _dataDir.FullName;
+
+    /// <summary>The metadata database the server uses: null for SQLite in <see cref="DataDir"/>, else a PostgreSQL URL.</summary>
+    public string? DatabaseUrl { get; protected set; }
 
     public static Metadata PatMetadata => new() { { "authorization", "Key " + Pat } };
 
@@ -60,11 +64,21 @@ public class IrisFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>True to run the server on a fresh database of the test run's PostgreSQL cluster instead of SQLite.</summary>
+    protected virtual bool OnPostgres => false;
+
     public async Task InitializeAsync()
     {
+        if (OnPostgres)
+        {
+            var cluster = await PostgresCluster.SharedAsync();
+            DatabaseUrl = await cluster.CreateDatabaseAsync(GetType().Name);
+        }
+
         var options = new IrisServerOptions
         {
             DataDir = _dataDir.FullName,
+            DatabaseUrl = DatabaseUrl,
             HttpPort = 0,
             GrpcPort = 0,
             BootstrapPat = Pat,

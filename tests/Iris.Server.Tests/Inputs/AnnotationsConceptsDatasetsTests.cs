@@ -10,7 +10,8 @@ namespace Iris.Server.Tests.Inputs;
 /// Annotations (concepts, bounding boxes, polygons), concepts (create, duplicate, patch, search, counts) and datasets
 /// with frozen versions, over gRPC and REST, with the exact statuses CLARIFAI_FACTS.md 2.2, 3.5 and 4.6 give.
 /// </summary>
-public sealed class AnnotationsConceptsDatasetsTests(InputsFixture iris) : IClassFixture<InputsFixture>, IDisposable
+public abstract class AnnotationsConceptsDatasetsTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : InputsFixture
 {
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -183,3 +184,7 @@ public sealed class AnnotationsConceptsDatasetsTests(InputsFixture iris) : IClas
         Assert.Equal(StatusCode.Success, (await iris.Grpc.GetInputAsync(new GetInputRequest { UserAppId = InputsFixture.App(app), InputId = "d1" }, IrisFixture.PatMetadata)).Status.Code);
     }
 }
+
+public sealed class AnnotationsConceptsDatasetsTestsOnSqlite(InputsFixture iris) : AnnotationsConceptsDatasetsTests<InputsFixture>(iris);
+
+public sealed class AnnotationsConceptsDatasetsTestsOnPostgres(PostgresInputsFixture iris) : AnnotationsConceptsDatasetsTests<PostgresInputsFixture>(iris);

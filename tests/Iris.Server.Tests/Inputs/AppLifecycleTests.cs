@@ -7,7 +7,8 @@ using StatusCode = Clarifai.Api.Status.StatusCode;
 namespace Iris.Server.Tests.Inputs;
 
 /// <summary>DeleteApp takes an app's inputs, annotations and blobs with it; PatchAppsIds moves them to the new id.</summary>
-public sealed class AppLifecycleTests(InputsFixture iris) : IClassFixture<InputsFixture>, IDisposable
+public abstract class AppLifecycleTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : InputsFixture
 {
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -73,3 +74,7 @@ public sealed class AppLifecycleTests(InputsFixture iris) : IClassFixture<Inputs
 
     private static string Sha(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 }
+
+public sealed class AppLifecycleTestsOnSqlite(InputsFixture iris) : AppLifecycleTests<InputsFixture>(iris);
+
+public sealed class AppLifecycleTestsOnPostgres(PostgresInputsFixture iris) : AppLifecycleTests<PostgresInputsFixture>(iris);

@@ -10,7 +10,7 @@ namespace Iris.Server.Tests.Inputs;
 /// An Iris server whose ingestion may fetch from loopback (the fixture web server), with short timeouts. Re-implements
 /// <see cref="IAsyncLifetime"/> so xunit starts the web server too.
 /// </summary>
-public sealed class InputsFixture : IrisFixture, IAsyncLifetime
+public class InputsFixture : IrisFixture, IAsyncLifetime
 {
     public FixtureWebServer Web { get; private set; } = null!;
 
@@ -53,4 +53,10 @@ public sealed class InputsFixture : IrisFixture, IAsyncLifetime
             await Task.Delay(50);
         }
     }
+}
+
+/// <summary>The same server on PostgreSQL: the test classes that take this fixture run unchanged against it.</summary>
+public sealed class PostgresInputsFixture : InputsFixture
+{
+    protected override bool OnPostgres => true;
 }

@@ -15,7 +15,8 @@ namespace Iris.Server.Tests.Inputs;
 /// image_info and hosted copies, or to its precise failure status; reads, patches, counts, add-jobs and asynchronous
 /// deletion behave as CLARIFAI_FACTS.md 4 describes.
 /// </summary>
-public sealed class InputsTests(InputsFixture iris) : IClassFixture<InputsFixture>, IDisposable
+public abstract class InputsTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : InputsFixture
 {
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -418,3 +419,7 @@ public sealed class InputsTests(InputsFixture iris) : IClassFixture<InputsFixtur
         Assert.Equal(StatusCode.ConnDoesNotExist, unknown.Status.Code);
     }
 }
+
+public sealed class InputsTestsOnSqlite(InputsFixture iris) : InputsTests<InputsFixture>(iris);
+
+public sealed class InputsTestsOnPostgres(PostgresInputsFixture iris) : InputsTests<PostgresInputsFixture>(iris);

@@ -10,7 +10,7 @@ namespace Iris.Server.Tests.Models;
 /// An Iris server whose converted models live in a temp directory shared by every test run on the machine (conversion
 /// happens once), plus a loopback HTTP server that serves the package photographs for predict by URL.
 /// </summary>
-public sealed class ModelsFixture : IrisFixture, IAsyncLifetime
+public class ModelsFixture : IrisFixture, IAsyncLifetime
 {
     private readonly HttpListener _listener = new();
     private readonly CancellationTokenSource _stop = new();
@@ -85,4 +85,10 @@ public sealed class ModelsFixture : IrisFixture, IAsyncLifetime
         socket.Start();
         return ((IPEndPoint)socket.LocalEndpoint).Port;
     }
+}
+
+/// <summary>The same server on PostgreSQL: the test classes that take this fixture run unchanged against it.</summary>
+public sealed class PostgresModelsFixture : ModelsFixture
+{
+    protected override bool OnPostgres => true;
 }

@@ -8,7 +8,8 @@ using Iris.Server.Tests.Infrastructure;
 namespace Iris.Server.Tests.Models;
 
 /// <summary>PostModelOutputs with the built-in models over gRPC and REST: shapes of the seed, output config, per-output status.</summary>
-public sealed class PredictTests(ModelsFixture iris) : IClassFixture<ModelsFixture>, IDisposable
+public abstract class PredictTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : ModelsFixture
 {
     private static readonly UserAppIDSet Main = new() { UserId = "clarifai", AppId = "main" };
     private static readonly ByteString Metro = ByteString.CopyFrom(File.ReadAllBytes(ModelsFixture.MetroNorth));
@@ -231,3 +232,7 @@ public sealed class PredictTests(ModelsFixture iris) : IClassFixture<ModelsFixtu
         return response;
     }
 }
+
+public sealed class PredictTestsOnSqlite(ModelsFixture iris) : PredictTests<ModelsFixture>(iris);
+
+public sealed class PredictTestsOnPostgres(PostgresModelsFixture iris) : PredictTests<PostgresModelsFixture>(iris);

@@ -1,13 +1,13 @@
 using Iris.Core.Apps;
 
-namespace Iris.Server.Identity;
+namespace Iris.Storage.Identity;
 
 /// <summary>
 /// Users, apps, keys and collaborators. Every app-level query is keyed by the app (owner + app id), and key look-ups
 /// by their hash or by owner, so a handler that forgets a check still cannot read across apps. Apps being deleted are
 /// invisible to every query except the deletion worker's. Implemented on SQLite today; nothing here is SQLite-specific.
 /// </summary>
-internal interface IIdentityStore
+public interface IIdentityStore
 {
     Task<bool> CreateUserAsync(UserRecord user, CancellationToken cancellationToken);
 
@@ -37,10 +37,8 @@ internal interface IIdentityStore
     /// <summary>Renames an app with its keys and collaborators; false when <paramref name="newId"/> is taken.</summary>
     Task<bool> RenameAppAsync(AppRef app, string newId, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Hides the app at once and removes its keys and collaborators; false when it was not live.</summary>
+    /// <summary>Hides the app at once, removes its keys and collaborators and queues its purge job; false when it was not live.</summary>
     Task<bool> MarkAppDeletingAsync(AppRef app, CancellationToken cancellationToken);
-
-    Task<IReadOnlyList<AppRef>> ListDeletingAppsAsync(CancellationToken cancellationToken);
 
     /// <summary>Removes the row of an app marked for deletion, after every area purged its data.</summary>
     Task RemoveDeletedAppAsync(AppRef app, CancellationToken cancellationToken);

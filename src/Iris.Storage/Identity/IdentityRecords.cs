@@ -1,9 +1,9 @@
 using Iris.Core.Apps;
 
-namespace Iris.Server.Identity;
+namespace Iris.Storage.Identity;
 
 /// <summary>Visibility levels of <c>Visibility.Gettable</c> as stored (resources.proto).</summary>
-internal static class Gettable
+public static class Gettable
 {
     public const int Private = 10;
     public const int Org = 30;
@@ -11,15 +11,15 @@ internal static class Gettable
 }
 
 /// <summary>Key types of <c>Key.type</c>.</summary>
-internal static class KeyTypes
+public static class KeyTypes
 {
     public const string AppSpecific = "app_specific_key";
     public const string PersonalAccessToken = "personal_access_token";
 }
 
-internal sealed record UserRecord(string Id, string FirstName, string LastName, string CompanyName, string PrimaryEmail, int Visibility, DateTimeOffset CreatedAt);
+public sealed record UserRecord(string Id, string FirstName, string LastName, string CompanyName, string PrimaryEmail, int Visibility, DateTimeOffset CreatedAt);
 
-internal sealed record AppRecord(
+public sealed record AppRecord(
     string UserId,
     string Id,
     string Name,
@@ -47,7 +47,7 @@ internal sealed record AppRecord(
 /// <param name="Endpoints">RPC names the key may call regardless of its scopes.</param>
 /// <param name="CreatedAt">Creation time.</param>
 /// <param name="ExpiresAt">When the key stops working; null = never.</param>
-internal sealed record KeyRecord(
+public sealed record KeyRecord(
     string Id,
     string UserId,
     string Type,
@@ -58,7 +58,7 @@ internal sealed record KeyRecord(
     DateTimeOffset CreatedAt,
     DateTimeOffset? ExpiresAt);
 
-internal sealed record CollaboratorRecord(
+public sealed record CollaboratorRecord(
     string Id,
     AppRef App,
     string UserId,
