@@ -53,7 +53,7 @@ public sealed class PostgresConnectionTests(StoreFixture<PostgresBackend> fixtur
         await AssertTryAgainAsync(() => store.GetInputAsync(app, "x", Ct));
         await AssertTryAgainAsync(() => store.AddInputsAsync(app, [new NewInput("x", "image", [], null, false, null, default, [], "ann", [], [], IdConflictPolicy.Skip)], null, Ct));
         await AssertTryAgainAsync(() => new JobQueue(db, Time).ClaimAsync(JobKinds.Ingest, "w", TimeSpan.FromSeconds(30), Ct));
-        await AssertTryAgainAsync(() => db.MigrateAsync([new InputsMigrations()], Ct));
+        await AssertTryAgainAsync(() => db.MigrateAsync(StorageAreas.Migrations, Ct));
         Directory.Delete(blobDir, recursive: true);
     }
 
@@ -65,7 +65,7 @@ public sealed class PostgresConnectionTests(StoreFixture<PostgresBackend> fixtur
         try
         {
             var db = Open(await cluster.CreateDatabaseAsync("downtime"));
-            await db.MigrateAsync([new InputsMigrations()], Ct);
+            await db.MigrateAsync(StorageAreas.Migrations, Ct);
             var blobDir = Path.Combine(Path.GetTempPath(), "iris-blobs-" + Guid.NewGuid().ToString("N")[..12]);
             var store = new SqlInputStore(db, new FileBlobStore(blobDir), Time);
             var app = new AppRef("u", "a");

@@ -1,6 +1,5 @@
 using Iris.Core.Apps;
 using Iris.Storage.Db;
-using Iris.Storage.Inputs;
 
 namespace Iris.Storage.Tests.Infrastructure;
 
@@ -41,7 +40,7 @@ public abstract class StoreTestBase(IStoreBackend backend, string store) : IAsyn
     protected static AppRef NewApp() => new("u" + Guid.NewGuid().ToString("N")[..8], "app" + Guid.NewGuid().ToString("N")[..8]);
 
     /// <summary>The areas whose schema the suite needs; the class's store is migrated to them before each test (idempotent).</summary>
-    protected virtual IEnumerable<IMigrationSet> Migrations => [new InputsMigrations()];
+    protected virtual IEnumerable<IMigrationSet> Migrations => StorageAreas.Migrations;
 
     public virtual async Task InitializeAsync()
     {
