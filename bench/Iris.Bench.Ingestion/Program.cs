@@ -7,6 +7,7 @@ using Task = System.Threading.Tasks.Task;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Iris.Core.Fetching;
 using Iris.Imaging;
 using Iris.Server.Hosting;
 using Iris.Server.Inputs;
@@ -28,7 +29,7 @@ var images = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) 
 var listSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;
 var photo = File.ReadAllBytes(Path.Combine(root, "node_modules/clarifai-nodejs-grpc/tests/assets/metro-north.jpg"));
 const string Pat = "bench0pat0000000000000000000000001";
-var ingestion = new IngestionOptions { AllowPrivateUrls = true };
+var ingestion = new IngestionOptions();
 
 // Raw: decode + 320-px thumbnail, one loop per worker; measured after a warm-up and again after the Iris runs, best kept.
 double RawRate(int count)
@@ -64,7 +65,7 @@ var webBase = webApp.Urls.First().TrimEnd('/');
 
 var dataDir = Directory.CreateTempSubdirectory("iris-ingest-bench-");
 var server = IrisServer.Create(new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
-    logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(), services => services.AddSingleton(ingestion));
+    logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(), services => services.AddSingleton(ingestion).AddSingleton(new UrlFetcherOptions { AllowPrivateUrls = true }));
 await server.StartAsync();
 using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 256 << 20, MaxReceiveMessageSize = 256 << 20 });
 var grpc = new V2.V2Client(channel);

@@ -38,12 +38,6 @@ public sealed class InferenceOptions
     /// <summary>ONNX Runtime intra-op threads per session (<c>IRIS_ORT_THREADS</c>); default the processor count (2 on a 2-core machine).</summary>
     public int IntraOpThreads { get; set; } = Math.Max(1, Environment.ProcessorCount);
 
-    /// <summary>Largest image download for predict by URL, in bytes; default 20 MiB (Clarifai's limit for URL inputs).</summary>
-    public long MaxDownloadBytes { get; set; } = 20L * 1024 * 1024;
-
-    /// <summary>Timeout of one URL download; default 10 s.</summary>
-    public TimeSpan DownloadTimeout { get; set; } = TimeSpan.FromSeconds(10);
-
     public static InferenceOptions FromEnvironment()
     {
         var options = new InferenceOptions();

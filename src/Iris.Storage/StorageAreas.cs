@@ -8,5 +8,6 @@ namespace Iris.Storage;
 /// <summary>Every area's migrations, in one list: the server and the CLI migrate the same schema.</summary>
 public static class StorageAreas
 {
-    public static IReadOnlyList<IMigrationSet> Migrations { get; } = [new IdentityMigrations(), new InputsMigrations(), new InputIndexMigrations()];
+    /// <summary>In the order they are applied: the inputs area owns the job queue (<c>work_queue</c>), which identity's jobs use.</summary>
+    public static IReadOnlyList<IMigrationSet> Migrations { get; } = [new InputsMigrations(), new IdentityMigrations(), new InputIndexMigrations()];
 }

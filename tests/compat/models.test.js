@@ -42,6 +42,8 @@ let photoBase;
 before(async () => {
   // Share converted models across runs (conversion happens once per machine).
   process.env.IRIS_MODELS_DIR = path.join(os.tmpdir(), 'iris-test-models');
+  // Predict by URL fetches from the photo server below, on loopback: the operator setting that allows private addresses.
+  process.env.IRIS_INGEST_ALLOW_PRIVATE_URLS = '1';
   iris = await startIris();
   ({ stub, grpc } = officialStub(iris.grpcTarget));
   photos = http.createServer((req, res) => {

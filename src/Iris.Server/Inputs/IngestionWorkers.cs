@@ -4,7 +4,9 @@ using Task = System.Threading.Tasks.Task;
 using Clarifai.Api.Status;
 using Google.Protobuf;
 using Iris.Core.Errors;
+using Iris.Core.Fetching;
 using Iris.Core.Ingestion;
+using Iris.Core.Media;
 using Iris.Imaging;
 using Iris.Storage.Inputs;
 using Iris.Storage.Jobs;
@@ -116,7 +118,7 @@ internal sealed class IngestionWorkers(
             throw new IrisException(StatusCode.InputOverLimit, $"The image is {bytes.Length} bytes; the limit is {options.MaxImageBytes} bytes.");
         }
 
-        using var image = ImageDecoder.TryDecode(bytes, out var error) ?? throw DecodeError(error, bytes, contentType);
+        using var image = ImageDecoding.Decode(bytes, contentType: contentType);
         var blobKey = row.SourceBlob ?? await blobs.PutAsync(bytes, ct).ConfigureAwait(false);
         var thumbKey = await blobs.PutAsync(Thumbnail(image, options.ThumbnailSize), ct).ConfigureAwait(false);
         foreach (var indexer in _indexers)
@@ -133,16 +135,6 @@ internal sealed class IngestionWorkers(
             }
         }
     }
-
-    private static IrisException DecodeError(ImageError error, byte[] bytes, string? contentType) => error switch
-    {
-        ImageError.TooManyPixels => new IrisException(StatusCode.InputOverLimit, $"The image has more than {ImageDecoder.MaxPixels:N0} pixels (85 megapixels), the limit."),
-        ImageError.Corrupt => new IrisException(StatusCode.InputFailed, "The image is corrupt or truncated: its pixels could not be decoded."),
-        _ => new IrisException(StatusCode.InputUnsupportedFormat,
-            contentType is { Length: > 0 } && !contentType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
-                ? $"The URL returned {contentType} content ({bytes.Length} bytes), not an image Iris decodes (JPEG, PNG, WebP, GIF, BMP, ICO)."
-                : $"The {bytes.Length} bytes are not an image Iris decodes (JPEG, PNG, WebP, GIF, BMP, ICO)."),
-    };
 
     /// <summary>A JPEG no larger than <paramref name="size"/> on its longest side (the <c>small</c> hosted size).</summary>
     private static byte[] Thumbnail(DecodedImage image, int size)

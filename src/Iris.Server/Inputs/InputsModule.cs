@@ -6,6 +6,7 @@ using Clarifai.Api.Status;
 using Google.Protobuf;
 using Iris.Core.Apps;
 using Iris.Core.Errors;
+using Iris.Core.Fetching;
 using Iris.Server.Api;
 using Iris.Server.Seams;
 using Iris.Storage.Inputs;

@@ -1,6 +1,8 @@
+using Iris.Core.Apps;
+using Iris.Core.Fetching;
+using Iris.Core.Inputs;
 using Iris.Server.Api;
 using Iris.Server.Rest;
-using Iris.Server.Seams;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Iris.Server.Jobs;
@@ -15,7 +17,8 @@ public static class InputsServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => IngestionOptions.FromEnvironment());
         services.AddSingleton<IAppLifecycleListener, InputsAppLifecycle>();
-        services.AddSingleton<UrlFetcher>();
+        services.TryAddSingleton(_ => UrlFetcherOptions.FromEnvironment());
+        services.TryAddSingleton<UrlFetcher>();
         services.AddSingleton<HostedUrls>();
         services.AddSingleton<InputMapper>();
         services.AddSingleton<IngestionWorkers>();

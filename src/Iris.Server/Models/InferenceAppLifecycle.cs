@@ -1,5 +1,4 @@
 using Iris.Core.Apps;
-using Iris.Server.Seams;
 using Iris.Storage.Vectors;
 
 namespace Iris.Server.Models;

@@ -1,8 +1,13 @@
-using System.Net;
+using Iris.Core.Apps;
+using Iris.Core.Fetching;
+using Iris.Core.Inputs;
 using Iris.Inference;
+using Iris.Inference.Engine;
+using Iris.Inference.Predict;
 using Iris.Server.Api;
 using Iris.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Iris.Server.Models;
 
@@ -12,24 +17,12 @@ public static class InferenceRegistration
     public static IServiceCollection AddIrisInference(this IServiceCollection services, IrisServerOptions options)
     {
         services.AddIrisInferenceEngine(options.DataDir);
-        services.AddSingleton(sp =>
-        {
-            var inference = sp.GetRequiredService<InferenceOptions>();
-            // Predict by URL: redirects followed (at most 5), no cookies, decompression on; timeouts per download.
-            var handler = new SocketsHttpHandler
-            {
-                AllowAutoRedirect = true,
-                MaxAutomaticRedirections = 5,
-                UseCookies = false,
-                AutomaticDecompression = DecompressionMethods.All,
-                ConnectTimeout = inference.DownloadTimeout,
-            };
-            var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-            http.DefaultRequestHeaders.UserAgent.ParseAdd("Iris/1.0 (+predict by URL)");
-            return new Predictor(sp.GetRequiredService<Inference.Engine.InferenceEngine>(), inference, http, sp);
-        });
+        // Predict by URL downloads through the same fetcher (and SSRF policy) as ingestion.
+        services.TryAddSingleton(_ => UrlFetcherOptions.FromEnvironment());
+        services.TryAddSingleton<UrlFetcher>();
+        services.AddSingleton(sp => new ImagePredictor(sp.GetRequiredService<InferenceEngine>(), sp.GetRequiredService<UrlFetcher>(), sp.GetService<IInputLookup>()));
         services.AddSingleton<IApiModule, ModelsModule>();
-        services.AddSingleton<Seams.IAppLifecycleListener, InferenceAppLifecycle>();
+        services.AddSingleton<IAppLifecycleListener, InferenceAppLifecycle>();
         return services;
     }
 }

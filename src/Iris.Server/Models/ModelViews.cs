@@ -11,7 +11,7 @@ internal static class ModelViews
 {
     public const string MainUser = "clarifai";
     public const string MainApp = "main";
-    public const int DefaultMaxConcepts = 20;
+    public const int DefaultMaxConcepts = Inference.Predict.ConceptFilter.DefaultMaxConcepts;
 
     private static readonly Visibility Public = new() { Gettable = Visibility.Types.Gettable.Public };
 

@@ -1,6 +1,7 @@
 using Clarifai.Api;
 using Clarifai.Api.Status;
 using Iris.Core.Errors;
+using Iris.Inference.Predict;
 using Iris.Inference.Zoo;
 using Iris.Server.Api;
 using Iris.Server.Seams;
@@ -12,7 +13,7 @@ namespace Iris.Server.Models;
 /// app the caller can read (Clarifai's "fetch from main"): a PAT can predict in its own app's context, and input ids
 /// are looked up in that app. Any other model id → 21200 (predict) / 11101 (reads).
 /// </summary>
-internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, Predictor predictor) : IApiModule
+internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredictor predictor) : IApiModule
 {
     private const int DefaultPerPage = 128;
 
@@ -38,7 +39,10 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, Predictor pr
             throw new IrisException(StatusCode.ModelDoesNotExist, $"Model '{model.Descriptor.Id}' has no version '{request.VersionId}'.");
         }
 
-        return await predictor.PredictAsync(model, app, request, context.CancellationToken).ConfigureAwait(false);
+        var filter = PredictMapping.Filter(request.Model, model.Descriptor);
+        var sources = request.Inputs.Select(PredictMapping.SourceOf).ToArray();
+        var results = await predictor.PredictAsync(model, app, sources, filter, context.CancellationToken).ConfigureAwait(false);
+        return PredictMapping.Response(request.Inputs, sources, results, filter, model.Descriptor);
     }
 
     private async ValueTask<SingleModelResponse> GetModelAsync(GetModelRequest request, CallContext context, bool withConcepts)

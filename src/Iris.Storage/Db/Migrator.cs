@@ -19,7 +19,8 @@ public interface IMigrationSet
 }
 
 /// <summary>
-/// Applies pending migrations at start-up, each step in its own write transaction that re-reads the applied version
+/// Applies pending migrations at start-up, area by area in the order given (an area may use an earlier area's tables),
+/// each step in its own write transaction that re-reads the applied version
 /// first, so two processes migrating at once apply each step exactly once. (A hand-written migrator rather than DbUp
 /// or Evolve: those track scripts by name in one global journal, where Iris needs per-area versions, the same code
 /// for two dialects, and to run inside its own connection handling; the whole job is this file.)
@@ -37,7 +38,7 @@ public static class Migrator
               PRIMARY KEY (area, version)
             );
             """, cancellationToken).ConfigureAwait(false);
-        foreach (var set in sets.OrderBy(s => s.Area, StringComparer.Ordinal))
+        foreach (var set in sets)
         {
             var expected = 1;
             foreach (var migration in set.For(database.Dialect).OrderBy(m => m.Version))

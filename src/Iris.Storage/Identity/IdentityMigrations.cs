@@ -77,6 +77,12 @@ public sealed class IdentityMigrations : IMigrationSet
             UPDATE identity_keys SET created_at = created_at * 1000, expires_at = expires_at * 1000;
             UPDATE identity_collaborators SET created_at = created_at * 1000, modified_at = modified_at * 1000;
             """),
+        // Apps deleted before app purges became jobs were found by polling; give each its job (the inputs area, which
+        // owns the job queue, migrates first: see StorageAreas).
+        new(3, "purge jobs for apps marked deleting", """
+            INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at)
+              SELECT 'purge_app', user_id, id, id, 0, 0 FROM identity_apps WHERE deleting = 1;
+            """),
     ];
 
     private static readonly Migration[] Postgres =

@@ -142,16 +142,19 @@ public sealed class SqlIdentityStore(Database database) : IIdentityStore
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var taken = await QueryAsync(connection, transaction, "SELECT 1 FROM identity_apps WHERE user_id = @user AND id = @new;", _ => 1, cancellationToken,
-            ("@user", app.UserId), ("@new", newId)).ConfigureAwait(false);
-        if (taken.Count > 0)
+        // The new id is free exactly when the primary key accepts it: a racing rename or create on another node loses here.
+        int renamed;
+        try
+        {
+            renamed = await ExecuteAsync(connection, transaction, """
+                UPDATE identity_apps SET id = @new, modified_at = @now WHERE user_id = @user AND id = @old AND deleting = 0;
+                """, cancellationToken, ("@user", app.UserId), ("@old", app.AppId), ("@new", newId), ("@now", Clock.ToMicros(now))).ConfigureAwait(false);
+        }
+        catch (Exception e) when (database.IsUniqueViolation(e))
         {
             return false;
         }
 
-        var renamed = await ExecuteAsync(connection, transaction, """
-            UPDATE identity_apps SET id = @new, modified_at = @now WHERE user_id = @user AND id = @old AND deleting = 0;
-            """, cancellationToken, ("@user", app.UserId), ("@old", app.AppId), ("@new", newId), ("@now", Clock.ToMicros(now))).ConfigureAwait(false);
         if (renamed != 1)
         {
             return false;

@@ -162,11 +162,6 @@ public sealed class InputsMigrations : IMigrationSet
             DROP INDEX work_queue_ready;
             CREATE INDEX work_queue_ready ON work_queue (kind, run_after, lease_until);
             """),
-        // Apps deleted before app purges became jobs were found by polling; give each its job now.
-        new(3, "purge jobs for apps marked deleting", """
-            INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at)
-              SELECT 'purge_app', user_id, id, id, 0, 0 FROM identity_apps WHERE deleting = 1;
-            """),
     ];
 
     // PostgreSQL starts from the current schema: 64-bit times and sequences, BYTEA payloads.

@@ -4,7 +4,6 @@ using Grpc.Core;
 using Iris.Core.Apps;
 using Iris.Server.Identity;
 using Iris.Storage.Identity;
-using Iris.Server.Seams;
 using Iris.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using StatusCode = Clarifai.Api.Status.StatusCode;

@@ -4,6 +4,7 @@ using Iris.Core.Apps;
 using Iris.Server.Identity;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Storage.Db;
+using Microsoft.Extensions.DependencyInjection;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
 namespace Iris.Server.Tests.Identity;
@@ -87,6 +88,15 @@ public abstract class IdentityLifecycleTests<TFixture>(TFixture iris) : IClassFi
     {
         await iris.CreateAppAsync("doomed");
         var key = await iris.CreateKeyAsync("doomed", "All");
+        // The purge job is done when the app's row is gone too (after every area purged its data).
+        var rowRemoved = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        iris.Server.Services.GetRequiredService<AppDeletionWorker>().Purged += app =>
+        {
+            if (app == new AppRef("admin", "doomed"))
+            {
+                rowRemoved.TrySetResult();
+            }
+        };
         var ids = new UserAppIDSet { UserId = "me", AppId = "doomed" };
 
         var deleted = await iris.Grpc.DeleteAppAsync(new DeleteAppRequest { UserAppId = ids }, IrisFixture.PatMetadata);
@@ -98,6 +108,7 @@ public abstract class IdentityLifecycleTests<TFixture>(TFixture iris) : IClassFi
         Assert.Equal(StatusCode.ConnKeyNotFound, (await iris.Grpc.GetAppAsync(new GetAppRequest(), IdentityFixture.Auth(key))).Status.Code);
 
         await iris.Listener.Purged(new AppRef("admin", "doomed")).WaitAsync(TimeSpan.FromSeconds(30));
+        await rowRemoved.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         // Once purged, the id can be used again.
         var again = await iris.Grpc.PostAppsAsync(new PostAppsRequest { UserAppId = Me, Apps = { new App { Id = "doomed" } } }, IrisFixture.PatMetadata);

@@ -1,4 +1,5 @@
 using Clarifai.Api;
+using Iris.Core.Fetching;
 using Iris.Server.Inputs;
 using Iris.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,13 +15,11 @@ public class InputsFixture : IrisFixture, IAsyncLifetime
 {
     public FixtureWebServer Web { get; private set; } = null!;
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton(new IngestionOptions
+    protected override void ConfigureServices(IServiceCollection services)
     {
-        AllowPrivateUrls = true,
-        ConnectTimeoutSeconds = 2,
-        ReadTimeoutSeconds = 2,
-        RetryBaseMs = 100,
-    });
+        services.AddSingleton(new IngestionOptions { RetryBaseMs = 100 });
+        services.AddSingleton(new UrlFetcherOptions { AllowPrivateUrls = true, ConnectTimeoutSeconds = 2, ReadTimeoutSeconds = 2 });
+    }
 
     public new async Task InitializeAsync()
     {

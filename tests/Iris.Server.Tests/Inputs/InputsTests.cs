@@ -241,17 +241,17 @@ public abstract class InputsTests<TFixture>(TFixture iris) : IClassFixture<TFixt
     [Fact]
     public async Task Private_addresses_are_refused_unless_the_operator_allows_them()
     {
-        using var fetcher = new Iris.Server.Inputs.UrlFetcher(new Iris.Server.Inputs.IngestionOptions());
+        using var fetcher = new Iris.Core.Fetching.UrlFetcher(new Iris.Core.Fetching.UrlFetcherOptions());
         var error = await Assert.ThrowsAsync<Iris.Core.Errors.IrisException>(() => fetcher.FetchAsync(new Uri(iris.Web.BaseUrl + "/photo/0.jpg"), CancellationToken.None));
         Assert.Equal(StatusCode.InputInvalidUrl, error.Code);
         Assert.Contains("IRIS_INGEST_ALLOW_PRIVATE_URLS", error.Details, StringComparison.Ordinal);
         foreach (var address in new[] { "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "fe80::1", "100.64.0.1", "0.0.0.0" })
         {
-            Assert.True(Iris.Server.Inputs.UrlFetcher.IsInternal(IPAddress.Parse(address)), address);
+            Assert.True(Iris.Core.Fetching.AddressGuard.IsInternal(IPAddress.Parse(address)), address);
         }
 
-        Assert.False(Iris.Server.Inputs.UrlFetcher.IsInternal(IPAddress.Parse("93.184.216.34")));
-        Assert.False(Iris.Server.Inputs.UrlFetcher.IsInternal(IPAddress.Parse("2606:2800:220:1::1")));
+        Assert.False(Iris.Core.Fetching.AddressGuard.IsInternal(IPAddress.Parse("93.184.216.34")));
+        Assert.False(Iris.Core.Fetching.AddressGuard.IsInternal(IPAddress.Parse("2606:2800:220:1::1")));
     }
 
     [Fact]

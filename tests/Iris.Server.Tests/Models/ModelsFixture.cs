@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Iris.Core.Fetching;
 using Iris.Inference;
 using Iris.Server.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,8 +26,12 @@ public class ModelsFixture : IrisFixture, IAsyncLifetime
     /// <summary>Base URL of the photo server: <c>{PhotoBase}/metro-north.jpg</c>; any other name answers 404.</summary>
     public string PhotoBase { get; private set; } = string.Empty;
 
-    protected override void ConfigureServices(IServiceCollection services) =>
+    protected override void ConfigureServices(IServiceCollection services)
+    {
         services.AddSingleton(new InferenceOptions { ModelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models") });
+        // The photo server is on loopback: the operator setting that lets downloads reach private addresses.
+        services.AddSingleton(new UrlFetcherOptions { AllowPrivateUrls = true });
+    }
 
     public new async Task InitializeAsync()
     {

@@ -177,7 +177,7 @@ public abstract class PredictTests<TFixture>(TFixture iris) : IClassFixture<TFix
         Assert.Equal(StatusCode.InputInvalidArgument, response.Outputs[1].Status.Code);
         Assert.Empty(response.Outputs[1].Data?.Concepts ?? []);
         Assert.Equal(StatusCode.InputUnsupportedFormat, response.Outputs[2].Status.Code);
-        // No inputs module in this build: the stored input cannot be found.
+        // clarifai/main stores no inputs: the stored input cannot be found.
         Assert.Equal(StatusCode.InputDoesNotExist, response.Outputs[3].Status.Code);
         Assert.Equal("Input 'stored-input' does not exist in app 'clarifai/main'.", response.Outputs[3].Status.Details);
     }

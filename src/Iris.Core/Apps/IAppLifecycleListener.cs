@@ -1,10 +1,9 @@
-using Iris.Core.Apps;
-
-namespace Iris.Server.Seams;
+namespace Iris.Core.Apps;
 
 /// <summary>
-/// Implemented by every module that stores rows or files keyed by app (inputs, models, searches, …) and registered in
-/// DI as <c>IAppLifecycleListener</c>. The identity module calls all of them.
+/// Implemented by every area that stores rows or files keyed by app (inputs, models, searches, …) and registered in
+/// DI as <c>IAppLifecycleListener</c>. The identity area calls all of them. It lives in Core so that areas below the
+/// server (storage, inference, search) can implement it.
 /// </summary>
 public interface IAppLifecycleListener
 {

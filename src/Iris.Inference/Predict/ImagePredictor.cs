@@ -1,0 +1,107 @@
+using Clarifai.Api;
+using Task = System.Threading.Tasks.Task;
+using Clarifai.Api.Status;
+using Iris.Core.Apps;
+using Iris.Core.Errors;
+using Iris.Core.Fetching;
+using Iris.Core.Inputs;
+using Iris.Core.Media;
+using Iris.Inference.Engine;
+using Iris.Inference.Zoo;
+
+namespace Iris.Inference.Predict;
+
+/// <summary>One input's answer: the model's filtered output or the status it failed with, and the stored input it read, if any.</summary>
+public sealed record PredictResult(Data? Data, IrisException? Error, StoredInput? Stored);
+
+/// <summary>
+/// Predict on images, for every caller (PostModelOutputs, workflows, search by image): gets each input's bytes (sent,
+/// downloaded through the one <see cref="UrlFetcher"/>, or read from a stored input), decodes them once with the one
+/// decode-error map, runs the model on the engine and filters its concepts. Inputs run concurrently; one input's
+/// failure is its own result, never the request's.
+/// </summary>
+public sealed class ImagePredictor(InferenceEngine engine, UrlFetcher fetcher, IInputLookup? inputs = null)
+{
+    /// <summary>Inputs per predict (Clarifai's limit, and the SDK's <c>MAX_MODEL_PREDICT_INPUTS</c>).</summary>
+    public const int MaxInputs = 128;
+
+    /// <summary>One result per source, in order. 1–<see cref="MaxInputs"/> sources, else 11102 for the whole request.</summary>
+    public async Task<PredictResult[]> PredictAsync(BuiltinModel model, AppRef app, IReadOnlyList<ImageSource> sources, ConceptFilter filter, CancellationToken cancellationToken)
+    {
+        if (sources.Count == 0)
+        {
+            throw IrisException.InvalidRequest("Provide at least one input in 'inputs'.");
+        }
+
+        if (sources.Count > MaxInputs)
+        {
+            throw IrisException.InvalidRequest($"At most {MaxInputs} inputs can be predicted in one request; got {sources.Count}.");
+        }
+
+        var running = new Task<PredictResult>[sources.Count];
+        for (var i = 0; i < running.Length; i++)
+        {
+            running[i] = PredictOneAsync(model, app, sources[i], filter, cancellationToken);
+        }
+
+        return await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    private async Task<PredictResult> PredictOneAsync(BuiltinModel model, AppRef app, ImageSource source, ConceptFilter filter, CancellationToken cancellationToken)
+    {
+        StoredInput? stored = null;
+        try
+        {
+            ReadOnlyMemory<byte> bytes;
+            string? contentType = null;
+            switch (source)
+            {
+                case ImageSource.Bytes sent:
+                    bytes = sent.Encoded;
+                    break;
+                case ImageSource.Url url:
+                    var fetched = await fetcher.FetchAsync(UrlFetcher.ParseUrl(url.Address), cancellationToken).ConfigureAwait(false);
+                    (bytes, contentType) = (fetched.Bytes, fetched.ContentType);
+                    break;
+                case ImageSource.Stored byId:
+                    stored = await FindAsync(app, byId.InputId, cancellationToken).ConfigureAwait(false);
+                    bytes = stored.ImageBytes;
+                    break;
+                case ImageSource.Missing missing:
+                    throw new IrisException(StatusCode.InputInvalidArgument, missing.Details);
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(source));
+            }
+
+            using var image = ImageDecoding.Decode(bytes.Span, model.DecodeMinSide, contentType);
+            var data = await model.PredictAsync(image, engine, cancellationToken).ConfigureAwait(false);
+            filter.Apply(data);
+            return new PredictResult(data, null, stored);
+        }
+        catch (IrisException e)
+        {
+            return new PredictResult(null, e, stored);
+        }
+    }
+
+    private async ValueTask<StoredInput> FindAsync(AppRef app, string inputId, CancellationToken cancellationToken)
+    {
+        var stored = inputs is null ? null : await inputs.FindAsync(app, inputId, cancellationToken).ConfigureAwait(false);
+        if (stored is null)
+        {
+            throw new IrisException(StatusCode.InputDoesNotExist, $"Input '{inputId}' does not exist in app '{app}'.");
+        }
+
+        if (!stored.IsImage)
+        {
+            throw new IrisException(StatusCode.InputInvalidArgument, $"Input '{inputId}' is not an image.");
+        }
+
+        if (stored.ImageBytes.Length == 0)
+        {
+            throw new IrisException(StatusCode.InputInvalidArgument, $"Input '{inputId}' has no image bytes yet: its URL has not been downloaded (see its status).");
+        }
+
+        return stored;
+    }
+}
