@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Iris.Core.Apps;
+using Iris.Storage.Db;
 using Iris.Storage.Identity;
 using Iris.Storage.Jobs;
 using Iris.Storage.Tests.Infrastructure;
@@ -243,6 +244,40 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
                 Task.Run(() => a.AddCollaboratorAsync(collaborator, Ct), Ct),
                 Task.Run(() => b.AddCollaboratorAsync(collaborator with { Id = "rd" + round + _owner }, Ct), Ct))).Order());
         }
+    }
+
+    [Fact]
+    public async Task Two_apps_renamed_to_one_id_at_once_end_with_one_rename_and_no_error()
+    {
+        var a = Identity;
+        var b = new SqlIdentityStore(Open());
+        for (var round = 0; round < 6; round++)
+        {
+            await a.CreateAppAsync(App(_owner, "x" + round), Ct);
+            await a.CreateAppAsync(App(_owner, "y" + round), Ct);
+            var target = "z" + round;
+            var renamed = await Task.WhenAll(
+                Task.Run(() => a.RenameAppAsync(new AppRef(_owner, "x" + round), target, Now, Ct), Ct),
+                Task.Run(() => b.RenameAppAsync(new AppRef(_owner, "y" + round), target, Now, Ct), Ct));
+            Assert.Equal([false, true], renamed.Order());
+        }
+    }
+
+    [Fact]
+    public async Task A_rename_onto_an_id_another_transaction_is_taking_waits_and_answers_taken()
+    {
+        var identity = Identity;
+        await identity.CreateAppAsync(App(_owner, "hx"), Ct);
+        await identity.CreateAppAsync(App(_owner, "hy"), Ct);
+        // Another node is renaming hx to hz and has not committed yet.
+        await using var other = await Open().WriteAsync(Ct);
+        await other.ExecuteAsync("UPDATE identity_apps SET id = 'hz' WHERE user_id = @u AND id = 'hx';", ("@u", _owner));
+        var rename = Task.Run(() => new SqlIdentityStore(Open()).RenameAppAsync(new AppRef(_owner, "hy"), "hz", Now, Ct), Ct);
+        await Task.Delay(300, Ct);
+        await other.CommitAsync();
+
+        Assert.False(await rename);
+        Assert.NotNull(await identity.FindAppAsync(new AppRef(_owner, "hy"), Ct));
     }
 
     [Fact]
