@@ -20,6 +20,10 @@ public sealed class PostgresCluster
 
     private const string PostgresUser = "postgres";
 
+    // Always /tmp, not $TMPDIR: user postgres must be able to reach the directory, and the server's Unix socket path
+    // inside it must stay under the 107-byte limit.
+    private const string Parent = "/tmp";
+
     private static readonly Lazy<Task<PostgresCluster>> Instance = new(StartNewAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _databases;
 
@@ -81,7 +85,7 @@ public sealed class PostgresCluster
         // A free port can be taken between finding it and the server binding it; try a few.
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var root = Path.Combine(Path.GetTempPath(), DirectoryPrefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
+            var root = Path.Combine(Parent, DirectoryPrefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
             var cluster = new PostgresCluster(bin, root, FreePort());
             try
             {
@@ -186,7 +190,7 @@ public sealed class PostgresCluster
             $"while kill -0 {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}; do sleep 0.5; done",
             $"if [ -f '{_data}/postmaster.pid' ]; then {runAs}'{Path.Combine(_bin, "pg_ctl")}' -D '{_data}' -m immediate -w -t 20 stop; fi",
             $"rm -rf '{_root}'");
-        var info = new ProcessStartInfo { FileName = "setsid", UseShellExecute = false, WorkingDirectory = Path.GetTempPath() };
+        var info = new ProcessStartInfo { FileName = "setsid", UseShellExecute = false, WorkingDirectory = Parent };
         foreach (var a in (string[])["sh", "-c", script])
         {
             info.ArgumentList.Add(a);
@@ -233,7 +237,7 @@ public sealed class PostgresCluster
     // Clusters of earlier runs on this machine whose test process is gone (killed before its exit handler ran).
     private static void RemoveStaleClusters()
     {
-        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), DirectoryPrefix + "*"))
+        foreach (var dir in Directory.GetDirectories(Parent, DirectoryPrefix + "*"))
         {
             try
             {
@@ -299,7 +303,7 @@ public sealed class PostgresCluster
         }
 
         // /tmp is the working directory: runuser keeps the caller's, which postgres may not be allowed to enter.
-        info.WorkingDirectory = Path.GetTempPath();
+        info.WorkingDirectory = Parent;
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + file);
         if (stdin is not null)
         {
