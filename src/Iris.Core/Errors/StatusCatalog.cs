@@ -89,6 +89,8 @@ public static class StatusCatalog
                 return 503;
             case StatusCode.RpcRequestTimeout:
                 return 504;
+            case StatusCode.RpcMaxMessageSizeExceeded:
+                return 413;
             case StatusCode.ConnExceedHourlyLimit or StatusCode.ConnExceedMonthlyLimit or StatusCode.ConnThrottled or StatusCode.ConnExceedsLimits:
                 return 429;
             case StatusCode.ConnInsufficientScopes:

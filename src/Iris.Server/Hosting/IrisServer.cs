@@ -9,6 +9,9 @@ using Iris.Server.Identity;
 using Iris.Server.Inputs;
 using Iris.Server.Models;
 using Iris.Server.Rest;
+using Iris.Core.Fetching;
+using Iris.Inference;
+using Iris.Server.Validation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -59,11 +62,20 @@ public sealed class IrisServer : IAsyncDisposable
     public static IrisServer Create(IrisServerOptions options, Action<ILoggingBuilder>? configureLogging = null, Action<IServiceCollection>? configureServices = null)
     {
         options.Validate();
+        // Every area's settings are read and validated now: a value that cannot work stops start-up, naming the setting.
+        var identity = IdentityOptions.FromEnvironment();
+        var ingestion = IngestionOptions.FromEnvironment();
+        var fetching = UrlFetcherOptions.FromEnvironment();
+        var inference = InferenceOptions.FromEnvironment();
         Directory.CreateDirectory(options.DataDir);
         var bootstrap = BootstrapCredentials.Load(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Iris" });
         builder.Logging.ClearProviders();
+
+        // Grpc.AspNetCore logs every failed call at information level, with the exception of a message it could not
+        // read; callers can cause those at will. Iris logs its own refusals (rate-limited) instead.
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
         if (configureLogging is not null)
         {
             configureLogging(builder.Logging);
@@ -79,6 +91,10 @@ public sealed class IrisServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxMessageBytes;
+
+            // Above Iris' own limits (TransportLimits), so the usual oversize request gets an answer with an envelope.
+            kestrel.Limits.MaxRequestLineSize = TransportLimits.KestrelRequestLineBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = TransportLimits.KestrelHeaderBytes;
             kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(address, options.HttpPort, listen =>
             {
@@ -99,16 +115,17 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<Authenticator>();
         var readiness = new IrisReadiness();
         services.AddSingleton(readiness);
-        services.AddIrisIdentity(IdentityOptions.FromEnvironment());
+        services.AddIrisIdentity(identity);
         services.AddIrisStorage(options);
         services.AddSingleton<IApiModule, StatusCodesModule>();
         services.AddSingleton<IApiModule, LicensesModule>();
-        services.AddIrisInputs();
-        services.AddIrisInference(options);
+        services.AddIrisInputs(ingestion, fetching);
+        services.AddIrisInference(options, inference, fetching);
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));
-        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>())
+        services.AddSingleton(sp => new RestGateway(sp.GetRequiredService<ApiInvoker>(), sp.GetRequiredService<RouteTable>(), sp.GetRequiredService<IrisReadiness>(),
+            sp.GetRequiredService<ILogger<RestGateway>>())
         {
             MaxBodyBytes = options.MaxMessageBytes,
         });
@@ -118,6 +135,8 @@ public sealed class IrisServer : IAsyncDisposable
             grpc.MaxSendMessageSize = null;
             grpc.EnableDetailedErrors = false;
         });
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<MalformedMessages>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<V2GrpcService>, V2MethodProvider>());
         services.AddGrpcHealthChecks().AddCheck("iris", () => readiness.IsReady ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("starting"));
         configureServices?.Invoke(services);
@@ -125,6 +144,8 @@ public sealed class IrisServer : IAsyncDisposable
         var app = builder.Build();
         var gateway = app.Services.GetRequiredService<RestGateway>();
         app.UseWhen(RestGateway.IsRestConnection, rest => rest.Run(gateway.HandleAsync));
+        var grpcGate = new GrpcGate(app.Services.GetRequiredService<ApiInvoker>(), options.MaxMessageBytes);
+        app.Use(grpcGate.InvokeAsync);
         app.MapGrpcService<V2GrpcService>();
         app.MapGrpcHealthChecksService();
         return new IrisServer(app, options, bootstrap);

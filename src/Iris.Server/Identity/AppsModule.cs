@@ -76,7 +76,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
             ListAppsRequest.SortByOneofCase.SortByCreatedAt => Order(filtered, a => a.CreatedAt, request.SortAscending),
             _ => Order(filtered, a => a.ModifiedAt, request.SortAscending),
         };
-        return Many(IdentityMapping.Page(filtered, request.Page, request.PerPage));
+        return Many(Paging.Read(request.Page, request.PerPage).Of(filtered));
     }
 
     private async ValueTask<MultiAppResponse> PostAppsAsync(PostAppsRequest request, CallContext context)
@@ -250,7 +250,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
         }
 
         found = found.OrderBy(a => a.UserId, StringComparer.Ordinal).ThenBy(a => a.Id, StringComparer.Ordinal);
-        return Many(IdentityMapping.Page(found, request.Pagination?.Page ?? 0, request.Pagination?.PerPage ?? 0));
+        return Many(Paging.Read(request.Pagination?.Page ?? 0, request.Pagination?.PerPage ?? 0).Of(found));
     }
 
     /// <summary><c>gen*</c> matches <c>general</c>; without <c>*</c> the name must contain the pattern. Case-insensitive.</summary>

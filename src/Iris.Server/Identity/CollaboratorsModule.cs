@@ -97,7 +97,7 @@ internal sealed class CollaboratorsModule(IIdentityStore store, AppAccess access
         }
 
         var collaborators = await store.ListCollaboratorsAsync(resolved.App.Ref, context.CancellationToken).ConfigureAwait(false);
-        foreach (var c in IdentityMapping.Page(collaborators, request.Page, request.PerPage))
+        foreach (var c in Paging.Read(request.Page, request.PerPage).Of(collaborators))
         {
             response.Collaborators.Add(IdentityMapping.ToProto(c, resolved.App, await store.FindUserAsync(c.UserId, context.CancellationToken).ConfigureAwait(false)));
         }
@@ -177,7 +177,7 @@ internal sealed class CollaboratorsModule(IIdentityStore store, AppAccess access
         }
 
         var response = new MultiCollaborationsResponse();
-        foreach (var (c, app) in IdentityMapping.Page(rows, request.Page, request.PerPage))
+        foreach (var (c, app) in Paging.Read(request.Page, request.PerPage).Of(rows))
         {
             var owner = await store.FindUserAsync(app.UserId, context.CancellationToken).ConfigureAwait(false);
             var collaboration = new Collaboration

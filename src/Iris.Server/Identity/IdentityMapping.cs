@@ -1,20 +1,15 @@
 using Iris.Storage.Identity;
-using System.Text.RegularExpressions;
 using Clarifai.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Iris.Core.Errors;
+using Iris.Server.Validation;
 
 namespace Iris.Server.Identity;
 
-/// <summary>Identity records ↔ wire messages, id rules and paging: the one place where field-level compatibility lives.</summary>
+/// <summary>Identity records ↔ wire messages, id rules: the one place where field-level compatibility lives.</summary>
 internal static partial class IdentityMapping
 {
-    /// <summary>Clarifai's default page size; larger requests are capped at <see cref="MaxPerPage"/>.</summary>
-    public const int DefaultPerPage = 128;
-
-    public const int MaxPerPage = 1000;
-
     /// <summary>The current time at the store's precision (milliseconds), so a created record reads back exactly as returned.</summary>
     public static DateTimeOffset Now(TimeProvider time) => DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
 
@@ -108,20 +103,8 @@ internal static partial class IdentityMapping
         return proto;
     }
 
-    /// <summary>App ids (and user ids): letters, digits, <c>_</c> and <c>-</c>, starting with a letter or digit, at most 48 characters.</summary>
-    public static void ValidateId(string kind, string id)
-    {
-        if (string.IsNullOrEmpty(id))
-        {
-            throw IrisException.InvalidRequest($"{kind} id is required.");
-        }
-
-        if (!IdPattern().IsMatch(id) || id == "me")
-        {
-            throw IrisException.InvalidRequest(
-                $"{kind} id '{id}' is invalid: use 1 to 48 letters, digits, '_' or '-', starting with a letter or digit ('me' is reserved).");
-        }
-    }
+    /// <summary>App ids (and user ids): the owner rule of <see cref="Ids"/>; 11102 when broken.</summary>
+    public static void ValidateId(string kind, string id) => Ids.Require($"{kind} id", id, IdKind.Owner, Clarifai.Api.Status.StatusCode.ConnInvalidRequest);
 
     /// <summary>Validated scope names, de-duplicated in the given order.</summary>
     public static List<string> ValidateScopes(IEnumerable<string> scopes)
@@ -168,15 +151,4 @@ internal static partial class IdentityMapping
         "remove" => current.Where(c => !given.Contains(c, StringComparer.Ordinal)).ToList(),
         _ => throw IrisException.InvalidRequest($"action '{action}' is not supported: use overwrite, merge or remove."),
     };
-
-    /// <summary>One page of <paramref name="items"/>: <c>page</c> starts at 1, <c>per_page</c> defaults to 128 and is capped at 1000.</summary>
-    public static IEnumerable<T> Page<T>(IEnumerable<T> items, uint page, uint perPage)
-    {
-        var size = perPage == 0 ? DefaultPerPage : (int)Math.Min(perPage, MaxPerPage);
-        var index = page == 0 ? 0 : (int)Math.Min(page - 1, int.MaxValue / MaxPerPage);
-        return items.Skip(index * size).Take(size);
-    }
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$", RegexOptions.CultureInvariant)]
-    private static partial Regex IdPattern();
 }

@@ -130,14 +130,14 @@ internal sealed class KeysModule(IIdentityStore store, AppAccess access, TimePro
             keys = keys.Where(k => endpoints.All(e => k.Endpoints.Contains(e, StringComparer.Ordinal)));
         }
 
-        return Many(IdentityMapping.Page(keys, request.Page, request.PerPage));
+        return Many(Paging.Read(request.Page, request.PerPage).Of(keys));
     }
 
     private async ValueTask<MultiKeyResponse> ListAppKeysAsync(ListAppKeysRequest request, CallContext context)
     {
         var app = await access.ResolveOwnedAsync(context, request.UserAppId, context.CancellationToken).ConfigureAwait(false);
         var keys = await store.ListKeysAsync(app.UserId, app.Id, context.CancellationToken).ConfigureAwait(false);
-        return Many(IdentityMapping.Page(keys, request.Page, request.PerPage));
+        return Many(Paging.Read(request.Page, request.PerPage).Of(keys));
     }
 
     private async ValueTask<SingleKeyResponse> GetKeyAsync(GetKeyRequest request, CallContext context)

@@ -5,6 +5,7 @@ using Iris.Core.Errors;
 using Iris.Server.Api;
 using Iris.Server.Seams;
 using Iris.Storage.Inputs;
+using Iris.Server.Validation;
 
 namespace Iris.Server.Inputs;
 
@@ -51,7 +52,7 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
             }
 
             var id = string.IsNullOrEmpty(a.Id) ? InputMapper.NewId() : a.Id;
-            if (!InputMapper.IsValidId(id) || !seen.Add(id))
+            if (!Ids.IsValid(id) || !seen.Add(id))
             {
                 throw new IrisException(StatusCode.AnnotationInvalidArgument, $"Annotation id '{id}' is invalid or repeated: ids are 1 to 48 characters from A-Z, a-z, 0-9, '_' and '-'.");
             }
@@ -103,7 +104,7 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiAnnotationResponse { Status = StatusWriter.Ok() };
         if (request.ModelVersionIds.Count > 0 || request.WorkflowVersionIds.Count > 0 || !string.IsNullOrEmpty(request.TaskId))
         {

@@ -89,7 +89,7 @@ internal sealed class ConceptsModule(IAppAccess access, IInputStore store, TimeP
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiConceptResponse { Status = StatusWriter.Ok() };
         var rows = await store.ListConceptsAsync(app, page, perPage, null, ct).ConfigureAwait(false);
         response.Concepts.Add(rows.Where(r => string.IsNullOrEmpty(request.Id) || r.Id == request.Id).Select(r => ToConcept(app, r)));
@@ -137,13 +137,13 @@ internal sealed class ConceptsModule(IAppAccess access, IInputStore store, TimeP
             throw new IrisException(StatusCode.NotImplemented, "Searching the concepts of a model or workflow is not implemented in this version of Iris; search the app's concepts.");
         }
 
-        var page = request.Pagination is { } p ? InputMapper.Paging(p.Page, p.PerPage) : (1, 128);
+        var page = Paging.Read(request.Pagination?.Page ?? 0, request.Pagination?.PerPage ?? 0);
         var response = new MultiConceptResponse { Status = StatusWriter.Ok() };
         if (!query.IgnoreAppConcepts)
         {
             // Name prefix, case-insensitive; "*" or empty matches every concept.
             var prefix = query.Name is "" or "*" ? string.Empty : query.Name.TrimEnd('*');
-            response.Concepts.Add((await store.ListConceptsAsync(app, page.Item1, page.Item2, prefix, ct).ConfigureAwait(false)).Select(r => ToConcept(app, r)));
+            response.Concepts.Add((await store.ListConceptsAsync(app, page.Number, page.Size, prefix, ct).ConfigureAwait(false)).Select(r => ToConcept(app, r)));
         }
 
         return response;
@@ -153,7 +153,7 @@ internal sealed class ConceptsModule(IAppAccess access, IInputStore store, TimeP
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiConceptCountResponse { Status = StatusWriter.Ok() };
         foreach (var row in await store.ConceptCountsAsync(app, page, perPage, ct).ConfigureAwait(false))
         {

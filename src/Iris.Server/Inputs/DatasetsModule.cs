@@ -6,6 +6,7 @@ using Iris.Core.Errors;
 using Iris.Server.Api;
 using Iris.Server.Seams;
 using Iris.Storage.Inputs;
+using Iris.Server.Validation;
 
 namespace Iris.Server.Inputs;
 
@@ -74,7 +75,7 @@ internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, 
         foreach (var d in request.Datasets)
         {
             var id = string.IsNullOrEmpty(d.Id) ? InputMapper.NewId() : d.Id;
-            if (!InputMapper.IsValidId(id) || rows.Any(r => r.Id == id))
+            if (!Ids.IsValid(id) || rows.Any(r => r.Id == id))
             {
                 throw new IrisException(StatusCode.ConnInvalidRequest, $"Dataset id '{id}' is invalid or repeated: ids are 1 to 48 characters from A-Z, a-z, 0-9, '_' and '-'.");
             }
@@ -104,7 +105,7 @@ internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, 
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiDatasetResponse { Status = StatusWriter.Ok() };
         response.Datasets.Add((await datasets.ListDatasetsAsync(app, page, perPage, ct).ConfigureAwait(false)).Select(r => ToDataset(app, r)));
         return response;
@@ -210,7 +211,7 @@ internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, 
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
         await RequireAsync(app, request.DatasetId, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var links = await datasets.ListDatasetInputsAsync(app, request.DatasetId, page, perPage, ct).ConfigureAwait(false);
         var listed = await DatasetInputsAsync(app, links.Select(l => l.InputId).ToList(), ct).ConfigureAwait(false);
         var created = links.ToDictionary(l => l.InputId, l => l.CreatedAt, StringComparer.Ordinal);
@@ -261,7 +262,7 @@ internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, 
         foreach (var v in request.DatasetVersions)
         {
             var id = string.IsNullOrEmpty(v.Id) ? InputMapper.NewId() : v.Id;
-            if (!InputMapper.IsValidId(id) || rows.Any(r => r.Id == id))
+            if (!Ids.IsValid(id) || rows.Any(r => r.Id == id))
             {
                 throw new IrisException(StatusCode.ConnInvalidRequest, $"Dataset version id '{id}' is invalid or repeated.");
             }
@@ -296,7 +297,7 @@ internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, 
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
         await RequireAsync(app, request.DatasetId, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiDatasetVersionResponse { Status = StatusWriter.Ok() };
         response.DatasetVersions.Add((await datasets.ListDatasetVersionsAsync(app, request.DatasetId, page, perPage, ct).ConfigureAwait(false)).Select(r => ToVersion(app, r)));
         return response;

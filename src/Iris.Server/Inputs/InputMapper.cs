@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Clarifai.Api;
 using Clarifai.Api.Status;
 using Google.Protobuf;
@@ -17,14 +16,7 @@ namespace Iris.Server.Inputs;
 /// </summary>
 internal sealed partial class InputMapper(HostedUrls hosted)
 {
-    public const int MaxIdLength = 48;
-
     public const string CropRefused = "image.crop is no longer supported (since 2019): crop the image on the client side and send the cropped bytes as base64.";
-
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,48}$", RegexOptions.CultureInvariant)]
-    private static partial Regex IdPattern();
-
-    public static bool IsValidId(string id) => IdPattern().IsMatch(id);
 
     public static string NewId() => Guid.NewGuid().ToString("N");
 
@@ -184,17 +176,6 @@ internal sealed partial class InputMapper(HostedUrls hosted)
 
     public static NewAnnotation NewAnnotationOf(AppRef app, string id, string inputId, Data data, bool inputLevel) =>
         new(id, inputId, data.ToByteArray(), inputLevel, app.UserId, Mentions(data));
-
-    /// <summary>Page and per-page with Clarifai's defaults (1, 128) and the maximum of 1000 per page.</summary>
-    public static (int Page, int PerPage) Paging(uint page, uint perPage, int defaultPerPage = 128)
-    {
-        if (perPage > 1000)
-        {
-            throw new IrisException(StatusCode.ConnInvalidRequest, $"per_page must be at most 1000; got {perPage}.");
-        }
-
-        return ((int)Math.Max(1u, Math.Min(page, 1_000_000u)), perPage == 0 ? defaultPerPage : (int)perPage);
-    }
 }
 
 /// <summary>What an input holds.</summary>

@@ -9,6 +9,7 @@ using Iris.Core.Errors;
 using Iris.Core.Fetching;
 using Iris.Server.Api;
 using Iris.Server.Seams;
+using Iris.Server.Validation;
 using Iris.Storage.Inputs;
 
 namespace Iris.Server.Inputs;
@@ -57,7 +58,7 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
         }
 
         var jobId = request.InputsAddJobId is { Length: > 0 } j ? j : null;
-        if (jobId is not null && !InputMapper.IsValidId(jobId))
+        if (jobId is not null && !Ids.IsValid(jobId))
         {
             throw new IrisException(StatusCode.InputInvalidRequest, "inputs_add_job_id must be 1 to 48 characters from A-Z, a-z, 0-9, '_' and '-'.");
         }
@@ -147,13 +148,10 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
         {
             id = InputMapper.NewId();
         }
-        else if (id.Length > InputMapper.MaxIdLength)
+        else if (Ids.Problem(id) is { } problem)
         {
-            throw new IrisException(StatusCode.InputInvalidRequest, "id must be between 1 and 48 characters long");
-        }
-        else if (!InputMapper.IsValidId(id))
-        {
-            throw new IrisException(StatusCode.InputInvalidRequest, $"id '{id}' may contain only letters, digits, '_' and '-'.");
+            // Clarifai's text for a long id has no full stop and no id (CLARIFAI_FACTS.md 3.6).
+            throw new IrisException(StatusCode.InputInvalidRequest, id.Length > Ids.MaxLength ? $"id {problem}" : $"id '{id}' {problem}.");
         }
 
         if (!seen.Add(id))
@@ -304,7 +302,7 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         int? status = request.Status is { Code: not 0 } s ? (int)s.Code : null;
         var rows = await store.ListInputsAsync(app, page, perPage, status, [.. request.Ids], ct).ConfigureAwait(false);
         return await ToResponseAsync(app, rows, ct).ConfigureAwait(false);
@@ -314,7 +312,7 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (_, perPage) = InputMapper.Paging(1, request.PerPage, defaultPerPage: 20);
+        var (_, perPage) = Paging.Read(1, request.PerPage, defaultPerPage: 20);
         var rows = await store.StreamInputsAsync(app, perPage, request.LastId, request.Descending, request.OrderById, ct).ConfigureAwait(false);
         return await ToResponseAsync(app, rows, ct).ConfigureAwait(false);
     }
@@ -452,7 +450,7 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var (page, perPage) = InputMapper.Paging(request.Page, request.PerPage);
+        var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiInputsAddJobResponse { Status = StatusWriter.Ok() };
         response.InputsAddJobs.Add((await store.ListAddJobsAsync(app, page, perPage, ct).ConfigureAwait(false)).Select(ToJob));
         return response;

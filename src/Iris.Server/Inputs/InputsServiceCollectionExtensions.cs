@@ -11,13 +11,13 @@ namespace Iris.Server.Inputs;
 
 public static class InputsServiceCollectionExtensions
 {
-    /// <summary>Inputs, concepts, annotations, datasets, the ingestion workers and hosted image serving.</summary>
-    public static IServiceCollection AddIrisInputs(this IServiceCollection services)
+    /// <summary>Inputs, concepts, annotations, datasets, the ingestion jobs and hosted image serving, with their validated settings.</summary>
+    public static IServiceCollection AddIrisInputs(this IServiceCollection services, IngestionOptions options, UrlFetcherOptions fetching)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(_ => IngestionOptions.FromEnvironment());
+        services.AddSingleton(options);
         services.AddSingleton<IAppLifecycleListener, InputsAppLifecycle>();
-        services.TryAddSingleton(_ => UrlFetcherOptions.FromEnvironment());
+        services.TryAddSingleton(fetching);
         services.TryAddSingleton<UrlFetcher>();
         services.AddSingleton<HostedUrls>();
         services.AddSingleton<InputMapper>();

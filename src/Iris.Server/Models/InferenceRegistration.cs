@@ -14,11 +14,11 @@ namespace Iris.Server.Models;
 public static class InferenceRegistration
 {
     /// <summary>The inference engine, the built-in models and the model RPCs (PostModelOutputs and the model reads).</summary>
-    public static IServiceCollection AddIrisInference(this IServiceCollection services, IrisServerOptions options)
+    public static IServiceCollection AddIrisInference(this IServiceCollection services, IrisServerOptions options, InferenceOptions inference, UrlFetcherOptions fetching)
     {
-        services.AddIrisInferenceEngine(options.DataDir);
+        services.AddIrisInferenceEngine(options.DataDir, inference);
         // Predict by URL downloads through the same fetcher (and SSRF policy) as ingestion.
-        services.TryAddSingleton(_ => UrlFetcherOptions.FromEnvironment());
+        services.TryAddSingleton(fetching);
         services.TryAddSingleton<UrlFetcher>();
         services.AddSingleton(sp => new ImagePredictor(sp.GetRequiredService<InferenceEngine>(), sp.GetRequiredService<UrlFetcher>(), sp.GetService<IInputLookup>()));
         services.AddSingleton<IApiModule, ModelsModule>();

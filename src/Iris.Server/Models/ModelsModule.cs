@@ -15,8 +15,6 @@ namespace Iris.Server.Models;
 /// </summary>
 internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredictor predictor) : IApiModule
 {
-    private const int DefaultPerPage = 128;
-
     public void Register(HandlerRegistry registry)
     {
         registry.Add<PostModelOutputsRequest, MultiOutputResponse>(nameof(V2.V2Base.PostModelOutputs), PostModelOutputsAsync);
@@ -60,7 +58,7 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
         models = models.Where(d => Matches(d, request));
         models = Sort(models, request);
         var response = new MultiModelResponse();
-        response.Models.AddRange(Page(models, request.Page, request.PerPage).Select(d => ModelViews.Full(d, withConcepts: false)));
+        response.Models.AddRange(Paging.Read(request.Page, request.PerPage).Of(models).Select(d => ModelViews.Full(d, withConcepts: false)));
         return response;
     }
 
@@ -76,7 +74,7 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
         }
 
         var response = new MultiConceptResponse();
-        response.Concepts.AddRange(Page(concepts, request.Page, request.PerPage).Select(ModelViews.ConceptOf));
+        response.Concepts.AddRange(Paging.Read(request.Page, request.PerPage).Of(concepts).Select(ModelViews.ConceptOf));
         return response;
     }
 
@@ -100,7 +98,7 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
             .Where(d => request.ConceptIds.All(id => d.Concepts.Any(c => string.Equals(c.Id, id, StringComparison.Ordinal))))
             .Where(_ => request.MinReplicas == 0);
         var response = new MultiModelVersionResponse();
-        response.ModelVersions.AddRange(Page(versions, request.Page, request.PerPage).Select(d => ModelViews.Version(d, withConcepts: false)));
+        response.ModelVersions.AddRange(Paging.Read(request.Page, request.PerPage).Of(versions).Select(d => ModelViews.Version(d, withConcepts: false)));
         return response;
     }
 
@@ -108,7 +106,7 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
     {
         await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
         var response = new MultiModelTypeResponse();
-        response.ModelTypes.AddRange(Page(ModelTypes.All, request.Page, request.PerPage).Select(t => t.Clone()));
+        response.ModelTypes.AddRange(Paging.Read(request.Page, request.PerPage).Of(ModelTypes.All).Select(t => t.Clone()));
         return response;
     }
 
@@ -199,12 +197,5 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
         // Every built-in has the same dates and no inputs or stars: those sorts fall back to id order.
         var ordered = r.SortByName ? models.OrderBy(d => d.Name, StringComparer.OrdinalIgnoreCase).ThenBy(d => d.Id, StringComparer.Ordinal) : models.OrderBy(d => d.Id, StringComparer.Ordinal);
         return r.SortAscending || r.SortByName ? ordered : ordered.Reverse();
-    }
-
-    private static IEnumerable<T> Page<T>(IEnumerable<T> items, uint page, uint perPage)
-    {
-        var size = perPage == 0 ? DefaultPerPage : (int)Math.Min(perPage, 1000);
-        var index = page == 0 ? 0 : (long)(page - 1) * size;
-        return index > int.MaxValue ? [] : items.Skip((int)index).Take(size);
     }
 }

@@ -1,9 +1,6 @@
 using System.Collections;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using Clarifai.Api.Utils;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
@@ -23,8 +20,6 @@ internal sealed class ProtoRequestReader
 
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
 
-    private readonly ConcurrentDictionary<MessageDescriptor, bool> _needsDefaults = new();
-
     public IMessage ParseBody(MessageDescriptor type, ReadOnlySpan<byte> body)
     {
         if (IsBlank(body))
@@ -32,25 +27,60 @@ internal sealed class ProtoRequestReader
             return type.Parser.ParseFrom(ByteString.Empty);
         }
 
+        var defaults = JsonBodyGuard.Check(body, type);
+        IMessage message;
         try
         {
-            if (!NeedsDefaults(type))
-            {
-                return Parser.Parse(System.Text.Encoding.UTF8.GetString(body), type);
-            }
-
-            var node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
-            if (node is JsonObject obj)
-            {
-                ApplyDefaults(obj, type);
-            }
-
-            return Parser.Parse(node?.ToJsonString() ?? "{}", type);
+            message = Parser.Parse(System.Text.Encoding.UTF8.GetString(body), type);
         }
-        catch (Exception e) when (e is InvalidJsonException or InvalidProtocolBufferException or JsonException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidJsonException or InvalidProtocolBufferException or JsonException or FormatException or InvalidOperationException or ArgumentException)
         {
             throw IrisException.BadFormat($"Could not parse the request body as JSON for {type.Name}: {e.Message}");
         }
+
+        foreach (var defaulted in defaults)
+        {
+            ApplyDefault(message, defaulted);
+        }
+
+        return message;
+    }
+
+    /// <summary>Sets a <c>cl_default_float</c> field the JSON left out, following the guard's path to its message.</summary>
+    private static void ApplyDefault(IMessage root, JsonBodyGuard.DefaultedField defaulted)
+    {
+        var current = root;
+        foreach (var step in defaulted.Path)
+        {
+            var value = step.Field!.Accessor.GetValue(current);
+            object? next = value;
+            if (step.Index >= 0)
+            {
+                var list = (IList)value;
+                next = step.Index < list.Count ? list[step.Index] : null;
+            }
+            else if (step.Key is not null)
+            {
+                next = null;
+                foreach (DictionaryEntry entry in (IDictionary)value)
+                {
+                    if (string.Equals(System.Convert.ToString(entry.Key, CultureInfo.InvariantCulture), step.Key, StringComparison.Ordinal))
+                    {
+                        next = entry.Value;
+                        break;
+                    }
+                }
+            }
+
+            if (next is not IMessage child)
+            {
+                return;
+            }
+
+            current = child;
+        }
+
+        defaulted.Field.Accessor.SetValue(current, defaulted.Value);
     }
 
     /// <summary>Sets one (possibly dotted) field from path or query text; repeated fields take every value.</summary>
@@ -212,98 +242,5 @@ internal sealed class ProtoRequestReader
         }
 
         return true;
-    }
-
-    /// <summary>Whether <paramref name="type"/> reaches, through message fields, a field with <c>cl_default_float</c>.</summary>
-    private bool NeedsDefaults(MessageDescriptor type) => _needsDefaults.GetOrAdd(type, t => Reaches(t, []));
-
-    private static bool Reaches(MessageDescriptor type, HashSet<MessageDescriptor> seen)
-    {
-        if (!seen.Add(type) || Rest.ProtoJsonWriter.IsWellKnown(type))
-        {
-            return false;
-        }
-
-        foreach (var field in type.Fields.InDeclarationOrder())
-        {
-            if (field.FieldType == FieldType.Float && field.GetOptions()?.HasExtension(ExtensionsExtensions.ClDefaultFloat) == true)
-            {
-                return true;
-            }
-
-            if (field.FieldType == FieldType.Message && Reaches(field.MessageType, seen))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static void ApplyDefaults(JsonObject obj, MessageDescriptor type)
-    {
-        if (Rest.ProtoJsonWriter.IsWellKnown(type))
-        {
-            return;
-        }
-
-        // image.crop (field 3, now reserved) is dropped by lenient parsing; refuse it rather than ignore a crop the user asked for.
-        if (type == Clarifai.Api.Image.Descriptor && obj.ContainsKey("crop"))
-        {
-            throw new IrisException(Clarifai.Api.Status.StatusCode.InputInvalidArgument, Inputs.InputMapper.CropRefused);
-        }
-
-        foreach (var field in type.Fields.InDeclarationOrder())
-        {
-            var key = obj.ContainsKey(field.Name) ? field.Name : obj.ContainsKey(field.JsonName) ? field.JsonName : null;
-            if (key is null)
-            {
-                if (field.FieldType == FieldType.Float && !field.IsRepeated
-                    && field.GetOptions()?.HasExtension(ExtensionsExtensions.ClDefaultFloat) == true)
-                {
-                    obj[field.Name] = field.GetOptions().GetExtension(ExtensionsExtensions.ClDefaultFloat);
-                }
-
-                continue;
-            }
-
-            if (field.FieldType != FieldType.Message)
-            {
-                continue;
-            }
-
-            var node = obj[key];
-            if (field.IsMap)
-            {
-                var valueField = field.MessageType.FindFieldByNumber(2);
-                if (node is JsonObject map && valueField.FieldType == FieldType.Message)
-                {
-                    foreach (var (_, value) in map)
-                    {
-                        if (value is JsonObject o)
-                        {
-                            ApplyDefaults(o, valueField.MessageType);
-                        }
-                    }
-                }
-            }
-            else if (field.IsRepeated)
-            {
-                if (node is JsonArray array)
-                {
-                    foreach (var item in array)
-                    {
-                        if (item is JsonObject o)
-                        {
-                            ApplyDefaults(o, field.MessageType);
-                        }
-                    }
-                }
-            }
-            else if (node is JsonObject child)
-            {
-                ApplyDefaults(child, field.MessageType);
-            }
-        }
     }
 }

@@ -7,7 +7,10 @@ using Iris.Server.Api;
 using Iris.Server.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Iris.Server.Validation;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using BaseResponse = Clarifai.Api.Status.BaseResponse;
 
 namespace Iris.Server.Rest;
@@ -17,14 +20,41 @@ namespace Iris.Server.Rest;
 /// invoker and writes the JSON response with the HTTP status mapped from the Clarifai code. Every response, error or
 /// not, is a JSON body with <c>status</c> and carries the request id in <c>X-Clarifai-Request-ID</c>.
 /// </summary>
-internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisReadiness readiness)
+internal sealed partial class RestGateway(ApiInvoker invoker, RouteTable routes, IrisReadiness readiness, ILogger<RestGateway> logger)
 {
     public const string RequestIdHeader = "X-Clarifai-Request-ID";
 
     /// <summary>Bodies up to this size are read (bytes); matches the gRPC message limit.</summary>
     public long MaxBodyBytes { get; init; } = 128L * 1024 * 1024;
 
+    /// <summary>
+    /// Serves one request. The invoker maps every handler failure to a status; anything failing around it (reading,
+    /// routing, writing) still answers the envelope with 98004 while the response has not started.
+    /// </summary>
     public async Task HandleAsync(HttpContext http)
+    {
+        try
+        {
+            await HandleCoreAsync(http).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException && http.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; nobody is left to answer.
+        }
+        catch (Exception unexpected) when (!http.Response.HasStarted)
+        {
+            var requestId = http.Response.Headers[RequestIdHeader].ToString() is { Length: > 0 } id ? id : RequestIds.New(null);
+            LogUnexpected(logger, unexpected, http.Request.Path.Value ?? string.Empty, requestId);
+            var error = new IrisException(StatusCode.InternalServerIssue, $"An internal error occurred. Quote request id {requestId} when reporting it.");
+            var response = new BaseResponse { Status = StatusWriter.From(error) };
+            response.Status.ReqId = requestId;
+            http.Response.Clear();
+            http.Response.Headers[RequestIdHeader] = requestId;
+            await WriteAsync(http, response, error.Code).ConfigureAwait(false);
+        }
+    }
+
+    private async Task HandleCoreAsync(HttpContext http)
     {
         var request = http.Request;
         if (string.Equals(request.Path.Value, "/healthz", StringComparison.Ordinal))
@@ -48,6 +78,14 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         var requestId = RequestIds.New(meta.RequestIdPrefix);
         http.Response.Headers[RequestIdHeader] = requestId;
 
+        if (CheckTransportLimits(http) is { } refusal)
+        {
+            var response = new BaseResponse { Status = StatusWriter.From(refusal.Error) };
+            response.Status.ReqId = requestId;
+            await WriteAsync(http, response, refusal.Error.Code, refusal.HttpStatus).ConfigureAwait(false);
+            return;
+        }
+
         var match = routes.Match(request.Method, request.Path.Value ?? "/");
         if (match.Kind != RouteMatchKind.Found)
         {
@@ -61,20 +99,33 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         }
 
         var rpc = match.Rpc!;
-        IMessage message;
-        try
+
+        // Credentials first, from the headers: a caller that cannot be admitted is answered before a byte of its body
+        // is read, so an unauthenticated 120 MB upload costs nothing but the connection.
+        var admission = await invoker.AdmitAsync(rpc, meta, requestId, http.RequestAborted).ConfigureAwait(false);
+        InvokeResult result;
+        if (!admission.Admitted)
         {
-            message = await ReadRequestAsync(http, rpc, match).ConfigureAwait(false);
+            result = new InvokeResult(admission.Refusal!, true, admission.RetryAfter);
         }
-        catch (IrisException error)
+        else
         {
-            var response = ApiInvoker.ErrorResponse(rpc, error);
-            StatusWriter.Get(response)!.ReqId = requestId;
-            await WriteAsync(http, response, error.Code).ConfigureAwait(false);
-            return;
+            IMessage message;
+            try
+            {
+                // NoAuth RPCs (status codes, licences) take tiny requests; anyone may call them, so their bodies stay small.
+                var limit = admission.Principal is null ? Math.Min(RequestLimits.MaxUnauthenticatedBodyBytes, MaxBodyBytes) : MaxBodyBytes;
+                message = await ReadRequestAsync(http, rpc, match, limit).ConfigureAwait(false);
+            }
+            catch (IrisException error)
+            {
+                await WriteAsync(http, ApiInvoker.Refusal(rpc, error, requestId), error.Code).ConfigureAwait(false);
+                return;
+            }
+
+            result = await invoker.InvokeAsync(rpc, message, admission, Transport.Rest, requestId, http.RequestAborted).ConfigureAwait(false);
         }
 
-        var result = await invoker.InvokeAsync(rpc, message, meta, requestId, http.RequestAborted).ConfigureAwait(false);
         var code = !result.Failed && invoker.Registry.StatusIsPayload(rpc.Name) ? StatusCode.Success : StatusWriter.Get(result.Response)!.Code;
         if (result.RetryAfter is { } retryAfter)
         {
@@ -85,7 +136,7 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         await WriteAsync(http, result.Response, code).ConfigureAwait(false);
     }
 
-    private async Task<IMessage> ReadRequestAsync(HttpContext http, RpcInfo rpc, RouteMatch match)
+    private static async Task<IMessage> ReadRequestAsync(HttpContext http, RpcInfo rpc, RouteMatch match, long limit)
     {
         var request = http.Request;
         IMessage message;
@@ -99,7 +150,7 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         }
         else
         {
-            var body = await ReadBodyAsync(request, http.RequestAborted).ConfigureAwait(false);
+            var body = await ReadBodyAsync(http, limit).ConfigureAwait(false);
             message = ProtoRequestReader.Instance.ParseBody(rpc.RequestType, body.Span);
         }
 
@@ -111,41 +162,106 @@ internal sealed class RestGateway(ApiInvoker invoker, RouteTable routes, IrisRea
         return message;
     }
 
-    private async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the whole body, refusing one over <paramref name="limit"/> bytes with 40033 whether its size is announced
+    /// (Content-Length, refused before reading) or not (chunked, refused when the limit is crossed).
+    /// </summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext http, long limit)
     {
-        if (request.ContentLength is > 0 and var length && length > MaxBodyBytes)
+        var request = http.Request;
+        if (request.ContentLength is > 0 and var length && length > limit)
         {
-            throw new IrisException(StatusCode.RpcMaxMessageSizeExceeded, $"The request body of {length} bytes is over the limit of {MaxBodyBytes} bytes.");
+            throw TooLarge($"The request body of {length} bytes is over the limit of {limit} bytes.");
+        }
+
+        // Kestrel enforces the same limit on the connection, so a chunked body is cut off at the limit too.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = limit;
         }
 
         var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and < int.MaxValue ? (int)request.ContentLength.Value : 4096);
-        while (true)
+        try
         {
-            var span = buffer.GetMemory(16 * 1024);
-            var read = await request.Body.ReadAsync(span, cancellationToken).ConfigureAwait(false);
-            if (read == 0)
+            while (true)
             {
-                break;
-            }
+                var span = buffer.GetMemory(16 * 1024);
+                var read = await request.Body.ReadAsync(span, http.RequestAborted).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
 
-            buffer.Advance(read);
-            if (buffer.WrittenCount > MaxBodyBytes)
-            {
-                throw new IrisException(StatusCode.RpcMaxMessageSizeExceeded, $"The request body is over the limit of {MaxBodyBytes} bytes.");
+                buffer.Advance(read);
+                if (buffer.WrittenCount > limit)
+                {
+                    throw TooLarge($"The request body is over the limit of {limit} bytes.");
+                }
             }
+        }
+        catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge($"The request body is over the limit of {limit} bytes.");
+        }
+        catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            throw new IrisException(StatusCode.RpcRequestTimeout, "The request body arrived too slowly.");
+        }
+        catch (BadHttpRequestException)
+        {
+            throw IrisException.BadFormat("The request body could not be read: its framing is invalid or it ended early.");
         }
 
         return buffer.WrittenMemory;
     }
 
-    private static async Task WriteAsync(HttpContext http, IMessage response, StatusCode code)
+    private static IrisException TooLarge(string details) => new(StatusCode.RpcMaxMessageSizeExceeded, details);
+
+    /// <summary>
+    /// Refusals of the request line and headers that Kestrel would otherwise make without a body (its own limits are
+    /// set above these, see <see cref="TransportLimits"/>): a long target (414), large headers (431), and control
+    /// characters such as NUL in the decoded path (400).
+    /// </summary>
+    private static (IrisException Error, int HttpStatus)? CheckTransportLimits(HttpContext http)
+    {
+        var request = http.Request;
+        var path = request.Path.Value ?? string.Empty;
+        var target = path.Length + request.QueryString.Value?.Length ?? 0;
+        if (target > TransportLimits.MaxTargetBytes)
+        {
+            return (IrisException.InvalidRequest($"The request path and query are {target} bytes; the limit is {TransportLimits.MaxTargetBytes} bytes."),
+                StatusCodes.Status414UriTooLong);
+        }
+
+        var headers = TransportLimits.HeaderBytes(request.Headers);
+        if (headers > TransportLimits.MaxHeaderBytes)
+        {
+            return (IrisException.InvalidRequest($"The request headers are {headers} bytes; the limit is {TransportLimits.MaxHeaderBytes} bytes."),
+                StatusCodes.Status431RequestHeaderFieldsTooLarge);
+        }
+
+        foreach (var c in path)
+        {
+            if (char.IsControl(c))
+            {
+                return (IrisException.InvalidRequest("The request path contains a control character (such as NUL)."), StatusCodes.Status400BadRequest);
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task WriteAsync(HttpContext http, IMessage response, StatusCode code, int? httpStatus = null)
     {
         var bytes = ProtoJsonWriter.Instance.ToUtf8(response);
-        http.Response.StatusCode = StatusCatalog.HttpStatus(code);
+        http.Response.StatusCode = httpStatus ?? StatusCatalog.HttpStatus(code);
         http.Response.ContentType = "application/json";
         http.Response.ContentLength = bytes.Length;
         await http.Response.Body.WriteAsync(bytes, http.RequestAborted).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "Unexpected failure serving {Path} (req_id {RequestId})")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string path, string requestId);
 
     /// <summary>Marks connections accepted on the REST endpoint, so one Kestrel serves both ports without confusion.</summary>
     internal const string ConnectionMarker = "iris.rest";

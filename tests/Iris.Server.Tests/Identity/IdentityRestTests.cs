@@ -31,7 +31,7 @@ public abstract class IdentityRestTests<TFixture>(TFixture iris) : IClassFixture
 
         (http, body) = await Send(HttpMethod.Patch, "/v2/users/me/apps/patchy", """{"app":{"visibility":{"gettable":20}},"action":"overwrite"}""");
         Assert.Equal(HttpStatusCode.BadRequest, http);
-        Assert.Equal((11102, "visibility.gettable 20 is not one of 10 (PRIVATE), 30 (ORG), 50 (PUBLIC)."), (body.Code(), body.Details()));
+        Assert.Equal((11100, "Invalid value 20 for enum field 'app.visibility.gettable' (Gettable)."), (body.Code(), body.Details()));
 
         (http, body) = await Send(HttpMethod.Patch, "/v2/users/me/apps", """{"apps":[{"id":"missing-app","name":"x"}],"action":"overwrite"}""");
         Assert.Equal((HttpStatusCode.NotFound, 11101, "App 'missing-app' of user 'admin' does not exist."), (http, body.Code(), body.Details()));

@@ -13,6 +13,10 @@ public sealed class CapturedLogs : ILoggerProvider
 
     public IReadOnlyList<string> Messages => _entries.Select(e => e.Message).ToArray();
 
+    /// <summary>Entries logged with an exception (a stack trace), at any level.</summary>
+    public IReadOnlyList<string> WithExceptions =>
+        _entries.Where(e => e.Exception is not null).Select(e => $"{e.Level} {e.Category}: {e.Message}").ToArray();
+
     public void Clear() => _entries.Clear();
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);

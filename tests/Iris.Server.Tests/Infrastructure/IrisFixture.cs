@@ -67,6 +67,11 @@ public class IrisFixture : IAsyncLifetime
     /// <summary>True to run the server on a fresh database of the test run's PostgreSQL cluster instead of SQLite.</summary>
     protected virtual bool OnPostgres => false;
 
+    /// <summary>Adjusts the server's options before it is created (e.g. a smaller message limit).</summary>
+    protected virtual void ConfigureOptions(IrisServerOptions options)
+    {
+    }
+
     public async Task InitializeAsync()
     {
         if (OnPostgres)
@@ -84,6 +89,7 @@ public class IrisFixture : IAsyncLifetime
             BootstrapPat = Pat,
             BootstrapUser = "admin",
         };
+        ConfigureOptions(options);
         Server = IrisServer.Create(options, logging => logging.AddProvider(Logs), ConfigureServices);
         await Server.StartAsync();
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{Server.GrpcPort}", new GrpcChannelOptions

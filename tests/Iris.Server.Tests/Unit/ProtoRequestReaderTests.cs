@@ -29,10 +29,15 @@ public sealed class ProtoRequestReaderTests
         Assert.Equal(new PostInputsRequest(), Parse<PostInputsRequest>("  \n"));
 
     [Fact]
-    public void Unknown_enum_names_are_ignored_like_unknown_fields_but_wrong_types_are_a_bad_format()
+    public void Unknown_enum_names_and_numbers_and_wrong_types_are_a_bad_format()
     {
-        // proto3 JSON with ignore-unknown-fields: an enum name from a newer client leaves the field unset.
-        Assert.Equal(StatusCode.Zero, Parse<PostInputsRequest>("""{"inputs":[{"status":{"code":"NOPE"}}]}""").Inputs[0].Status.Code);
+        // Taking an unknown enum value as the default would silently change what the caller asked for (issue 16).
+        var unknown = Assert.Throws<IrisException>(() => Parse<PostInputsRequest>("""{"inputs":[{"status":{"code":"NOPE"}}]}"""));
+        Assert.Equal(StatusCode.ConnBadRequestFormat, unknown.Code);
+        Assert.Contains("'inputs[0].status.code'", unknown.Details, StringComparison.Ordinal);
+        var number = Assert.Throws<IrisException>(() => Parse<PostInputsRequest>("""{"input_id_conflict_resolution":7}"""));
+        Assert.Contains("'input_id_conflict_resolution'", number.Details, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.InputSuccess, Parse<PostInputsRequest>("""{"inputs":[{"status":{"code":"INPUT_DOWNLOAD_SUCCESS"}}]}""").Inputs[0].Status.Code);
 
         var error = Assert.Throws<IrisException>(() => Parse<PostInputsRequest>("""{"inputs":{"id":"not-a-list"}}"""));
         Assert.Equal(StatusCode.ConnBadRequestFormat, error.Code);
