@@ -281,6 +281,23 @@ public abstract class InputStoreTests(IStoreBackend backend, string store) : Inp
             Assert.Equal([id, id + "-1"], both.Select(r => r[0].Id).Order(StringComparer.Ordinal));
         }
     }
+
+    [Fact]
+    public async Task Two_batches_racing_on_the_same_ids_in_opposite_orders_both_answer()
+    {
+        var second = SecondNode();
+        for (var round = 0; round < 6; round++)
+        {
+            var (a, b) = ("x" + round, "y" + round);
+            var both = await Task.WhenAll(
+                Task.Run(() => Inputs.AddInputsAsync(_app, [Input(a), Input(b)], null, Ct), Ct),
+                Task.Run(() => second.AddInputsAsync(_app, [Input(b), Input(a)], null, Ct), Ct));
+
+            Assert.Equal(2, both.SelectMany(r => r).Count(r => r.Outcome == AddOutcome.Added));
+            Assert.NotNull(await Inputs.GetInputAsync(_app, a, Ct));
+            Assert.NotNull(await Inputs.GetInputAsync(_app, b, Ct));
+        }
+    }
 }
 
 public sealed class SqliteInputStoreTests(StoreFixture<SqliteBackend> fixture)

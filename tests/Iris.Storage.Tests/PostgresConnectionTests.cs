@@ -9,6 +9,7 @@ using Iris.Storage.Db;
 using Iris.Storage.Inputs;
 using Iris.Storage.Jobs;
 using Iris.Storage.Tests.Infrastructure;
+using Iris.Testing;
 using Npgsql;
 
 namespace Iris.Storage.Tests;
@@ -45,13 +46,49 @@ public sealed class PostgresConnectionTests(StoreFixture<PostgresBackend> fixtur
     public async Task Every_kind_of_call_on_an_unreachable_database_answers_try_again()
     {
         await using var db = Unreachable();
-        var store = new SqlInputStore(db, new FileBlobStore(Path.Combine(Path.GetTempPath(), "iris-blobs-unreachable")), Time);
+        var blobDir = Path.Combine(Path.GetTempPath(), "iris-blobs-" + Guid.NewGuid().ToString("N")[..12]);
+        var store = new SqlInputStore(db, new FileBlobStore(blobDir), Time);
         var app = new AppRef("u", "a");
 
         await AssertTryAgainAsync(() => store.GetInputAsync(app, "x", Ct));
         await AssertTryAgainAsync(() => store.AddInputsAsync(app, [new NewInput("x", "image", [], null, false, null, default, [], "ann", [], [], IdConflictPolicy.Skip)], null, Ct));
         await AssertTryAgainAsync(() => new JobQueue(db, Time).ClaimAsync(JobKinds.Ingest, "w", TimeSpan.FromSeconds(30), Ct));
-        await AssertTryAgainAsync(() => db.MigrateAsync([new InputsMigrations()], Ct));
+        await AssertTryAgainAsync(() => db.MigrateAsync(StorageAreas.Migrations, Ct));
+        Directory.Delete(blobDir, recursive: true);
+    }
+
+    [Fact]
+    public async Task While_the_server_is_down_calls_answer_try_again_and_when_it_returns_they_work_with_nothing_lost()
+    {
+        // A cluster of this test's own: the shared one is never stopped.
+        var cluster = await PostgresCluster.StartNewAsync();
+        try
+        {
+            var db = Open(await cluster.CreateDatabaseAsync("downtime"));
+            await db.MigrateAsync(StorageAreas.Migrations, Ct);
+            var blobDir = Path.Combine(Path.GetTempPath(), "iris-blobs-" + Guid.NewGuid().ToString("N")[..12]);
+            var store = new SqlInputStore(db, new FileBlobStore(blobDir), Time);
+            var app = new AppRef("u", "a");
+            NewInput Input(string id) => new(id, "image", [1, 2, 3], null, false, null, default, [], "ann-" + id, [], [], IdConflictPolicy.Skip);
+            await store.AddInputsAsync(app, [Input("before")], null, Ct);
+
+            cluster.StopServer();
+            // The pool still holds connections to the stopped server: the first calls find them broken.
+            await AssertTryAgainAsync(() => store.GetInputAsync(app, "before", Ct));
+            await AssertTryAgainAsync(() => store.AddInputsAsync(app, [Input("during")], null, Ct));
+            await AssertTryAgainAsync(() => new JobQueue(db, Time).ClaimAsync(JobKinds.Ingest, "w", TimeSpan.FromSeconds(30), Ct));
+            cluster.StartServer();
+
+            Assert.NotNull(await store.GetInputAsync(app, "before", Ct));
+            Assert.Null(await store.GetInputAsync(app, "during", Ct));
+            Assert.Equal(AddOutcome.Added, Assert.Single(await store.AddInputsAsync(app, [Input("after")], null, Ct)).Outcome);
+            Assert.Equal(2, await new JobQueue(db, Time).CountAsync(JobKinds.Ingest, Ct));
+            Directory.Delete(blobDir, recursive: true);
+        }
+        finally
+        {
+            cluster.Stop();
+        }
     }
 
     [Fact]

@@ -20,6 +20,10 @@ public sealed class PostgresCluster
 
     private const string PostgresUser = "postgres";
 
+    // Always /tmp, not $TMPDIR: user postgres must be able to reach the directory, and the server's Unix socket path
+    // inside it must stay under the 107-byte limit.
+    private const string Parent = "/tmp";
+
     private static readonly Lazy<Task<PostgresCluster>> Instance = new(StartNewAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _databases;
 
@@ -53,6 +57,10 @@ public sealed class PostgresCluster
         MaxPoolSize = 20,
     }.ConnectionString;
 
+    /// <summary>The <c>postgresql://</c> URL of <paramref name="connectionString"/>'s database, as <c>iris serve --database</c> takes it.</summary>
+    public string UrlOf(string connectionString) =>
+        $"postgresql://{PostgresUser}@127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(new NpgsqlConnectionStringBuilder(connectionString).Database ?? "postgres")}";
+
     /// <summary>Creates a new, empty database named after <paramref name="hint"/> and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string hint, CancellationToken cancellationToken = default)
     {
@@ -77,7 +85,7 @@ public sealed class PostgresCluster
         // A free port can be taken between finding it and the server binding it; try a few.
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var root = Path.Combine(Path.GetTempPath(), DirectoryPrefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
+            var root = Path.Combine(Parent, DirectoryPrefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
             var cluster = new PostgresCluster(bin, root, FreePort());
             try
             {
@@ -95,8 +103,18 @@ public sealed class PostgresCluster
         throw new InvalidOperationException("Could not start the throwaway PostgreSQL cluster for the tests: " + last?.Message, last);
     }
 
+    /// <summary>Names a directory holding <c>initdb</c> and <c>pg_ctl</c> to use instead of Debian's (another distribution, a build of your own).</summary>
+    public const string BinariesVariable = "IRIS_TEST_PG_BIN";
+
     private static string FindBinaries()
     {
+        if (Environment.GetEnvironmentVariable(BinariesVariable) is { Length: > 0 } chosen)
+        {
+            return File.Exists(Path.Combine(chosen, "initdb")) && File.Exists(Path.Combine(chosen, "pg_ctl"))
+                ? chosen
+                : throw new InvalidOperationException($"{BinariesVariable}={chosen} does not hold PostgreSQL's initdb and pg_ctl.");
+        }
+
         const string Root = "/usr/lib/postgresql";
         var candidates = Directory.Exists(Root)
             ? Directory.GetDirectories(Root)
@@ -109,7 +127,7 @@ public sealed class PostgresCluster
         {
             throw new InvalidOperationException(
                 "PostgreSQL server binaries were not found (/usr/lib/postgresql/<version>/bin/initdb). The storage tests on PostgreSQL need "
-                + "them: run ./run-tests (it installs them), or `apt-get install -y postgresql` (Debian ships 15).");
+                + $"them: run ./run-tests (it installs them), or `apt-get install -y postgresql` (Debian ships 15), or set {BinariesVariable}.");
         }
 
         return Path.Combine(candidates[0], "bin");
@@ -172,7 +190,7 @@ public sealed class PostgresCluster
             $"while kill -0 {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}; do sleep 0.5; done",
             $"if [ -f '{_data}/postmaster.pid' ]; then {runAs}'{Path.Combine(_bin, "pg_ctl")}' -D '{_data}' -m immediate -w -t 20 stop; fi",
             $"rm -rf '{_root}'");
-        var info = new ProcessStartInfo { FileName = "setsid", UseShellExecute = false, WorkingDirectory = Path.GetTempPath() };
+        var info = new ProcessStartInfo { FileName = "setsid", UseShellExecute = false, WorkingDirectory = Parent };
         foreach (var a in (string[])["sh", "-c", script])
         {
             info.ArgumentList.Add(a);
@@ -219,7 +237,7 @@ public sealed class PostgresCluster
     // Clusters of earlier runs on this machine whose test process is gone (killed before its exit handler ran).
     private static void RemoveStaleClusters()
     {
-        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), DirectoryPrefix + "*"))
+        foreach (var dir in Directory.GetDirectories(Parent, DirectoryPrefix + "*"))
         {
             try
             {
@@ -285,7 +303,7 @@ public sealed class PostgresCluster
         }
 
         // /tmp is the working directory: runuser keeps the caller's, which postgres may not be allowed to enter.
-        info.WorkingDirectory = Path.GetTempPath();
+        info.WorkingDirectory = Parent;
         using var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + file);
         if (stdin is not null)
         {

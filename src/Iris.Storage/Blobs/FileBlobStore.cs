@@ -54,9 +54,18 @@ public sealed class FileBlobStore : IBlobStore
         }
     }
 
+    // Deleting what is not there succeeds: a purge retried on another node, or a key whose ab/cd folder never existed
+    // (File.Delete throws DirectoryNotFoundException for those on Unix, which would fail the purge job forever).
     public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(key));
+        try
+        {
+            File.Delete(PathOf(key));
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+
         return Task.CompletedTask;
     }
 

@@ -27,6 +27,14 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             await s.LockKeyAsync(BlobLock(key));
         }
 
+        // Two batches sharing input ids would each wait, at their insert, for the other's uncommitted row: a deadlock
+        // (PostgreSQL 40P01) when they list the ids in different orders. Locking the ids in one global order first (after
+        // the blob locks, as every adder does) makes the later batch wait for the earlier one instead.
+        foreach (var key in inputs.Select(i => InputLock(app, i.Id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            await s.LockKeyAsync(key);
+        }
+
         if (addJobId is not null)
         {
             await s.ExecuteAsync("INSERT INTO inputs_add_jobs (user_id, app_id, id, created_at, modified_at) VALUES (@u, @a, @id, @now, @now) ON CONFLICT (user_id, app_id, id) DO UPDATE SET modified_at = @now;",
@@ -306,6 +314,8 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     // makes sure the file exists and commits its reference under it; a purger counts references and deletes the file
     // under it. So a file is never deleted while a committed or committing row references it, on any number of nodes.
     private static string BlobLock(string key) => "blob:" + key;
+
+    private static string InputLock(AppRef app, string id) => "input:" + app.UserId + "/" + app.AppId + "/" + id;
 
     private async Task DeleteUnreferenced(DbSession s, IEnumerable<string?> keys)
     {

@@ -1,6 +1,5 @@
 using Iris.Core.Apps;
 using Iris.Storage.Db;
-using Iris.Storage.Inputs;
 
 namespace Iris.Storage.Tests.Infrastructure;
 
@@ -40,10 +39,13 @@ public abstract class StoreTestBase(IStoreBackend backend, string store) : IAsyn
     /// <summary>An app no other test uses, so tests sharing the class's store never see each other's rows.</summary>
     protected static AppRef NewApp() => new("u" + Guid.NewGuid().ToString("N")[..8], "app" + Guid.NewGuid().ToString("N")[..8]);
 
+    /// <summary>The areas whose schema the suite needs; the class's store is migrated to them before each test (idempotent).</summary>
+    protected virtual IEnumerable<IMigrationSet> Migrations => StorageAreas.Migrations;
+
     public virtual async Task InitializeAsync()
     {
         Db = Open();
-        await Db.MigrateAsync([new InputsMigrations()], Ct);
+        await Db.MigrateAsync(Migrations, Ct);
     }
 
     public virtual async Task DisposeAsync()
