@@ -19,7 +19,7 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
     private readonly string _owner = "owner" + Guid.NewGuid().ToString("N")[..8];
     private readonly string _other = "other" + Guid.NewGuid().ToString("N")[..8];
 
-    private SqlIdentityStore Identity => new(Db);
+    private SqlIdentityStore Identity => new(Db, Time);
 
     private DateTimeOffset Now => Time.GetUtcNow();
 
@@ -123,10 +123,10 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
         Assert.True(await identity.CreateAppAsync(App(_owner, "doomed"), Ct));
     }
 
-    // The identity store stamps its purge jobs with the system clock (it takes no TimeProvider), so claim on that clock.
+    // The identity store stamps its purge jobs with the injected clock; claim on the same clock.
     private async Task<Job?> ClaimPurgeAsync(AppRef app)
     {
-        var queue = new JobQueue(Db, TimeProvider.System);
+        var queue = new JobQueue(Db, Time);
         Job? job;
         while ((job = await queue.ClaimAsync(JobKinds.PurgeApp, "w", TimeSpan.FromMinutes(1), Ct)) is not null && job.App != app)
         {
@@ -226,7 +226,7 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
     public async Task Two_writers_racing_on_one_user_app_or_collaborator_end_with_one_winner_and_no_error()
     {
         var a = Identity;
-        var b = new SqlIdentityStore(Open());
+        var b = new SqlIdentityStore(Open(), Time);
         for (var round = 0; round < 6; round++)
         {
             var user = "race" + round + _owner;
@@ -243,7 +243,7 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
     public async Task Two_apps_renamed_to_one_id_at_once_end_with_one_rename_and_no_error()
     {
         var a = Identity;
-        var b = new SqlIdentityStore(Open());
+        var b = new SqlIdentityStore(Open(), Time);
         for (var round = 0; round < 6; round++)
         {
             await a.CreateAppAsync(App(_owner, "x" + round), Ct);
@@ -265,7 +265,7 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
         // Another node is renaming hx to hz and has not committed yet.
         await using var other = await Open().WriteAsync(Ct);
         await other.ExecuteAsync("UPDATE identity_apps SET id = 'hz' WHERE user_id = @u AND id = 'hx';", ("@u", _owner));
-        var rename = Task.Run(() => new SqlIdentityStore(Open()).RenameAppAsync(new AppRef(_owner, "hy"), "hz", Now, Ct), Ct);
+        var rename = Task.Run(() => new SqlIdentityStore(Open(), Time).RenameAppAsync(new AppRef(_owner, "hy"), "hz", Now, Ct), Ct);
         await Task.Delay(300, Ct);
         await other.CommitAsync();
 
@@ -277,7 +277,7 @@ public abstract class IdentityStoreTests(IStoreBackend backend, string store) : 
     public async Task A_key_deleted_through_another_node_stops_within_a_second_despite_the_read_cache()
     {
         var nodeA = Identity;
-        var nodeB = new SqlIdentityStore(Open());
+        var nodeB = new SqlIdentityStore(Open(), Time);
         var hash = Hash("cached" + _owner);
         await nodeB.CreateKeyAsync(Key("cached" + _owner, _owner), hash, Ct);
         var watch = Stopwatch.StartNew();

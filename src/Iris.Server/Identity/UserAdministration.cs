@@ -22,7 +22,7 @@ public sealed class UserAdministration : IAsyncDisposable
     private UserAdministration(Database database)
     {
         _database = database;
-        _store = new SqlIdentityStore(database);
+        _store = new SqlIdentityStore(database, TimeProvider.System);
     }
 
     /// <summary>Opens the metadata database a server with these settings uses (SQLite in <paramref name="dataDir"/>, or <paramref name="databaseUrl"/>) and migrates it.</summary>

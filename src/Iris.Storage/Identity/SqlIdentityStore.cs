@@ -9,7 +9,7 @@ namespace Iris.Storage.Identity;
 /// <see cref="IIdentityStore"/> on the embedded SQLite database. Each call opens a pooled connection, so the CLI can
 /// change users and tokens while a server runs on the same file (WAL) and the server sees them on the next request.
 /// </summary>
-public sealed class SqlIdentityStore(Database database) : IIdentityStore
+public sealed class SqlIdentityStore(Database database, TimeProvider time) : IIdentityStore
 {
     private const string AppColumns = "user_id, id, name, description, notes, default_language, default_workflow_id, visibility, is_template, sample_ms, metadata, created_at, modified_at";
     private const string KeyColumns = "id, user_id, type, description, app_id, scopes, endpoints, created_at, expires_at";
@@ -73,7 +73,7 @@ public sealed class SqlIdentityStore(Database database) : IIdentityStore
             UPDATE identity_apps SET deleting = 1 WHERE user_id = @id;
             INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at)
               SELECT @kind, user_id, id, id, @now, @now FROM identity_apps WHERE user_id = @id AND deleting = 1;
-            """, cancellationToken, ("@id", userId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.ToMicros(DateTimeOffset.UtcNow))).ConfigureAwait(false);
+            """, cancellationToken, ("@id", userId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.NowMicros(time))).ConfigureAwait(false);
         var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM identity_users WHERE id = @id;", cancellationToken, ("@id", userId)).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return deleted == 1;
@@ -83,7 +83,7 @@ public sealed class SqlIdentityStore(Database database) : IIdentityStore
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var now = Clock.ToMicros(DateTimeOffset.UtcNow);
+        var now = Clock.NowMicros(time);
         await ExecuteAsync(connection, transaction, """
             INSERT INTO identity_users (id, visibility, created_at) VALUES (@user, 10, @now) ON CONFLICT (id) DO NOTHING;
             DELETE FROM identity_keys WHERE id = @key OR secret_hash = @hash;
@@ -180,7 +180,7 @@ public sealed class SqlIdentityStore(Database database) : IIdentityStore
                 DELETE FROM identity_keys WHERE user_id = @user AND app_id = @id;
                 DELETE FROM identity_collaborators WHERE app_user_id = @user AND app_id = @id;
                 INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at) VALUES (@kind, @user, @id, @id, @now, @now);
-                """, cancellationToken, ("@user", app.UserId), ("@id", app.AppId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.ToMicros(DateTimeOffset.UtcNow))).ConfigureAwait(false);
+                """, cancellationToken, ("@user", app.UserId), ("@id", app.AppId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.NowMicros(time))).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

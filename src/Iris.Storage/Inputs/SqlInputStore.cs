@@ -35,6 +35,13 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             await s.LockKeyAsync(key);
         }
 
+        // The duplicate-URL rule has no constraint behind it (a URL may repeat when allowed), so adders of one URL in one
+        // app take its lock, in the same global order, before they check: two nodes cannot both add it.
+        foreach (var key in inputs.Where(i => i.Url is not null && !i.AllowDuplicateUrl).Select(i => UrlLock(app, i.Url!)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            await s.LockKeyAsync(key);
+        }
+
         if (addJobId is not null)
         {
             await s.ExecuteAsync("INSERT INTO inputs_add_jobs (user_id, app_id, id, created_at, modified_at) VALUES (@u, @a, @id, @now, @now) ON CONFLICT (user_id, app_id, id) DO UPDATE SET modified_at = @now;",
@@ -315,6 +322,8 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     // under it. So a file is never deleted while a committed or committing row references it, on any number of nodes.
     private static string BlobLock(string key) => "blob:" + key;
 
+    private static string UrlLock(AppRef app, string url) => "url:" + app.UserId + "/" + app.AppId + ":" + url;
+
     private static string InputLock(AppRef app, string id) => "input:" + app.UserId + "/" + app.AppId + "/" + id;
 
     private async Task DeleteUnreferenced(DbSession s, IEnumerable<string?> keys)
@@ -464,6 +473,8 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
         var now = Clock.NowMicros(time);
+        // One input-level annotation per input: writers of one input's take its lock before they look.
+        await s.LockKeyAsync(InputLock(app, annotation.InputId));
         var existing = await s.FirstAsync(r => r.GetString(0), "SELECT id FROM annotations WHERE user_id = @u AND app_id = @a AND input_id = @i AND input_level = 1 LIMIT 1;",
             ("@u", app.UserId), ("@a", app.AppId), ("@i", annotation.InputId));
         if (existing is null)
