@@ -20,10 +20,19 @@ using SkiaSharp;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
 // Usage: dotnet run -c Release --project bench/Iris.Bench.Ingestion [-- <output.md> [images] [listInputs]]
+//    or: dotnet run -c Release --project bench/Iris.Bench.Ingestion -- fairness [<output.md> [images] [slow URLs] [probes]]
+//        (issue 16: ingestion with the base workflow beside the models' batched rate; a small input's latency under mixed load)
 // One run, one machine: an in-process Iris server (real SQLite, real gRPC) ingests the same photograph by base64 and by
 // URL from a local Kestrel, beside the raw rate of the work underneath (decode + thumbnail on as many threads as Iris has
 // workers); then ListInputs and StreamInputs latency with 100,000 inputs in one app.
 var root = FindRoot();
+if (args is ["fairness", ..])
+{
+    int Arg(int i, int fallback) => args.Length > i ? int.Parse(args[i], CultureInfo.InvariantCulture) : fallback;
+    await FairnessBench.RunAsync(root, args.Length > 1 ? Path.GetFullPath(args[1]) : Path.Combine(root, "docs", "benchmarks.md"), Arg(2, 256), Arg(3, 1000), Arg(4, 100));
+    return;
+}
+
 var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
 var images = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1024;
 var listSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;

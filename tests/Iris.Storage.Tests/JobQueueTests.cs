@@ -7,7 +7,8 @@ using Iris.Storage.Tests.Infrastructure;
 namespace Iris.Storage.Tests;
 
 /// <summary>
-/// The durable job queue: claims take the oldest ready job of one kind under a lease, renewals and completions count only
+/// The durable job queue: claims take a ready job of one kind under a lease, from the app holding the fewest leases (then
+/// the oldest job), never from an app at the claimer's per-app limit; renewals and completions count only
 /// while the lease is held, retries wait out their delay, an expired lease lets another worker take the job, and workers
 /// racing on one queue never get the same job.
 /// </summary>
@@ -20,15 +21,81 @@ public abstract class JobQueueTests(IStoreBackend backend, string store) : Store
 
     private JobQueue Queue => new(Db, Time);
 
-    private async Task EnqueueAsync(Database db, string kind, int count, string? payload = null, string target = "t")
+    private async Task EnqueueAsync(Database db, string kind, int count, string? payload = null, string target = "t", AppRef? app = null)
     {
         await using var s = await db.WriteAsync(Ct);
         for (var i = 0; i < count; i++)
         {
-            await JobQueue.EnqueueAsync(s, kind, _app, count == 1 ? target : target + i, Clock.NowMicros(Time), payload);
+            await JobQueue.EnqueueAsync(s, kind, app ?? _app, count == 1 ? target : target + i, Clock.NowMicros(Time), payload);
         }
 
         await s.CommitAsync();
+    }
+
+    [Fact]
+    public async Task Claims_go_to_the_app_with_the_fewest_leases_then_the_oldest_job()
+    {
+        // A backlog in one app, queued first; two apps behind it.
+        var (a, b, c) = (NewApp(), NewApp(), NewApp());
+        await EnqueueAsync(Db, _kind, 5, target: "a", app: a);
+        await EnqueueAsync(Db, _kind, 2, target: "b", app: b);
+        await EnqueueAsync(Db, _kind, 1, target: "c", app: c);
+
+        var order = new List<string>();
+        while (await Queue.ClaimAsync(_kind, "node/w", Lease, Ct) is { } job)
+        {
+            order.Add(job.Target);
+        }
+
+        // Leases 0,0,0 → a0 (oldest); 1,0,0 → b0; 1,1,0 → c0; 1,1,1 → a1 (oldest); 2,1,1 → b1; c and b have no more.
+        Assert.Equal(["a0", "b0", "c", "a1", "b1", "a2", "a3", "a4"], order);
+    }
+
+    [Fact]
+    public async Task Finished_and_expired_leases_stop_counting_against_their_app()
+    {
+        // b's jobs are older than a's, so b wins every tie.
+        var (a, b) = (NewApp(), NewApp());
+        await EnqueueAsync(Db, _kind, 3, target: "b", app: b);
+        await EnqueueAsync(Db, _kind, 3, target: "a", app: a);
+        async Task<Job?> ClaimAsync(TimeSpan? lease = null) => await Queue.ClaimAsync(_kind, "w", lease ?? Lease, Ct);
+
+        var claimed = new[] { await ClaimAsync(), await ClaimAsync(), await ClaimAsync(), await ClaimAsync() };
+        Assert.Equal(["b0", "a0", "b1", "a1"], claimed.Select(j => j?.Target));
+
+        // 2 leases each; a's finished job no longer counts, so a (1) goes before b's older b2 (2).
+        await Queue.CompleteAsync(claimed[1]!.Id, "w", Ct);
+        Assert.Equal("a2", (await ClaimAsync())?.Target);
+
+        // c's expired lease no longer counts: c (0) ties with d (0) and its expired job, the oldest, is claimed again.
+        var (c, d) = (NewApp(), NewApp());
+        await EnqueueAsync(Db, _kind, 2, target: "c", app: c);
+        await EnqueueAsync(Db, _kind, 1, target: "d", app: d);
+        Assert.Equal("c0", (await ClaimAsync(TimeSpan.FromSeconds(5)))?.Target);
+        Time.Advance(TimeSpan.FromSeconds(6));
+        var again = await ClaimAsync();
+        Assert.Equal(("c0", 2), (again?.Target, again?.Attempts));
+        Assert.Equal("d", (await ClaimAsync())?.Target);
+    }
+
+    [Fact]
+    public async Task An_app_at_the_per_app_limit_of_a_group_is_passed_over_but_not_for_other_groups()
+    {
+        var (a, b) = (NewApp(), NewApp());
+        await EnqueueAsync(Db, _kind, 5, target: "a", app: a);
+        await EnqueueAsync(Db, _kind, 1, target: "b", app: b);
+
+        async Task<string?> ClaimAsync(string owner) => (await Queue.ClaimAsync(_kind, owner, Lease, maxPerApp: 2, Ct))?.Target;
+
+        Assert.Equal("a0", await ClaimAsync("node1/w0"));
+        Assert.Equal("b", await ClaimAsync("node1/w1"));
+        Assert.Equal("a1", await ClaimAsync("node1/w2"));
+        // node1 holds two of a's jobs: a is passed over there, and b has nothing ready.
+        Assert.Null(await ClaimAsync("node1/w3"));
+        // Another group counts its own leases (a holds 2 in all, but none of node2's).
+        Assert.Equal("a2", await ClaimAsync("node2/w0"));
+        Assert.Equal("a3", await ClaimAsync("node2/w1"));
+        Assert.Null(await ClaimAsync("node2/w2"));
     }
 
     [Fact]
@@ -48,6 +115,20 @@ public abstract class JobQueueTests(IStoreBackend backend, string store) : Store
         Assert.True(second.Id > first.Id);
         Assert.Null(none);
         Assert.Equal(2, await Queue.CountAsync(_kind, Ct));
+    }
+
+    [Fact]
+    public async Task Racing_claimers_of_two_nodes_never_exceed_the_per_app_limit()
+    {
+        var a = NewApp();
+        await EnqueueAsync(Db, _kind, 20, target: "a", app: a);
+        var nodes = new[] { Db, Open() };
+
+        // Eight workers of one group, on two openers, all claiming at once: only three get a job.
+        var claims = await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(
+            () => new JobQueue(nodes[w % 2], Time).ClaimAsync(_kind, "node/w" + w, Lease, maxPerApp: 3, Ct), Ct)));
+
+        Assert.Equal(3, claims.Count(c => c is not null));
     }
 
     [Fact]

@@ -8,8 +8,29 @@ namespace Iris.Server.Inputs;
 /// </summary>
 public sealed class IngestionOptions
 {
-    /// <summary>Concurrent ingestion workers. Env <c>IRIS_INGEST_WORKERS</c>. Default 2 (decoding is CPU-bound; one per core on small machines).</summary>
+    /// <summary>
+    /// Inputs decoded, thumbnailed and run through the base workflow at once (the CPU-bound part of ingestion; their
+    /// base-workflow calls batch in the inference engine). Env <c>IRIS_INGEST_WORKERS</c>. Default 2 (one per core on
+    /// small machines).
+    /// </summary>
     public int Workers { get; set; } = 2;
+
+    /// <summary>
+    /// Ingest jobs one node runs at once, most of them waiting on downloads (I/O-bound, cheap: a socket and at most
+    /// <see cref="MaxImageBytes"/> each) before taking one of the <see cref="Workers"/>. Env <c>IRIS_INGEST_DOWNLOADS</c>.
+    /// Default 16.
+    /// </summary>
+    public int Downloads { get; set; } = 16;
+
+    /// <summary>
+    /// Of the <see cref="Downloads"/>, how many one app may hold on one node, so one app's backlog or slow URLs always
+    /// leave room for other apps' inputs. Env <c>IRIS_INGEST_DOWNLOADS_PER_APP</c>. Default: three quarters of
+    /// <see cref="Downloads"/> (12 of 16), at least 1.
+    /// </summary>
+    public int? DownloadsPerApp { get; set; }
+
+    /// <summary><see cref="DownloadsPerApp"/> or its default.</summary>
+    public int EffectiveDownloadsPerApp => DownloadsPerApp ?? Math.Max(1, Downloads * 3 / 4);
 
     /// <summary>How long a claimed job stays leased without renewal, in seconds. Env <c>IRIS_INGEST_LEASE_SECONDS</c>. Default 60; a crashed process's jobs run again after this.</summary>
     public int LeaseSeconds { get; set; } = 60;
@@ -39,6 +60,8 @@ public sealed class IngestionOptions
     {
         var o = new IngestionOptions();
         o.Workers = EnvSettings.Int("IRIS_INGEST_WORKERS") ?? o.Workers;
+        o.Downloads = EnvSettings.Int("IRIS_INGEST_DOWNLOADS") ?? o.Downloads;
+        o.DownloadsPerApp = EnvSettings.Int("IRIS_INGEST_DOWNLOADS_PER_APP");
         o.LeaseSeconds = EnvSettings.Int("IRIS_INGEST_LEASE_SECONDS") ?? o.LeaseSeconds;
         o.MaxAttempts = EnvSettings.Int("IRIS_INGEST_MAX_ATTEMPTS") ?? o.MaxAttempts;
         o.RetryBaseMs = EnvSettings.Int("IRIS_INGEST_RETRY_MS") ?? o.RetryBaseMs;
@@ -50,9 +73,9 @@ public sealed class IngestionOptions
 
     public void Validate()
     {
-        if (Workers is < 1 or > 64 || LeaseSeconds < 2 || MaxAttempts < 1 || RetryBaseMs < 0 || MaxImageBytes < 1024 || ThumbnailSize < 16)
+        if (Workers is < 1 or > 64 || Downloads is < 1 or > 1024 || DownloadsPerApp is < 1 || DownloadsPerApp > Downloads || LeaseSeconds < 2 || MaxAttempts < 1 || RetryBaseMs < 0 || MaxImageBytes < 1024 || ThumbnailSize < 16)
         {
-            throw new InvalidOperationException("Invalid IRIS_INGEST_* setting: workers 1–64, lease ≥ 2 s, attempts ≥ 1, max bytes ≥ 1 KiB.");
+            throw new InvalidOperationException("Invalid IRIS_INGEST_* setting: workers 1–64, downloads 1–1024, downloads per app 1–downloads, lease ≥ 2 s, attempts ≥ 1, max bytes ≥ 1 KiB.");
         }
     }
 }

@@ -3,6 +3,7 @@ using Clarifai.Api;
 using Task = System.Threading.Tasks.Task;
 using Clarifai.Api.Status;
 using Google.Protobuf;
+using Iris.Core.Apps;
 using Iris.Core.Errors;
 using Iris.Core.Fetching;
 using Iris.Core.Ingestion;
@@ -19,6 +20,10 @@ namespace Iris.Server.Inputs;
 /// inputs, freeze dataset versions. A failure that is the input's fault (bad URL, not an image, too large) fails the input
 /// at once; anything else is a failed attempt, retried with back-off up to <see cref="IngestionOptions.MaxAttempts"/>
 /// claims. Every step is idempotent, so a job whose process died runs again.
+/// Ingestion runs in two pools: <see cref="IngestionOptions.Downloads"/> jobs at once (most of them waiting on a
+/// download), of which <see cref="IngestionOptions.Workers"/> at a time decode, thumbnail and run the base workflow (the
+/// CPU-bound part), so slow URLs hold only download slots and the decoding pool stays busy with inputs that are ready.
+/// Their concurrent base-workflow calls are batched by the inference engine.
 /// </summary>
 internal sealed class IngestionWorkers(
     JobSignal signal,
@@ -32,6 +37,9 @@ internal sealed class IngestionWorkers(
 {
     private readonly IInputIndexer[] _indexers = [.. indexers];
 
+    // Not disposed: lives as long as the container's singleton.
+    private readonly SemaphoreSlim _cpu = new(options.Workers, options.Workers);
+
     /// <summary>Wakes this node's idle workers after new jobs were committed.</summary>
     public void Wake()
     {
@@ -43,8 +51,11 @@ internal sealed class IngestionWorkers(
     /// <summary>The three kinds of the inputs area, as the job runner sees them.</summary>
     public IEnumerable<IJobHandler> Handlers() =>
     [
-        new Handler(JobKinds.Ingest, options.Workers, options.MaxAttempts, IngestAsync, (job, ct) =>
-            store.FailInputAsync(job.App, job.Target, (int)StatusCode.InputFailed, GaveUp(job), ct)),
+        new Handler(JobKinds.Ingest, options.Downloads, options.MaxAttempts, IngestAsync, (job, ct) =>
+            store.FailInputAsync(job.App, job.Target, (int)StatusCode.InputFailed, GaveUp(job), ct))
+        {
+            MaxPerApp = options.EffectiveDownloadsPerApp,
+        },
         // Purges never give up: the input is already invisible, and its rows and blobs must go eventually.
         new Handler(JobKinds.Purge, 1, 0, PurgeAsync, (_, _) => Task.CompletedTask),
         new Handler(JobKinds.DatasetVersion, 1, options.MaxAttempts, FreezeVersionAsync, (job, ct) =>
@@ -62,6 +73,8 @@ internal sealed class IngestionWorkers(
         public int Concurrency => concurrency;
 
         public int MaxAttempts => maxAttempts;
+
+        public int MaxPerApp { get; init; } = int.MaxValue;
 
         public Task<bool> RunAsync(Job job, JobContext context, CancellationToken cancellationToken) => run(job, cancellationToken);
 
@@ -118,6 +131,20 @@ internal sealed class IngestionWorkers(
             throw new IrisException(StatusCode.InputOverLimit, $"The image is {bytes.Length} bytes; the limit is {options.MaxImageBytes} bytes.");
         }
 
+        await _cpu.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await DecodeAndIndexAsync(row, app, bytes, contentType, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _cpu.Release();
+        }
+    }
+
+    /// <summary>The CPU-bound part, run by at most <see cref="IngestionOptions.Workers"/> jobs at once.</summary>
+    private async Task DecodeAndIndexAsync(InputRow row, AppRef app, byte[] bytes, string? contentType, CancellationToken ct)
+    {
         using var image = ImageDecoding.Decode(bytes, contentType: contentType);
         var blobKey = row.SourceBlob ?? await blobs.PutAsync(bytes, ct).ConfigureAwait(false);
         var thumbKey = await blobs.PutAsync(Thumbnail(image, options.ThumbnailSize), ct).ConfigureAwait(false);

@@ -14,7 +14,7 @@ public sealed record JobRunnerOptions(TimeSpan Lease, TimeSpan RetryBase)
 
 /// <summary>
 /// Runs every registered <see cref="IJobHandler"/>: for each kind, <see cref="IJobHandler.Concurrency"/> workers claim
-/// that kind's oldest ready job with a lease, renew the lease while the handler works, delete the job when it is done
+/// that kind's next ready job with a lease (fair between apps, at most <see cref="IJobHandler.MaxPerApp"/> per app here), renew the lease while the handler works, delete the job when it is done
 /// and otherwise release it with exponential back-off, until <see cref="IJobHandler.MaxAttempts"/> claims end it. Any node
 /// runs any job; a node that dies stops renewing, and another node claims the job when its lease expires.
 /// </summary>
@@ -39,7 +39,7 @@ internal sealed partial class JobRunner(
             Job? job;
             try
             {
-                job = await queue.ClaimAsync(handler.Kind, owner, options.Lease, stop).ConfigureAwait(false);
+                job = await queue.ClaimAsync(handler.Kind, owner, options.Lease, handler.MaxPerApp, stop).ConfigureAwait(false);
             }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {

@@ -162,6 +162,12 @@ public sealed class InputsMigrations : IMigrationSet
             DROP INDEX work_queue_ready;
             CREATE INDEX work_queue_ready ON work_queue (kind, run_after, lease_until);
             """),
+        // Fair claims (JobQueue.ClaimAsync) walk the apps with queued jobs and seek each one's oldest ready job and leases.
+        new(3, "jobs: fair claims between apps", """
+            CREATE INDEX work_queue_app ON work_queue (kind, user_id, app_id, id);
+            CREATE INDEX work_queue_app_leases ON work_queue (kind, user_id, app_id, lease_until);
+            DROP INDEX work_queue_ready;
+            """),
     ];
 
     // PostgreSQL starts from the current schema: 64-bit times and sequences, BYTEA payloads.
@@ -311,6 +317,11 @@ public sealed class InputsMigrations : IMigrationSet
             );
             CREATE INDEX work_queue_ready ON work_queue (kind, run_after, lease_until);
             CREATE INDEX work_queue_target ON work_queue (user_id, app_id, kind, target);
+            """),
+        new(2, "jobs: fair claims between apps", """
+            CREATE INDEX work_queue_app ON work_queue (kind, user_id, app_id, id);
+            CREATE INDEX work_queue_app_leases ON work_queue (kind, user_id, app_id, lease_until);
+            DROP INDEX work_queue_ready;
             """),
     ];
 

@@ -13,6 +13,12 @@ public interface IJobHandler
     /// <summary>Jobs of this kind one node runs at once.</summary>
     int Concurrency { get; }
 
+    /// <summary>
+    /// Jobs of this kind one app may hold on one node at once (claims pass over an app at the limit, so other apps find a
+    /// free worker); <see cref="int.MaxValue"/>, the default, for no limit. Claims are fair between apps either way.
+    /// </summary>
+    int MaxPerApp => int.MaxValue;
+
     /// <summary>Failed attempts after which <see cref="GiveUpAsync"/> ends the job; 0 retries for ever (with back-off).</summary>
     int MaxAttempts { get; }
 
