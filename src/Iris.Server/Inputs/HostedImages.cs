@@ -100,9 +100,10 @@ internal sealed partial class HostedImageHandler(Authenticator authenticator, IA
                 var context = new CallContext(rpc, requestId, Transport.Rest, principal, http.RequestAborted);
                 app = await access.ResolveAsync(context, ids, AppAccessKind.Read, http.RequestAborted).ConfigureAwait(false);
             }
-            catch (IrisException)
+            catch (IrisException error) when (error.Code != StatusCode.TryAgain)
             {
                 // Like Clarifai's secure data hosting, a missing or wrong key answers 404: the address reveals nothing.
+                // The database being unreachable is not the caller's fault: that stays 10030 (HTTP 503), to be retried.
                 throw new IrisException(StatusCode.ConnDoesNotExist, "No hosted image at this address.");
             }
 
