@@ -69,6 +69,11 @@ public abstract class Database : IAsyncDisposable
     /// <summary>Records, inside <paramref name="transaction"/>, that <paramref name="area"/>'s data changed (see <see cref="ChangeVersion"/>).</summary>
     public abstract Task NoteChangeAsync(DbConnection connection, DbTransaction? transaction, string area, CancellationToken cancellationToken);
 
+    /// <summary>Moves this process's change versions after a commit that <see cref="NoteChangeAsync"/> recorded inside its transaction.</summary>
+    public virtual void NoteLocalChange()
+    {
+    }
+
     /// <summary>True when <paramref name="e"/> is a unique-constraint violation (a racing writer took the id first).</summary>
     public abstract bool IsUniqueViolation(Exception e);
 

@@ -117,6 +117,8 @@ public sealed class PostgresDatabase : Database
         Interlocked.Increment(ref _local);
     }
 
+    public override void NoteLocalChange() => Interlocked.Increment(ref _local);
+
     // Every poll that fails moves the version, so caches stop trusting entries while the database cannot be read.
     private async Task PollChangesAsync()
     {

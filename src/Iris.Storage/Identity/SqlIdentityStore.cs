@@ -75,7 +75,7 @@ public sealed class SqlIdentityStore(Database database, TimeProvider time) : IId
               SELECT @kind, user_id, id, id, @now, @now FROM identity_apps WHERE user_id = @id AND deleting = 1;
             """, cancellationToken, ("@id", userId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.NowMicros(time))).ConfigureAwait(false);
         var deleted = await ExecuteAsync(connection, transaction, "DELETE FROM identity_users WHERE id = @id;", cancellationToken, ("@id", userId)).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await CommitAsync(transaction, cancellationToken).ConfigureAwait(false);
         return deleted == 1;
     }
 
@@ -90,7 +90,7 @@ public sealed class SqlIdentityStore(Database database, TimeProvider time) : IId
             INSERT INTO identity_keys (id, secret_hash, user_id, type, description, app_id, scopes, endpoints, created_at, expires_at)
             VALUES (@key, @hash, @user, 'personal_access_token', 'bootstrap personal access token', NULL, 'All', '', @now, NULL);
             """, cancellationToken, ("@user", userId), ("@key", keyId), ("@hash", secretHash), ("@now", now)).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await CommitAsync(transaction, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> CreateAppAsync(AppRecord app, CancellationToken cancellationToken)
@@ -164,7 +164,7 @@ public sealed class SqlIdentityStore(Database database, TimeProvider time) : IId
             UPDATE identity_keys SET app_id = @new WHERE user_id = @user AND app_id = @old;
             UPDATE identity_collaborators SET app_id = @new WHERE app_user_id = @user AND app_id = @old;
             """, cancellationToken, ("@user", app.UserId), ("@old", app.AppId), ("@new", newId)).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await CommitAsync(transaction, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -183,7 +183,7 @@ public sealed class SqlIdentityStore(Database database, TimeProvider time) : IId
                 """, cancellationToken, ("@user", app.UserId), ("@id", app.AppId), ("@kind", JobKinds.PurgeApp), ("@now", Clock.NowMicros(time))).ConfigureAwait(false);
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await CommitAsync(transaction, cancellationToken).ConfigureAwait(false);
         return marked == 1;
     }
 
@@ -338,6 +338,14 @@ public sealed class SqlIdentityStore(Database database, TimeProvider time) : IId
     private static async Task<IReadOnlyList<T>> QueryAsync<T>(DbConnection connection, DbTransaction? transaction, string sql, Func<DbDataReader, T> read,
         CancellationToken cancellationToken, params (string, object?)[] parameters) =>
         await Sql.QueryAsync(connection, transaction, read, sql, cancellationToken, parameters).ConfigureAwait(false);
+
+    // A write transaction noted its change before committing; a read of this node that ran in between may have cached the
+    // old value under the new version. Moving this node's version again after the commit drops that entry at once.
+    private async Task CommitAsync(DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        database.NoteLocalChange();
+    }
 
     // Every write notes the change, so the read caches of every node drop what it touched (see CachedAsync).
     private async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken,
