@@ -79,19 +79,9 @@ public static class Sql
         }
     }
 
-    public static async Task<T?> FirstAsync<T>(DbConnection connection, DbTransaction? transaction, Func<DbDataReader, T> map, string sql,
-        CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
-        where T : class
-    {
-        var rows = await QueryAsync(connection, transaction, map, sql, cancellationToken, parameters).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
-    }
-
     public static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     public static int? NullableInt(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Convert.ToInt32(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
-
-    public static long? NullableLong(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 
     /// <summary>An integer column of either dialect (SQLite INTEGER is 64-bit; PostgreSQL integer/bigint) as an int.</summary>
     public static int Int(DbDataReader reader, int ordinal) => Convert.ToInt32(reader.GetValue(ordinal), CultureInfo.InvariantCulture);

@@ -22,25 +22,16 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
         var now = Clock.NowMicros(time);
         var results = new List<AddResult>(inputs.Count);
-        foreach (var key in inputs.Select(i => i.SourceBlob).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-        {
-            await s.LockKeyAsync(BlobLock(key));
-        }
+        await s.LockKeysAsync(inputs.Select(i => i.SourceBlob).OfType<string>().Select(BlobLock));
 
         // Two batches sharing input ids would each wait, at their insert, for the other's uncommitted row: a deadlock
         // (PostgreSQL 40P01) when they list the ids in different orders. Locking the ids in one global order first (after
         // the blob locks, as every adder does) makes the later batch wait for the earlier one instead.
-        foreach (var key in inputs.Select(i => InputLock(app, i.Id)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-        {
-            await s.LockKeyAsync(key);
-        }
+        await s.LockKeysAsync(inputs.Select(i => InputLock(app, i.Id)));
 
         // The duplicate-URL rule has no constraint behind it (a URL may repeat when allowed), so adders of one URL in one
         // app take its lock, in the same global order, before they check: two nodes cannot both add it.
-        foreach (var key in inputs.Where(i => i.Url is not null && !i.AllowDuplicateUrl).Select(i => UrlLock(app, i.Url!)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-        {
-            await s.LockKeyAsync(key);
-        }
+        await s.LockKeysAsync(inputs.Where(i => i.Url is not null && !i.AllowDuplicateUrl).Select(i => UrlLock(app, i.Url!)));
 
         if (addJobId is not null)
         {
@@ -128,7 +119,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         await s.CommitAsync();
-        return (results);
+        return results;
     }
 
     private static async Task<bool> InputExists(DbSession s, AppRef app, string id) =>
@@ -163,7 +154,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         var rows = await s.QueryAsync(ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = @u AND app_id = @a AND id = @id AND deleting = 0;",
             ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
-        return (rows.FirstOrDefault());
+        return rows.FirstOrDefault();
     }
 
     public async Task<IReadOnlyList<InputRow>> ListInputsAsync(AppRef app, int page, int perPage, int? statusCode, IReadOnlyList<string> ids, CancellationToken cancellationToken)
@@ -185,7 +176,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         var rows = await s.QueryAsync(ReadInput, $"SELECT {InputColumns} FROM inputs WHERE {where} ORDER BY seq DESC LIMIT @limit OFFSET @offset;", [.. parameters]);
-        return (rows);
+        return rows;
     }
 
     public async Task<IReadOnlyList<InputRow>> StreamInputsAsync(AppRef app, int perPage, string? lastId, bool descending, bool orderById, CancellationToken cancellationToken)
@@ -202,7 +193,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         var rows = await s.QueryAsync(ReadInput, $"SELECT {InputColumns} FROM inputs WHERE {where} ORDER BY {key} {direction} LIMIT @limit;",
             ("@u", app.UserId), ("@a", app.AppId), ("@last", lastId), ("@limit", perPage));
-        return (rows);
+        return rows;
     }
 
     public async Task<InputCounts> CountInputsAsync(AppRef app, CancellationToken cancellationToken)
@@ -221,7 +212,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             }
         }
 
-        return (new InputCounts(processed, toProcess, processing, errors));
+        return new InputCounts(processed, toProcess, processing, errors);
     }
 
     public async Task<IReadOnlyList<string>> MarkDeletingAsync(AppRef app, IReadOnlyList<string> ids, CancellationToken cancellationToken)
@@ -240,7 +231,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         await s.CommitAsync();
-        return (found);
+        return found;
     }
 
     public async Task<bool> PurgeInputAsync(AppRef app, string id, CancellationToken cancellationToken)
@@ -250,7 +241,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         var p = new (string, object?)[] { ("@u", app.UserId), ("@a", app.AppId), ("@id", id), ("@now", now), ("@kind", JobKinds.Ingest) };
         if (await s.ScalarAsync("SELECT COUNT(*) FROM work_queue WHERE user_id = @u AND app_id = @a AND kind = @kind AND target = @id AND lease_until >= @now;", p) > 0)
         {
-            return (false);
+            return false;
         }
 
         var row = await s.FirstAsync(ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = @u AND app_id = @a AND id = @id AND deleting = 1;", p);
@@ -258,7 +249,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         if (row is null)
         {
             await s.CommitAsync();
-            return (true);
+            return true;
         }
 
         await s.ExecuteAsync("""
@@ -269,7 +260,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             """, p);
         await DeleteUnreferenced(s, [row.SourceBlob, row.BlobKey, row.ThumbKey]);
         await s.CommitAsync();
-        return (true);
+        return true;
     }
 
     public async Task ReleaseBlobsAsync(IReadOnlyList<string> blobKeys, CancellationToken cancellationToken)
@@ -328,9 +319,10 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
     private async Task DeleteUnreferenced(DbSession s, IEnumerable<string?> keys)
     {
-        foreach (var key in keys.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        var distinct = keys.OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        await s.LockKeysAsync(distinct.Select(BlobLock));
+        foreach (var key in distinct)
         {
-            await s.LockKeyAsync(BlobLock(key));
             if (await s.ScalarAsync("SELECT COUNT(*) FROM inputs WHERE source_blob = @k OR blob_key = @k OR thumb_key = @k;", ("@k", key)) == 0)
             {
                 await blobs.DeleteAsync(key, s.CancellationToken).ConfigureAwait(false);
@@ -345,15 +337,15 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         await s.ExecuteAsync("UPDATE inputs SET status_code = @progress, modified_at = @now WHERE user_id = @u AND app_id = @a AND id = @id AND deleting = 0 AND status_code = @pending;", p);
         var row = await s.FirstAsync(ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = @u AND app_id = @a AND id = @id AND deleting = 0 AND status_code = @progress;", p);
         await s.CommitAsync();
-        return (row);
+        return row;
     }
 
     public async Task<bool> CompleteImageAsync(AppRef app, string id, string blobKey, string thumbKey, int width, int height, string format, string colorMode, CancellationToken cancellationToken)
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var key in new[] { blobKey, thumbKey }.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        await s.LockKeysAsync([BlobLock(blobKey), BlobLock(thumbKey)]);
+        foreach (var key in new[] { blobKey, thumbKey })
         {
-            await s.LockKeyAsync(BlobLock(key));
             if (!await blobs.ExistsAsync(key, cancellationToken))
             {
                 // Purged between the worker's write and this commit; the worker retries and writes it again.
@@ -368,7 +360,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             ("@b", blobKey), ("@t", thumbKey), ("@w", width), ("@h", height), ("@f", format), ("@c", colorMode), ("@ok", InputStates.Success),
             ("@now", Clock.NowMicros(time)), ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
         await s.CommitAsync();
-        return (changed == 1);
+        return changed == 1;
     }
 
     public async Task<bool> CompleteAsync(AppRef app, string id, CancellationToken cancellationToken)
@@ -376,7 +368,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         var changed = await s.ExecuteAsync("UPDATE inputs SET status_code = @ok, status_details = '', modified_at = @now WHERE user_id = @u AND app_id = @a AND id = @id AND deleting = 0;",
             ("@ok", InputStates.Success), ("@now", Clock.NowMicros(time)), ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
-        return (changed == 1);
+        return changed == 1;
     }
 
     public async Task FailInputAsync(AppRef app, string id, int statusCode, string details, CancellationToken cancellationToken)
@@ -392,7 +384,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         var row = await s.FirstAsync(ReadInput, $"SELECT {InputColumns} FROM inputs WHERE user_id = @u AND app_id = @a AND deleting = 0 AND (blob_key = @k OR thumb_key = @k) LIMIT 1;",
             ("@u", app.UserId), ("@a", app.AppId), ("@k", blobKey));
-        return (row);
+        return row;
     }
 
     // Add-jobs
@@ -412,15 +404,15 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     public async Task<AddJobRow?> GetAddJobAsync(AppRef app, string id, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.FirstAsync(ReadAddJob, AddJobSelect + " WHERE j.user_id = @u AND j.app_id = @a AND j.id = @id;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@id", id)));
+        return await s.FirstAsync(ReadAddJob, AddJobSelect + " WHERE j.user_id = @u AND j.app_id = @a AND j.id = @id;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
     }
 
     public async Task<IReadOnlyList<AddJobRow>> ListAddJobsAsync(AppRef app, int page, int perPage, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.QueryAsync(ReadAddJob, AddJobSelect + " WHERE j.user_id = @u AND j.app_id = @a ORDER BY j.seq DESC LIMIT @l OFFSET @o;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage)));
+        return await s.QueryAsync(ReadAddJob, AddJobSelect + " WHERE j.user_id = @u AND j.app_id = @a ORDER BY j.seq DESC LIMIT @l OFFSET @o;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage));
     }
 
     public async Task<bool> CancelAddJobAsync(AppRef app, string id, string details, CancellationToken cancellationToken)
@@ -429,7 +421,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         var p = new (string, object?)[] { ("@u", app.UserId), ("@a", app.AppId), ("@id", id), ("@now", Clock.NowMicros(time)), ("@details", details), ("@kind", JobKinds.Ingest) };
         if (await s.ExecuteAsync("UPDATE inputs_add_jobs SET cancelled = 1, modified_at = @now WHERE user_id = @u AND app_id = @a AND id = @id;", p) == 0)
         {
-            return (false);
+            return false;
         }
 
         // Inputs already being processed finish; pending ones fail and their queued work is dropped.
@@ -441,7 +433,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
                 AND id NOT IN (SELECT target FROM work_queue WHERE kind = @kind AND user_id = @u AND app_id = @a);
             """, p);
         await s.CommitAsync();
-        return (true);
+        return true;
     }
 
     // Annotations
@@ -451,7 +443,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         var result = new Dictionary<string, AnnotationRow>(StringComparer.Ordinal);
         if (inputIds.Count == 0)
         {
-            return (result);
+            return result;
         }
 
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -466,7 +458,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             }
         }
 
-        return (result);
+        return result;
     }
 
     public async Task PutInputLevelAnnotationAsync(AppRef app, NewAnnotation annotation, CancellationToken cancellationToken)
@@ -504,7 +496,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
@@ -520,11 +512,11 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         await s.CommitAsync();
-        return ([]);
+        return [];
     }
 
     public async Task<IReadOnlyList<AnnotationRow>> ListAnnotationsAsync(AppRef app, AnnotationQuery filter, int page, int perPage, CancellationToken cancellationToken)
@@ -554,15 +546,15 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         var rows = await s.QueryAsync(ReadAnnotation, $"SELECT {AnnotationColumns} FROM annotations WHERE {where} ORDER BY seq DESC LIMIT @l OFFSET @o;", [.. parameters]);
-        return (rows);
+        return rows;
     }
 
     public async Task<AnnotationRow?> GetAnnotationAsync(AppRef app, string id, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.FirstAsync(ReadAnnotation,
+        return await s.FirstAsync(ReadAnnotation,
             $"SELECT {AnnotationColumns} FROM annotations WHERE user_id = @u AND app_id = @a AND id = @id AND input_id NOT IN (SELECT id FROM inputs WHERE user_id = @u AND app_id = @a AND deleting = 1);",
-            ("@u", app.UserId), ("@a", app.AppId), ("@id", id)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
     }
 
     public async Task UpdateAnnotationAsync(AppRef app, NewAnnotation annotation, CancellationToken cancellationToken)
@@ -590,7 +582,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         await s.CommitAsync();
-        return (deleted);
+        return deleted;
     }
 
     // False when skipTakenId and the id was taken (nothing written); otherwise a taken id throws the unique violation.
@@ -648,7 +640,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
@@ -664,18 +656,18 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         await s.CommitAsync();
-        return ([]);
+        return [];
     }
 
     public async Task<ConceptRow?> GetConceptAsync(AppRef app, string id, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.FirstAsync(ReadConcept, "SELECT id, name, language, created_at, modified_at FROM concepts WHERE user_id = @u AND app_id = @a AND id = @id;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@id", id)));
+        return await s.FirstAsync(ReadConcept, "SELECT id, name, language, created_at, modified_at FROM concepts WHERE user_id = @u AND app_id = @a AND id = @id;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
     }
 
     public async Task<IReadOnlyList<ConceptRow>> ListConceptsAsync(AppRef app, int page, int perPage, string? namePrefix, CancellationToken cancellationToken)
@@ -683,12 +675,12 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         // Prefix match on name or id, case-insensitive for ASCII (LIKE); the escape keeps % and _ in user text literal.
         var pattern = namePrefix is null ? null : namePrefix.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
-        return (await s.QueryAsync(ReadConcept, """
+        return await s.QueryAsync(ReadConcept, """
             SELECT id, name, language, created_at, modified_at FROM concepts WHERE user_id = @u AND app_id = @a
               AND (CAST(@p AS TEXT) IS NULL OR LOWER(name) LIKE LOWER(@p) ESCAPE '\' OR LOWER(id) LIKE LOWER(@p) ESCAPE '\')
             ORDER BY created_at, id LIMIT @l OFFSET @o;
             """,
-            ("@u", app.UserId), ("@a", app.AppId), ("@p", pattern), ("@l", perPage), ("@o", (long)(page - 1) * perPage)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@p", pattern), ("@l", perPage), ("@o", (long)(page - 1) * perPage));
     }
 
     public async Task UpdateConceptAsync(AppRef app, ConceptRow concept, CancellationToken cancellationToken)
@@ -702,13 +694,13 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     public async Task<IReadOnlyList<ConceptCountRow>> ConceptCountsAsync(AppRef app, int page, int perPage, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.QueryAsync(r => new ConceptCountRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)), """
+        return await s.QueryAsync(r => new ConceptCountRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)), """
             SELECT c.id, c.name,
               (SELECT COUNT(*) FROM annotation_concepts x WHERE x.user_id = c.user_id AND x.app_id = c.app_id AND x.concept_id = c.id AND x.value > 0),
               (SELECT COUNT(*) FROM annotation_concepts x WHERE x.user_id = c.user_id AND x.app_id = c.app_id AND x.concept_id = c.id AND x.value <= 0)
             FROM concepts c WHERE c.user_id = @u AND c.app_id = @a ORDER BY c.id LIMIT @l OFFSET @o;
             """,
-            ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage));
     }
 
     // Datasets
@@ -727,7 +719,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         // A racing writer (or the same id twice in the request) can still take an id: the constraint decides, and the
@@ -743,26 +735,26 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         await s.CommitAsync();
-        return ([]);
+        return [];
     }
 
     public async Task<DatasetRow?> GetDatasetAsync(AppRef app, string id, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.FirstAsync(ReadDataset, "SELECT id, body, created_at, modified_at FROM datasets WHERE user_id = @u AND app_id = @a AND id = @id;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@id", id)));
+        return await s.FirstAsync(ReadDataset, "SELECT id, body, created_at, modified_at FROM datasets WHERE user_id = @u AND app_id = @a AND id = @id;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@id", id));
     }
 
     public async Task<IReadOnlyList<DatasetRow>> ListDatasetsAsync(AppRef app, int page, int perPage, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.QueryAsync(ReadDataset,
+        return await s.QueryAsync(ReadDataset,
             "SELECT id, body, created_at, modified_at FROM datasets WHERE user_id = @u AND app_id = @a ORDER BY seq DESC LIMIT @l OFFSET @o;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage));
     }
 
     public async Task UpdateDatasetAsync(AppRef app, DatasetRow dataset, CancellationToken cancellationToken)
@@ -792,7 +784,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         await s.CommitAsync();
-        return (deleted);
+        return deleted;
     }
 
     public async Task<IReadOnlyDictionary<string, bool>> AddDatasetInputsAsync(AppRef app, string datasetId, IReadOnlyList<string> inputIds, CancellationToken cancellationToken)
@@ -808,17 +800,17 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         await s.CommitAsync();
-        return (result);
+        return result;
     }
 
     public async Task<IReadOnlyList<DatasetInputRow>> ListDatasetInputsAsync(AppRef app, string datasetId, int page, int perPage, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.QueryAsync(r => new DatasetInputRow(r.GetString(0), Clock.FromMicros(r.GetInt64(1))), """
+        return await s.QueryAsync(r => new DatasetInputRow(r.GetString(0), Clock.FromMicros(r.GetInt64(1))), """
             SELECT d.input_id, d.created_at FROM dataset_inputs d JOIN inputs i ON i.user_id = d.user_id AND i.app_id = d.app_id AND i.id = d.input_id AND i.deleting = 0
             WHERE d.user_id = @u AND d.app_id = @a AND d.dataset_id = @d ORDER BY d.seq DESC LIMIT @l OFFSET @o;
             """,
-            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@l", perPage), ("@o", (long)(page - 1) * perPage)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@l", perPage), ("@o", (long)(page - 1) * perPage));
     }
 
     public async Task<int> DeleteDatasetInputsAsync(AppRef app, string datasetId, IReadOnlyList<string> inputIds, CancellationToken cancellationToken)
@@ -832,7 +824,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         }
 
         await s.CommitAsync();
-        return (deleted);
+        return deleted;
     }
 
     public async Task<IReadOnlyList<string>> AddDatasetVersionsAsync(AppRef app, IReadOnlyList<DatasetVersionRow> versions, CancellationToken cancellationToken)
@@ -849,7 +841,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         var now = Clock.NowMicros(time);
@@ -869,27 +861,27 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (taken.Count > 0)
         {
-            return (taken);
+            return taken;
         }
 
         await s.CommitAsync();
-        return ([]);
+        return [];
     }
 
     public async Task<DatasetVersionRow?> GetDatasetVersionAsync(AppRef app, string datasetId, string id, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.FirstAsync(ReadVersion,
+        return await s.FirstAsync(ReadVersion,
             "SELECT dataset_id, id, body, status_code, status_details, created_at, modified_at FROM dataset_versions WHERE user_id = @u AND app_id = @a AND dataset_id = @d AND id = @id;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@id", id)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@id", id));
     }
 
     public async Task<IReadOnlyList<DatasetVersionRow>> ListDatasetVersionsAsync(AppRef app, string datasetId, int page, int perPage, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.QueryAsync(ReadVersion,
+        return await s.QueryAsync(ReadVersion,
             "SELECT dataset_id, id, body, status_code, status_details, created_at, modified_at FROM dataset_versions WHERE user_id = @u AND app_id = @a AND dataset_id = @d ORDER BY seq DESC LIMIT @l OFFSET @o;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@l", perPage), ("@o", (long)(page - 1) * perPage)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@l", perPage), ("@o", (long)(page - 1) * perPage));
     }
 
     public async Task SetDatasetVersionStateAsync(AppRef app, string datasetId, string id, int statusCode, string details, byte[]? body, CancellationToken cancellationToken)
@@ -920,9 +912,9 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     public async Task<IReadOnlyList<VersionItem>> ReadVersionSnapshotAsync(AppRef app, string datasetId, string id, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return (await s.QueryAsync(r => new VersionItem(r.GetString(0), (byte[])r.GetValue(1), (byte[])r.GetValue(2)),
+        return await s.QueryAsync(r => new VersionItem(r.GetString(0), (byte[])r.GetValue(1), (byte[])r.GetValue(2)),
             "SELECT input_id, input, annotations FROM dataset_version_items WHERE user_id = @u AND app_id = @a AND dataset_id = @d AND version_id = @v ORDER BY input_id;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@v", id)));
+            ("@u", app.UserId), ("@a", app.AppId), ("@d", datasetId), ("@v", id));
     }
 
     private static InputRow ReadInput(DbDataReader r) => new(
