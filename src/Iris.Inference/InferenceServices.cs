@@ -1,6 +1,7 @@
 using Iris.Core.Ingestion;
 using Iris.Inference.Engine;
 using Iris.Inference.Indexing;
+using Iris.Inference.Predict;
 using Iris.Inference.Zoo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -18,6 +19,8 @@ public static class InferenceServices
         services.TryAddSingleton(sp => new ModelSources(sp.GetRequiredService<InferenceOptions>(), dataDir));
         services.TryAddSingleton(sp => new InferenceEngine(sp.GetRequiredService<InferenceOptions>(), sp.GetRequiredService<ModelSources>(), sp.GetRequiredService<ILogger<InferenceEngine>>()));
         services.TryAddSingleton<ModelZoo>();
+        services.TryAddSingleton<IModelRegistry, ZooModelRegistry>();
+        services.TryAddSingleton<IBaseWorkflows, FixedBaseWorkflows>();
         services.AddSingleton<IInputIndexer, BaseWorkflowIndexer>();
         return services;
     }

@@ -20,7 +20,7 @@ public sealed class IndexerTests(EngineFixture fixture) : IDisposable
         await using var database = new SqliteDatabase(_dataDir.FullName);
         await database.MigrateAsync(StorageAreas.Migrations, CancellationToken.None);
         var store = new SqlInputIndexStore(database, TimeProvider.System);
-        IInputIndexer indexer = new BaseWorkflowIndexer(fixture.Engine, new ModelZoo(), store);
+        IInputIndexer indexer = new BaseWorkflowIndexer(fixture.Engine, new FixedBaseWorkflows(new ModelZoo()), store);
         var app = new AppRef("someone", "photos");
         var other = new AppRef("someone", "other");
         using var image = Repo.Decode(Repo.MetroNorth);

@@ -1,24 +1,29 @@
 using Iris.Core.Apps;
 using Iris.Core.Ingestion;
 using Iris.Inference.Engine;
-using Iris.Inference.Zoo;
 using Iris.Storage.Vectors;
 
 namespace Iris.Inference.Indexing;
 
 /// <summary>
-/// The base workflow at ingestion: each processed image input gets the general embedding and the general concepts
-/// (those scoring at least <see cref="MinConceptValue"/>), stored in the inference area. Idempotent (upserts).
+/// The base workflow at ingestion: each processed image input gets the embedding of its app's base-workflow embedder and
+/// the concepts of its concept model (those scoring at least <see cref="MinConceptValue"/>), stored in the inference
+/// area. Idempotent (upserts).
 /// </summary>
-public sealed class BaseWorkflowIndexer(InferenceEngine engine, ModelZoo zoo, IInputIndexStore store) : IInputIndexer
+public sealed class BaseWorkflowIndexer(InferenceEngine engine, IBaseWorkflows workflows, IInputIndexStore store) : IInputIndexer
 {
     /// <summary>Predicted concepts kept per input: the ones at or above this value.</summary>
     public const float MinConceptValue = 0.05f;
 
     public async ValueTask IndexAsync(IndexedInput input, CancellationToken cancellationToken)
     {
-        var embedder = zoo.Find(GeneralEmbeddingModel.Id)!;
-        var recognizer = zoo.Find(GeneralRecognitionModel.Id)!;
+        var models = await workflows.ForAppAsync(input.App, cancellationToken).ConfigureAwait(false);
+        if (models.Embedder is not { } embedder || models.Concepts is not { } recognizer)
+        {
+            // Only the fixed General workflow exists until apps choose theirs; the workflows area indexes the others.
+            return;
+        }
+
         var embedding = embedder.PredictAsync(input.Image, engine, cancellationToken);
         var concepts = recognizer.PredictAsync(input.Image, engine, cancellationToken);
         var vector = (await embedding.ConfigureAwait(false)).Embeddings[0].Vector.ToArray();

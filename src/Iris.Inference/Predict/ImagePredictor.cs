@@ -7,7 +7,6 @@ using Iris.Core.Fetching;
 using Iris.Core.Inputs;
 using Iris.Core.Media;
 using Iris.Inference.Engine;
-using Iris.Inference.Zoo;
 
 namespace Iris.Inference.Predict;
 
@@ -26,7 +25,7 @@ public sealed class ImagePredictor(InferenceEngine engine, UrlFetcher fetcher, I
     public const int MaxInputs = 128;
 
     /// <summary>One result per source, in order. 1–<see cref="MaxInputs"/> sources, else 11102 for the whole request.</summary>
-    public async Task<PredictResult[]> PredictAsync(BuiltinModel model, AppRef app, IReadOnlyList<ImageSource> sources, ConceptFilter filter, CancellationToken cancellationToken)
+    public async Task<PredictResult[]> PredictAsync(IImageModel model, AppRef app, IReadOnlyList<ImageSource> sources, ConceptFilter filter, CancellationToken cancellationToken)
     {
         if (sources.Count == 0)
         {
@@ -47,7 +46,7 @@ public sealed class ImagePredictor(InferenceEngine engine, UrlFetcher fetcher, I
         return await Task.WhenAll(running).ConfigureAwait(false);
     }
 
-    private async Task<PredictResult> PredictOneAsync(BuiltinModel model, AppRef app, ImageSource source, ConceptFilter filter, CancellationToken cancellationToken)
+    private async Task<PredictResult> PredictOneAsync(IImageModel model, AppRef app, ImageSource source, ConceptFilter filter, CancellationToken cancellationToken)
     {
         StoredInput? stored = null;
         try

@@ -3,6 +3,7 @@ using System.Text;
 using Clarifai.Api;
 using Iris.Imaging;
 using Iris.Inference.Engine;
+using Iris.Inference.Predict;
 
 namespace Iris.Inference.Zoo;
 
@@ -44,7 +45,7 @@ public sealed record ModelDescriptor
 }
 
 /// <summary>A built-in public model: pre-processing, networks and post-processing of one predict.</summary>
-public abstract class BuiltinModel
+public abstract class BuiltinModel : IImageModel
 {
     public abstract ModelDescriptor Descriptor { get; }
 
