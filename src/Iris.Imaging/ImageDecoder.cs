@@ -44,6 +44,31 @@ public sealed class DecodedImage : IDisposable
     /// <summary>Encoded format as Clarifai reports it in <c>image_info.format</c>: JPEG, PNG, WEBP, GIF, BMP, …</summary>
     public string Format { get; }
 
+    /// <summary>
+    /// A copy of the pixels inside <paramref name="area"/> (clipped to the image; null when nothing of it is inside) as an
+    /// image of its own, owned by the caller: what a workflow hands the nodes fed by a detector. Its full size is its size.
+    /// </summary>
+    public DecodedImage? Crop(SKRectI area)
+    {
+        var clipped = SKRectI.Intersect(area, new SKRectI(0, 0, Width, Height));
+        if (clipped.Width <= 0 || clipped.Height <= 0)
+        {
+            return null;
+        }
+
+        var crop = new SKBitmap();
+        if (!Bitmap.ExtractSubset(crop, clipped))
+        {
+            crop.Dispose();
+            return null;
+        }
+
+        // ExtractSubset shares the pixels; the crop must outlive this image, so it gets its own copy.
+        var owned = crop.Copy();
+        crop.Dispose();
+        return new DecodedImage(owned, Format, owned.Width, owned.Height);
+    }
+
     public void Dispose() => Bitmap.Dispose();
 }
 

@@ -2,6 +2,7 @@ using Iris.Core.Ingestion;
 using Iris.Inference.Engine;
 using Iris.Inference.Indexing;
 using Iris.Inference.Predict;
+using Iris.Inference.Workflows;
 using Iris.Inference.Zoo;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -20,7 +21,10 @@ public static class InferenceServices
         services.TryAddSingleton(sp => new InferenceEngine(sp.GetRequiredService<InferenceOptions>(), sp.GetRequiredService<ModelSources>(), sp.GetRequiredService<ILogger<InferenceEngine>>()));
         services.TryAddSingleton<ModelZoo>();
         services.TryAddSingleton<IModelRegistry, ZooModelRegistry>();
-        services.TryAddSingleton<IBaseWorkflows, FixedBaseWorkflows>();
+        services.TryAddSingleton<PublicWorkflows>();
+        services.TryAddSingleton<AppBaseWorkflows>();
+        services.TryAddSingleton<IBaseWorkflows>(sp => sp.GetRequiredService<AppBaseWorkflows>());
+        services.TryAddSingleton<WorkflowRunner>();
         services.AddSingleton<IInputIndexer, BaseWorkflowIndexer>();
         return services;
     }

@@ -1,9 +1,12 @@
 using Iris.Core.Apps;
 using Iris.Core.Ingestion;
 using Iris.Inference.Indexing;
+using Iris.Inference.Predict;
+using Iris.Inference.Workflows;
 using Iris.Inference.Zoo;
 using Iris.Storage;
 using Iris.Storage.Db;
+using Iris.Storage.Identity;
 using Iris.Storage.Vectors;
 
 namespace Iris.Inference.Tests;
@@ -20,7 +23,10 @@ public sealed class IndexerTests(EngineFixture fixture) : IDisposable
         await using var database = new SqliteDatabase(_dataDir.FullName);
         await database.MigrateAsync(StorageAreas.Migrations, CancellationToken.None);
         var store = new SqlInputIndexStore(database, TimeProvider.System);
-        IInputIndexer indexer = new BaseWorkflowIndexer(fixture.Engine, new FixedBaseWorkflows(new ModelZoo()), store);
+        // An app with no base workflow recorded (created before apps chose one) is indexed with General.
+        var zoo = new ModelZoo();
+        var bases = new AppBaseWorkflows(new SqlIdentityStore(database, TimeProvider.System), new PublicWorkflows(zoo), new ZooModelRegistry(zoo));
+        IInputIndexer indexer = new BaseWorkflowIndexer(fixture.Engine, bases, store);
         var app = new AppRef("someone", "photos");
         var other = new AppRef("someone", "other");
         using var image = Repo.Decode(Repo.MetroNorth);

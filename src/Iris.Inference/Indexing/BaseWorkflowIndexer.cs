@@ -6,9 +6,9 @@ using Iris.Storage.Vectors;
 namespace Iris.Inference.Indexing;
 
 /// <summary>
-/// The base workflow at ingestion: each processed image input gets the embedding of its app's base-workflow embedder and
-/// the concepts of its concept model (those scoring at least <see cref="MinConceptValue"/>), stored in the inference
-/// area. Idempotent (upserts).
+/// The base workflow at ingestion and reindexing: each processed image input gets the embedding of its app's base-workflow
+/// embedder and the concepts of its concept model (those scoring at least <see cref="MinConceptValue"/>), stored in the
+/// inference area; an app whose base workflow has no embedder (<c>Empty</c>) stores nothing. Idempotent (upserts).
 /// </summary>
 public sealed class BaseWorkflowIndexer(InferenceEngine engine, IBaseWorkflows workflows, IInputIndexStore store) : IInputIndexer
 {
@@ -18,17 +18,22 @@ public sealed class BaseWorkflowIndexer(InferenceEngine engine, IBaseWorkflows w
     public async ValueTask IndexAsync(IndexedInput input, CancellationToken cancellationToken)
     {
         var models = await workflows.ForAppAsync(input.App, cancellationToken).ConfigureAwait(false);
-        if (models.Embedder is not { } embedder || models.Concepts is not { } recognizer)
+        if (models.Embedder is not { } embedder)
         {
-            // Only the fixed General workflow exists until apps choose theirs; the workflows area indexes the others.
+            // A base workflow without an embedder (Empty) stores nothing; a reindex to it drops what an earlier one stored.
+            await store.RemoveAsync(input.App, [input.InputId], cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        var embedding = embedder.PredictAsync(input.Image, engine, cancellationToken);
-        var concepts = recognizer.PredictAsync(input.Image, engine, cancellationToken);
+        // Both queued before either is awaited, so they batch with other inputs' calls.
+        var embedding = embedder.PredictAsync(input.Image, engine, cancellationToken).AsTask();
+        var concepts = models.Concepts is { } recognizer ? recognizer.PredictAsync(input.Image, engine, cancellationToken).AsTask() : null;
         var vector = (await embedding.ConfigureAwait(false)).Embeddings[0].Vector.ToArray();
-        var predicted = (await concepts.ConfigureAwait(false)).Concepts.Where(c => c.Value >= MinConceptValue).Select(c => (c.Id, c.Value)).ToArray();
-        await store.SaveAsync(input.App, input.InputId, embedder.Descriptor.Id, embedder.Descriptor.VersionId, vector, predicted, recognizer.Descriptor.VersionId, cancellationToken).ConfigureAwait(false);
+        var predicted = concepts is null
+            ? []
+            : (await concepts.ConfigureAwait(false)).Concepts.Where(c => c.Value >= MinConceptValue).Select(c => (c.Id, c.Value)).ToArray();
+        await store.SaveAsync(input.App, input.InputId, embedder.Descriptor.Id, embedder.Descriptor.VersionId, vector, predicted,
+            models.Concepts?.Descriptor.VersionId ?? string.Empty, cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask RemoveAsync(AppRef app, IReadOnlyCollection<string> inputIds, CancellationToken cancellationToken) =>

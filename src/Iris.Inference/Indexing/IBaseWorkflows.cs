@@ -1,6 +1,5 @@
 using Iris.Core.Apps;
 using Iris.Inference.Predict;
-using Iris.Inference.Zoo;
 
 namespace Iris.Inference.Indexing;
 
@@ -15,12 +14,4 @@ public sealed record BaseWorkflowModels(string WorkflowId, IImageModel? Embedder
 public interface IBaseWorkflows
 {
     ValueTask<BaseWorkflowModels> ForAppAsync(AppRef app, CancellationToken cancellationToken);
-}
-
-/// <summary>Every app indexed by the general embedding and general recognition models: Iris before apps chose a base workflow.</summary>
-public sealed class FixedBaseWorkflows(ModelZoo zoo) : IBaseWorkflows
-{
-    private readonly BaseWorkflowModels models = new("General", zoo.Find(GeneralEmbeddingModel.Id), zoo.Find(GeneralRecognitionModel.Id));
-
-    public ValueTask<BaseWorkflowModels> ForAppAsync(AppRef app, CancellationToken cancellationToken) => ValueTask.FromResult(models);
 }

@@ -51,28 +51,9 @@ public sealed class ImagePredictor(InferenceEngine engine, UrlFetcher fetcher, I
         StoredInput? stored = null;
         try
         {
-            ReadOnlyMemory<byte> bytes;
-            string? contentType = null;
-            switch (source)
-            {
-                case ImageSource.Bytes sent:
-                    bytes = sent.Encoded;
-                    break;
-                case ImageSource.Url url:
-                    var fetched = await fetcher.FetchAsync(UrlFetcher.ParseUrl(url.Address), cancellationToken).ConfigureAwait(false);
-                    (bytes, contentType) = (fetched.Bytes, fetched.ContentType);
-                    break;
-                case ImageSource.Stored byId:
-                    stored = await FindAsync(app, byId.InputId, cancellationToken).ConfigureAwait(false);
-                    bytes = stored.ImageBytes;
-                    break;
-                case ImageSource.Missing missing:
-                    throw new IrisException(StatusCode.InputInvalidArgument, missing.Details);
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(source));
-            }
-
-            using var image = ImageDecoding.Decode(bytes.Span, model.DecodeMinSide, contentType);
+            var read = await ReadAsync(app, source, cancellationToken).ConfigureAwait(false);
+            stored = read.Stored;
+            using var image = ImageDecoding.Decode(read.Bytes.Span, model.DecodeMinSide, read.ContentType);
             var data = await model.PredictAsync(image, engine, cancellationToken).ConfigureAwait(false);
             filter.Apply(data);
             return new PredictResult(data, null, stored);
@@ -82,6 +63,33 @@ public sealed class ImagePredictor(InferenceEngine engine, UrlFetcher fetcher, I
             return new PredictResult(null, e, stored);
         }
     }
+
+    /// <summary>
+    /// The encoded bytes of one input (sent, downloaded through the one <see cref="UrlFetcher"/>, or read from a stored
+    /// input of <paramref name="app"/>), with the content type a URL claimed and the stored input read, if any. Failures
+    /// throw the input's status (30002, 30102, 30104, 30106, …).
+    /// </summary>
+    public async Task<(ReadOnlyMemory<byte> Bytes, string? ContentType, StoredInput? Stored)> ReadAsync(AppRef app, ImageSource source, CancellationToken cancellationToken)
+    {
+        switch (source)
+        {
+            case ImageSource.Bytes sent:
+                return (sent.Encoded, null, null);
+            case ImageSource.Url url:
+                var fetched = await fetcher.FetchAsync(UrlFetcher.ParseUrl(url.Address), cancellationToken).ConfigureAwait(false);
+                return (fetched.Bytes, fetched.ContentType, null);
+            case ImageSource.Stored byId:
+                var stored = await FindAsync(app, byId.InputId, cancellationToken).ConfigureAwait(false);
+                return (stored.ImageBytes, null, stored);
+            case ImageSource.Missing missing:
+                throw new IrisException(StatusCode.InputInvalidArgument, missing.Details);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(source));
+        }
+    }
+
+    /// <summary>The engine predict runs on (workflows run their nodes on the same one).</summary>
+    public InferenceEngine Engine => engine;
 
     private async ValueTask<StoredInput> FindAsync(AppRef app, string inputId, CancellationToken cancellationToken)
     {

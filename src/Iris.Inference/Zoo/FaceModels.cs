@@ -119,16 +119,16 @@ public sealed class FaceAttributesModel : BuiltinModel
     internal static readonly PixelFormat FaceResInput = new(224, 224, 3, Nchw: false, Scale: 255f, Offset: 0f);
     internal static readonly PixelFormat EmotionInput = new(64, 64, 1, Nchw: false, Scale: 2f, Offset: -1f);
 
-    private static readonly (string Name, int From, int To)[] AgeRanges =
+    internal static readonly (string Name, int From, int To)[] AgeRanges =
     [
         ("0-2", 0, 2), ("3-9", 3, 9), ("10-19", 10, 19), ("20-29", 20, 29), ("30-39", 30, 39), ("40-49", 40, 49),
         ("50-59", 50, 59), ("60-69", 60, 69), ("more than 70", 70, 99),
     ];
 
-    private static readonly ConceptDef[] Ages = AgeRanges.Select(r => ConceptIds.Def(r.Name, "age_appearance")).ToArray();
-    private static readonly ConceptDef Masculine = ConceptIds.Def("masculine", "gender_appearance");
-    private static readonly ConceptDef Feminine = ConceptIds.Def("feminine", "gender_appearance");
-    private static readonly ConceptDef[] Emotions = new[] { "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral" }
+    internal static readonly ConceptDef[] Ages = AgeRanges.Select(r => ConceptIds.Def(r.Name, "age_appearance")).ToArray();
+    internal static readonly ConceptDef Masculine = ConceptIds.Def("masculine", "gender_appearance");
+    internal static readonly ConceptDef Feminine = ConceptIds.Def("feminine", "gender_appearance");
+    internal static readonly ConceptDef[] Emotions = new[] { "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral" }
         .Select(n => ConceptIds.Def(n, "emotion")).ToArray();
 
     public override ModelDescriptor Descriptor { get; } = new()
@@ -174,7 +174,17 @@ public sealed class FaceAttributesModel : BuiltinModel
 
         var region = Box(Id, face.Top, face.Left, face.Bottom, face.Right, face.Score);
         var concepts = new List<Concept>();
-        var ages = attributes["age_pred/Softmax:0"].Data;
+        concepts.AddRange(AgeConcepts(attributes));
+        concepts.AddRange(GenderConcepts(attributes));
+        concepts.AddRange(EmotionConcepts(expression));
+        region.Data.Concepts.AddRange(concepts.OrderByDescending(c => c.Value));
+        return region;
+    }
+
+    /// <summary>FaceRes' per-year age probabilities summed into the ranges (vocab <c>age_appearance</c>).</summary>
+    internal static IEnumerable<Concept> AgeConcepts(NetworkOutput faceRes)
+    {
+        var ages = faceRes["age_pred/Softmax:0"].Data;
         for (var r = 0; r < AgeRanges.Length; r++)
         {
             var sum = 0f;
@@ -183,20 +193,25 @@ public sealed class FaceAttributesModel : BuiltinModel
                 sum += ages[y];
             }
 
-            concepts.Add(Concept(Ages[r], sum));
+            yield return Concept(Ages[r], sum);
         }
+    }
 
-        var male = attributes["gender_pred/Sigmoid:0"].Data[0];
-        concepts.Add(Concept(Masculine, male));
-        concepts.Add(Concept(Feminine, 1f - male));
-        var emotions = expression["Identity:0"].Data;
-        for (var i = 0; i < Emotions.Length && i < emotions.Length; i++)
+    /// <summary>FaceRes' gender output as the two concepts of vocab <c>gender_appearance</c>.</summary>
+    internal static IEnumerable<Concept> GenderConcepts(NetworkOutput faceRes)
+    {
+        var male = faceRes["gender_pred/Sigmoid:0"].Data[0];
+        return [Concept(Masculine, male), Concept(Feminine, 1f - male)];
+    }
+
+    /// <summary>The emotion network's softmax as concepts of vocab <c>emotion</c>.</summary>
+    internal static IEnumerable<Concept> EmotionConcepts(NetworkOutput emotion)
+    {
+        var values = emotion["Identity:0"].Data;
+        for (var i = 0; i < Emotions.Length && i < values.Length; i++)
         {
-            concepts.Add(Concept(Emotions[i], emotions[i]));
+            yield return Concept(Emotions[i], values[i]);
         }
-
-        region.Data.Concepts.AddRange(concepts.OrderByDescending(c => c.Value));
-        return region;
     }
 }
 

@@ -12,6 +12,7 @@ using Iris.Server.Rest;
 using Iris.Core.Fetching;
 using Iris.Inference;
 using Iris.Server.Validation;
+using Iris.Server.Workflows;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -121,6 +122,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddIrisInputs(ingestion, fetching);
         services.AddIrisInference(options, inference, fetching);
+        services.AddIrisWorkflows();
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));

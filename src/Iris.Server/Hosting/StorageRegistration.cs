@@ -5,6 +5,7 @@ using Iris.Storage.Identity;
 using Iris.Storage.Inputs;
 using Iris.Storage.Jobs;
 using Iris.Storage.Vectors;
+using Iris.Storage.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -27,6 +28,7 @@ public static class StorageRegistration
         services.AddSingleton<IInputStore>(sp => sp.GetRequiredService<SqlInputStore>());
         services.AddSingleton<IDatasetStore>(sp => sp.GetRequiredService<SqlInputStore>());
         services.AddSingleton<IInputIndexStore, SqlInputIndexStore>();
+        services.AddSingleton<IWorkflowStore, SqlWorkflowStore>();
         return services;
     }
 

@@ -7,13 +7,14 @@ using Iris.Core.Errors;
 using Iris.Server.Access;
 using Iris.Server.Api;
 using Iris.Server.Seams;
+using Iris.Server.Workflows;
 using Microsoft.Extensions.Logging;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
 namespace Iris.Server.Identity;
 
 /// <summary>Apps: PostApps, GetApp, ListApps, PatchApps, PatchApp, PatchAppsIds, PatchAppsDetails, DeleteApp, PostAppsSearches.</summary>
-internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDeletionWorker deletions, TimeProvider time, ILogger<AppsModule> logger) : IApiModule
+internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDeletionWorker deletions, BaseWorkflowChoice baseWorkflows, TimeProvider time, ILogger<AppsModule> logger) : IApiModule
 {
     public void Register(HandlerRegistry registry)
     {
@@ -100,6 +101,8 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
             {
                 throw IrisException.InvalidRequest($"App '{app.Id}' already exists.");
             }
+
+            baseWorkflows.Requested(app);
         }
 
         var now = IdentityMapping.Now(time);
@@ -107,7 +110,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
         foreach (var app in request.Apps)
         {
             var record = Patch(new AppRecord(owner, app.Id, app.Id, string.Empty, string.Empty, "en", string.Empty, Gettable.Private, false, 0, string.Empty, now, now),
-                app, "overwrite", null, now);
+                app, "overwrite", null, now) with { DefaultWorkflowId = baseWorkflows.ForNewApp(app) };
             if (!await store.CreateAppAsync(record, context.CancellationToken).ConfigureAwait(false))
             {
                 throw IrisException.InvalidRequest($"App '{app.Id}' already exists or is still being deleted.");
@@ -128,6 +131,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
         {
             var current = await store.FindAppAsync(new AppRef(owner, app.Id), context.CancellationToken).ConfigureAwait(false)
                 ?? throw access.Deny(context, new AppRef(owner, app.Id), StatusCode.ConnDoesNotExist, AppAccess.AppNotFoundDetails(new AppRef(owner, app.Id)));
+            baseWorkflows.Requested(app);
             targets.Add((current, app));
         }
 
@@ -137,6 +141,7 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
         {
             var record = Patch(current, patch, action, request.MetadataAction, now);
             await store.UpdateAppAsync(record, context.CancellationToken).ConfigureAwait(false);
+            await baseWorkflows.ChangedAsync(record.Ref, current.DefaultWorkflowId, record.DefaultWorkflowId, request.Reindex, context.CancellationToken).ConfigureAwait(false);
             patched.Add(record);
         }
 
@@ -152,8 +157,10 @@ internal sealed class AppsModule(IIdentityStore store, AppAccess access, AppDele
             throw IrisException.InvalidRequest("PatchApp cannot change an app's id; use PatchAppsIds.");
         }
 
+        baseWorkflows.Requested(patch);
         var record = Patch(current, patch, Action(request.Action), request.MetadataAction, IdentityMapping.Now(time));
         await store.UpdateAppAsync(record, context.CancellationToken).ConfigureAwait(false);
+        await baseWorkflows.ChangedAsync(record.Ref, current.DefaultWorkflowId, record.DefaultWorkflowId, request.Reindex, context.CancellationToken).ConfigureAwait(false);
         return new SingleAppResponse { App = IdentityMapping.ToProto(record) };
     }
 

@@ -2,6 +2,7 @@ using Iris.Storage.Identity;
 using Clarifai.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Iris.Core.Apps;
 using Iris.Core.Errors;
 using Iris.Server.Validation;
 
@@ -34,7 +35,8 @@ internal static partial class IdentityMapping
 #pragma warning disable CS0612 // default_workflow_id is deprecated on the wire but still read by clients.
             proto.DefaultWorkflowId = app.DefaultWorkflowId;
 #pragma warning restore CS0612
-            proto.DefaultWorkflow = new Workflow { Id = app.DefaultWorkflowId, AppId = app.Id, UserId = app.UserId };
+            // Base workflows are public workflows of clarifai/main, named as the SDK names them when it creates an app.
+            proto.DefaultWorkflow = new Workflow { Id = app.DefaultWorkflowId, AppId = AppRef.ClarifaiMain.AppId, UserId = AppRef.ClarifaiMain.UserId };
         }
 
         if (app.MetadataJson.Length > 0)

@@ -11,6 +11,7 @@ using Iris.Server.Api;
 using Iris.Server.Seams;
 using Iris.Server.Validation;
 using Iris.Storage.Inputs;
+using Iris.Storage.Workflows;
 
 namespace Iris.Server.Inputs;
 
@@ -18,7 +19,7 @@ namespace Iris.Server.Inputs;
 /// Inputs (CLARIFAI_FACTS.md 4): PostInputs returns at once with every accepted input at 30001 and background workers
 /// take it to 30000 or a failure status; reads hide inputs being deleted; deletion is asynchronous.
 /// </summary>
-internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobStore blobs, InputMapper mapper, IngestionWorkers workers, IngestionOptions options) : IApiModule
+internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobStore blobs, InputMapper mapper, IngestionWorkers workers, IngestionOptions options, IWorkflowStore workflows) : IApiModule
 {
     /// <summary>Inputs per PostInputs / PatchInputs request (Clarifai's limit).</summary>
     public const int MaxInputsPerRequest = 128;
@@ -381,7 +382,8 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
         var counts = await store.CountInputsAsync(app, ct).ConfigureAwait(false);
-        // Iris indexes while ingesting and never reindexes, so the four reindex counters are always 0.
+        // The reindex counters follow the last reindex after a change of the app's base workflow (PatchApps with reindex).
+        var reindex = await workflows.CountReindexAsync(app, ct).ConfigureAwait(false);
         return new SingleInputCountResponse
         {
             Status = StatusWriter.Ok(),
@@ -391,6 +393,10 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
                 ToProcess = Clamp(counts.ToProcess),
                 Processing = Clamp(counts.Processing),
                 Errors = Clamp(counts.Errors),
+                Reindexed = Clamp(reindex.Reindexed),
+                ToReindex = Clamp(reindex.ToReindex),
+                ReindexErrors = Clamp(reindex.Errors),
+                Reindexing = Clamp(reindex.Reindexing),
             },
         };
     }

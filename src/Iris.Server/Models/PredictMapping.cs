@@ -120,7 +120,7 @@ internal static class PredictMapping
     }
 
     /// <summary>The input as the output echoes it: its id (generated if absent) and data, with <c>image.base64 = "true"</c> in place of the bytes, as Clarifai does.</summary>
-    private static Input Echo(Input input, ImageSource source, PredictResult result)
+    internal static Input Echo(Input input, ImageSource source, PredictResult result)
     {
         var echo = new Input { Id = input.Id.Length > 0 ? input.Id : NewId(), Data = input.Data?.Clone() ?? new Data() };
         switch (source)

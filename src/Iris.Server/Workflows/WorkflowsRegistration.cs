@@ -1,0 +1,30 @@
+using Iris.Core.Apps;
+using Iris.Server.Api;
+using Iris.Server.Jobs;
+using Iris.Storage.Workflows;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Iris.Server.Workflows;
+
+/// <summary>DeleteApp and PatchAppsIds for the workflows area: an app's workflows, versions and reindex state go or move with it.</summary>
+internal sealed class WorkflowsAppLifecycle(IWorkflowStore store) : IAppLifecycleListener
+{
+    public Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken) => store.PurgeAppAsync(app, cancellationToken);
+
+    public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken) => store.RenameAppAsync(from, to, cancellationToken);
+}
+
+public static class WorkflowsRegistration
+{
+    /// <summary>The workflow RPCs, the base-workflow choice of apps and the reindex jobs (the store comes with the storage services).</summary>
+    public static IServiceCollection AddIrisWorkflows(this IServiceCollection services)
+    {
+        services.AddSingleton<WorkflowModels>();
+        services.AddSingleton<BaseWorkflowChoice>();
+        services.AddSingleton<ReindexWorker>();
+        services.AddIrisJobs(sp => sp.GetRequiredService<ReindexWorker>().Handlers());
+        services.AddSingleton<IAppLifecycleListener, WorkflowsAppLifecycle>();
+        services.AddSingleton<IApiModule, WorkflowsModule>();
+        return services;
+    }
+}
