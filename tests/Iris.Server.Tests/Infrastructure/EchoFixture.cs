@@ -7,14 +7,23 @@ namespace Iris.Server.Tests.Infrastructure;
 
 /// <summary>
 /// An Iris server with two extra handlers that echo what the transport decoded, so tests can see exactly how a REST or
-/// gRPC request was bound (body, query, path, <c>me</c>, defaults) and how a rich response is written. They sit on RPCs
-/// that no open issue implements (PostWorkflowResults, ListWorkflows); move them if those land.
+/// gRPC request was bound (body, query, path, <c>me</c>, defaults) and how a rich response is written. They sit on
+/// PostWorkflowResults and ListWorkflows, whose rich messages and many routes exercise the bindings; this server runs
+/// them in place of the real workflows module.
 /// </summary>
 public sealed class EchoFixture : IrisFixture
 {
     public static readonly Timestamp FixedTime = Timestamp.FromDateTimeOffset(new DateTimeOffset(2024, 5, 6, 7, 8, 9, 123, TimeSpan.Zero));
 
-    protected override void ConfigureServices(IServiceCollection services) => services.AddSingleton<IApiModule, EchoModule>();
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        foreach (var real in services.Where(d => d.ServiceType == typeof(IApiModule) && d.ImplementationType?.Name == "WorkflowsModule").ToList())
+        {
+            services.Remove(real);
+        }
+
+        services.AddSingleton<IApiModule, EchoModule>();
+    }
 
     private sealed class EchoModule : IApiModule
     {

@@ -11,7 +11,8 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
     private static readonly UserAppIDSet Main = new() { UserId = "clarifai", AppId = "main" };
 
     private static readonly string[] Builtins =
-        ["face-attributes", "face-detection", "general-image-detection", "general-image-embedding", "general-image-recognition", "image-subject-segmentation", "nsfw-recognition", "ocr-scene-english-paddleocr", "person-segmentation"];
+        ["age-demographics-recognition", "face-attributes", "face-detection", "face-sentiment-recognition", "gender-demographics-recognition", "general-image-detection", "general-image-embedding",
+         "general-image-recognition", "image-subject-segmentation", "nsfw-recognition", "ocr-scene-english-paddleocr", "person-segmentation"];
 
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -43,7 +44,8 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
         byOutput.OutputFields.Add("embeddings");
         Assert.Equal(["general-image-embedding"], (await iris.Grpc.ListModelsAsync(byOutput, IrisFixture.PatMetadata)).Models.Select(m => m.Id).ToArray());
         var search = await iris.Grpc.ListModelsAsync(new ListModelsRequest { UserAppId = Main, Search = "face" }, IrisFixture.PatMetadata);
-        Assert.Equal(["face-attributes", "face-detection"], search.Models.Select(m => m.Id).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal(["age-demographics-recognition", "face-attributes", "face-detection", "face-sentiment-recognition", "gender-demographics-recognition"],
+            search.Models.Select(m => m.Id).Order(StringComparer.Ordinal).ToArray());
         Assert.Empty((await iris.Grpc.ListModelsAsync(new ListModelsRequest { UserAppId = Main, FeaturedOnly = true }, IrisFixture.PatMetadata)).Models);
 
         // REST, in the caller's own app: the public models are listed there too (Clarifai fetches from main).
@@ -51,7 +53,7 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
         var (status, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/users/me/apps/my-app/models?per_page=3&model_type_id=visual-classifier"));
         Assert.Equal(HttpStatusCode.OK, status);
         var ids = body.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray();
-        Assert.Equal(2, ids.Length);
+        Assert.Equal(3, ids.Length);
         Assert.Contains("general-image-recognition", ids);
     }
 
