@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Clarifai.Api;
 using Iris.Imaging;
 using Iris.Inference.Engine;
@@ -18,6 +19,14 @@ public abstract class FaceCropClassifier : BuiltinModel
     /// <summary>The crop squared by padding (black, centred), so a face clipped at the photo's edge is not stretched.</summary>
     private protected static ValueTask<NetworkOutput> RunAsync(NetworkSpec network, PixelFormat format, DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken) =>
         engine.RunImageAsync(network, image.Bitmap, Versions.CentredSquare(image), format, letterbox: false, cancellationToken);
+
+    // FaceRes gives age and gender in one run; a workflow hands the same crop to both models, so the first run is shared
+    // (keyed by the crop object, released with it).
+    private static readonly ConditionalWeakTable<DecodedImage, Task<NetworkOutput>> FaceResRuns = new();
+
+    /// <summary>FaceRes on the crop, once per crop however many face-crop models read it.</summary>
+    private protected static Task<NetworkOutput> FaceResAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken) =>
+        FaceResRuns.GetValue(image, crop => RunAsync(Networks.FaceRes, FaceAttributesModel.FaceResInput, crop, engine, cancellationToken).AsTask());
 
     private protected static Data Sorted(IEnumerable<Concept> concepts)
     {
@@ -47,7 +56,7 @@ public sealed class AgeDemographicsModel : FaceCropClassifier
     };
 
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken) =>
-        Sorted(FaceAttributesModel.AgeConcepts(await RunAsync(Networks.FaceRes, FaceAttributesModel.FaceResInput, image, engine, cancellationToken).ConfigureAwait(false)));
+        Sorted(FaceAttributesModel.AgeConcepts(await FaceResAsync(image, engine, cancellationToken).ConfigureAwait(false)));
 }
 
 /// <summary>Gender presentation of a face crop (vocab <c>gender_appearance</c>: masculine, feminine), from FaceRes.</summary>
@@ -70,7 +79,7 @@ public sealed class GenderDemographicsModel : FaceCropClassifier
     };
 
     public override async ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken) =>
-        Sorted(FaceAttributesModel.GenderConcepts(await RunAsync(Networks.FaceRes, FaceAttributesModel.FaceResInput, image, engine, cancellationToken).ConfigureAwait(false)));
+        Sorted(FaceAttributesModel.GenderConcepts(await FaceResAsync(image, engine, cancellationToken).ConfigureAwait(false)));
 }
 
 /// <summary>Facial expression of a face crop (vocab <c>emotion</c>): the seven classes of the emotion network.</summary>
