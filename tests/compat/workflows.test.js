@@ -122,3 +122,37 @@ test("legacy JS client: workflow.predict with an app-specific API key on its own
   assert.equal(output.data.concepts.length, 5);
   assert.ok(output.data.concepts.some((c) => c.name === 'train'));
 });
+
+test('Node SDK: App.createWorkflow from a YAML file, then Workflow.predictByUrl in that app', async () => {
+  const { App, Workflow } = require('clarifai-nodejs');
+  const authConfig = { pat: iris.pat, userId: 'admin', appId: APP.app_id, base: `http://${iris.grpcTarget}` };
+  const yaml = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iris-wf-yaml-')), 'workflow.yml');
+  fs.writeFileSync(yaml, [
+    'workflow:',
+    '  id: sdk-faces',
+    '  nodes:',
+    '    - id: detect',
+    '      model:',
+    '        modelId: face-detection',
+    '        userId: clarifai',
+    '        appId: main',
+    '    - id: mood',
+    '      model:',
+    '        modelId: face-sentiment-recognition',
+    '        userId: clarifai',
+    '        appId: main',
+    '      nodeInputs:',
+    '        - nodeId: detect',
+    '',
+  ].join('\n'));
+  const created = await new App({ authConfig }).createWorkflow({ configFilePath: yaml, display: false });
+  assert.equal(created.id, 'sdk-faces');
+  assert.deepEqual(created.nodesList.map((n) => n.id), ['detect', 'mood']);
+
+  const workflow = new Workflow({ workflowId: 'sdk-faces', authConfig });
+  const response = await workflow.predictByUrl(photoBase + '/faces.jpg', 'image');
+  assert.equal(response.status.code, 10000, response.status.details);
+  const [faces, mood] = response.resultsList[0].outputsList;
+  assert.equal(faces.data.regionsList.length, 5);
+  assert.ok(mood.data.regionsList.every((r) => r.data.conceptsList.length === 7 && r.data.conceptsList.every((c) => c.vocabId === 'emotion')));
+});
