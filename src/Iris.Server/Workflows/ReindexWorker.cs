@@ -81,10 +81,16 @@ internal sealed class ReindexWorker(
         var now = Clock.NowMicros(time);
         await store.SetReindexStateAsync(app, job.Target, ReindexStates.InProgress, string.Empty, now, ct).ConfigureAwait(false);
         var row = await inputs.GetInputAsync(app, job.Target, ct).ConfigureAwait(false);
-        if (row is null || row.BlobKey is null || row.StatusCode != InputStates.Success)
+        if (row is null)
         {
-            // Deleted (or not processed) since it was queued: nothing of it to index.
-            await store.SetReindexStateAsync(app, job.Target, ReindexStates.Success, "The input was deleted or is not processed; nothing to reindex.", Clock.NowMicros(time), ct).ConfigureAwait(false);
+            // Deleted since it was queued: it leaves the counts.
+            await store.ForgetReindexAsync(app, [job.Target], ct).ConfigureAwait(false);
+            return true;
+        }
+
+        if (row.BlobKey is null || row.StatusCode != InputStates.Success)
+        {
+            await store.SetReindexStateAsync(app, job.Target, ReindexStates.Failed, $"The input is not processed (status {row.StatusCode}); nothing to reindex.", Clock.NowMicros(time), ct).ConfigureAwait(false);
             return true;
         }
 
@@ -96,6 +102,17 @@ internal sealed class ReindexWorker(
             foreach (var indexer in _indexers)
             {
                 await indexer.IndexAsync(new IndexedInput(app, row.Id, image, row.BlobKey), ct).ConfigureAwait(false);
+            }
+
+            if (await inputs.GetInputAsync(app, job.Target, ct).ConfigureAwait(false) is null)
+            {
+                // Deleted while it was reindexed (its purge may already have run): take back what the indexers wrote.
+                foreach (var indexer in _indexers)
+                {
+                    await indexer.RemoveAsync(app, [row.Id], ct).ConfigureAwait(false);
+                }
+
+                return true;
             }
 
             await store.SetReindexStateAsync(app, job.Target, ReindexStates.Success, string.Empty, Clock.NowMicros(time), ct).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using Iris.Core.Apps;
+using Iris.Core.Ingestion;
 using Iris.Server.Api;
 using Iris.Server.Jobs;
 using Iris.Storage.Workflows;
@@ -14,6 +15,15 @@ internal sealed class WorkflowsAppLifecycle(IWorkflowStore store) : IAppLifecycl
     public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken) => store.RenameAppAsync(from, to, cancellationToken);
 }
 
+/// <summary>An input's deletion takes it out of the reindex state (the base-workflow indexer removes its embedding).</summary>
+internal sealed class ReindexStateCleanup(IWorkflowStore store) : IInputIndexer
+{
+    public ValueTask IndexAsync(IndexedInput input, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask RemoveAsync(AppRef app, IReadOnlyCollection<string> inputIds, CancellationToken cancellationToken) =>
+        new(store.ForgetReindexAsync(app, inputIds, cancellationToken));
+}
+
 public static class WorkflowsRegistration
 {
     /// <summary>The workflow RPCs, the base-workflow choice of apps and the reindex jobs (the store comes with the storage services).</summary>
@@ -24,6 +34,7 @@ public static class WorkflowsRegistration
         services.AddSingleton<ReindexWorker>();
         services.AddIrisJobs(sp => sp.GetRequiredService<ReindexWorker>().Handlers());
         services.AddSingleton<IAppLifecycleListener, WorkflowsAppLifecycle>();
+        services.AddSingleton<IInputIndexer, ReindexStateCleanup>();
         services.AddSingleton<IApiModule, WorkflowsModule>();
         return services;
     }

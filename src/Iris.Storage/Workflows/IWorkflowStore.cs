@@ -103,6 +103,9 @@ public interface IWorkflowStore
 
     Task<ReindexCounts> CountReindexAsync(AppRef app, CancellationToken cancellationToken);
 
+    /// <summary>Deleted inputs leave the reindex counts.</summary>
+    Task ForgetReindexAsync(AppRef app, IReadOnlyCollection<string> inputIds, CancellationToken cancellationToken);
+
     /// <summary>DeleteApp: the app's workflows, versions and reindex state go.</summary>
     Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken);
 

@@ -215,6 +215,17 @@ public sealed class SqlWorkflowStore(Database database) : IWorkflowStore
         return new ReindexCounts(Of(ReindexStates.Success), Of(ReindexStates.Pending), Of(ReindexStates.Failed), Of(ReindexStates.InProgress));
     }
 
+    public async Task ForgetReindexAsync(AppRef app, IReadOnlyCollection<string> inputIds, CancellationToken cancellationToken)
+    {
+        await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var inputId in inputIds)
+        {
+            await s.ExecuteAsync("DELETE FROM workflow_reindex WHERE user_id = @u AND app_id = @a AND input_id = @i;", ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId)).ConfigureAwait(false);
+        }
+
+        await s.CommitAsync().ConfigureAwait(false);
+    }
+
     public async Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken)
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);

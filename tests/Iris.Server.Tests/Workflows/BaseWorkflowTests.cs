@@ -110,6 +110,10 @@ public abstract class BaseWorkflowTests<TFixture>(TFixture iris) : IClassFixture
         }
 
         Assert.Equal(2u, (await WaitReindexedAsync(app, 2)).Reindexed);
+
+        // A deleted input leaves the reindex counts.
+        Ok((await iris.Grpc.DeleteInputAsync(new DeleteInputRequest { UserAppId = App(app), InputId = "a" }, IrisFixture.PatMetadata)).Status);
+        Assert.Equal(1u, (await WaitReindexedAsync(app, 1)).Reindexed);
     }
 
     private async Task<InputCount> WaitReindexedAsync(string app, uint count)

@@ -165,6 +165,25 @@ public abstract class WorkflowResultsTests<TFixture>(TFixture iris) : IClassFixt
     }
 
     [Fact]
+    public async Task Face_and_OCR_public_workflows_describe_every_face_and_read_the_text_predict_reads()
+    {
+        var face = await RunAsync(Main, "Face", null, Bytes(Faces));
+        Ok(face.Status);
+        var outputs = face.Results[0].Outputs;
+        Assert.Equal(["face-detection", "face-sentiment-recognition", "age-demographics-recognition", "gender-demographics-recognition"], outputs.Select(o => o.Model.Id));
+        Assert.All(outputs, o => Assert.Equal(5, o.Data.Regions.Count));
+        Assert.All(outputs[1].Data.Regions, r => Assert.Equal("emotion", r.Data.Concepts[0].VocabId));
+
+        var ocr = await RunAsync(Main, "OCR", null, Bytes(Faces));
+        Ok(ocr.Status);
+        var lines = ocr.Results[0].Outputs.Single().Data.Regions;
+        Assert.True(lines.Count(r => r.Data.Text.Raw.Length >= 3) >= 3, $"{lines.Count} lines read");
+        // The same lines as the OCR model alone.
+        var alone = await iris.Grpc.PostModelOutputsAsync(new PostModelOutputsRequest { UserAppId = Main, ModelId = "ocr-scene-english-paddleocr", Inputs = { Bytes(Faces) } }, IrisFixture.PatMetadata);
+        Assert.Equal(alone.Outputs[0].Data.Regions.Select(r => r.Data.Text.Raw), lines.Select(r => r.Data.Text.Raw));
+    }
+
+    [Fact]
     public async Task At_most_32_inputs_per_request()
     {
         var inputs = Enumerable.Range(0, 33).Select(_ => Bytes(Metro)).ToArray();
