@@ -33,6 +33,12 @@ internal sealed partial class WorkflowsModule
         // The graph is checked again: a model may have gone, or the caller may not read a cross-app node's model.
         var plan = await models.PlanAsync(context, app, nodes, ct).ConfigureAwait(false);
         var filters = plan.Nodes.Select(n => FilterFor(n, request.OutputConfig)).ToArray();
+        if (request.OutputConfig?.SelectConcepts is { Count: > 0 } selected && filters.All(f => f.SelectedIds is { Count: 0 }))
+        {
+            throw new IrisException(StatusCode.ModelInvalidArgument,
+                $"None of select_concepts ({string.Join(", ", selected.Select(c => c.Id.Length > 0 ? c.Id : c.Name))}) is a concept of a model of workflow '{request.WorkflowId}'.");
+        }
+
         var sources = request.Inputs.Select(PredictMapping.SourceOf).ToArray();
         var results = await runner.RunAsync(plan, app, sources, filters, ct).ConfigureAwait(false);
 

@@ -190,6 +190,13 @@ public abstract class WorkflowResultsTests<TFixture>(TFixture iris) : IClassFixt
         var response = await RunAsync(Main, "General", null, inputs);
         Assert.Equal((StatusCode.ConnInvalidRequest, "At most 32 inputs can be run through a workflow in one request; got 33."), (response.Status.Code, response.Status.Details));
         Assert.Empty(response.Results);
+
+        var selectNothing = await RunAsync(Main, "General", new OutputConfig { SelectConcepts = { new Concept { Name = "unicorn" } } }, Bytes(Metro));
+        Assert.Equal((StatusCode.ModelInvalidArgument, "None of select_concepts (unicorn) is a concept of a model of workflow 'General'."), (selectNothing.Status.Code, selectNothing.Status.Details));
+        var selectTrain = await RunAsync(Main, "General", new OutputConfig { SelectConcepts = { new Concept { Name = "train" } } }, Bytes(Metro));
+        Ok(selectTrain.Status);
+        Assert.Equal(["train"], selectTrain.Results[0].Outputs[0].Data.Concepts.Select(c => c.Name));
+        Assert.Single(selectTrain.Results[0].Outputs[1].Data.Embeddings);
     }
 }
 
