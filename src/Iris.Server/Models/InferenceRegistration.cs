@@ -36,7 +36,8 @@ public static class InferenceRegistration
         services.Replace(ServiceDescriptor.Singleton<IModelRegistry>(sp => sp.GetRequiredService<StoredModelRegistry>()));
         services.TryAddSingleton<EnrichmentNegatives>();
         services.AddSingleton<TrainingJob>();
-        services.AddIrisJobs(sp => [sp.GetRequiredService<TrainingJob>()]);
+        services.AddSingleton<EvaluationJob>();
+        services.AddIrisJobs(sp => [sp.GetRequiredService<TrainingJob>(), sp.GetRequiredService<EvaluationJob>()]);
         services.AddSingleton<IAppLifecycleListener, ModelsAppLifecycle>();
         return services;
     }

@@ -46,6 +46,7 @@ internal sealed partial class ModelsModule(
         registry.Add<GetModelTypeRequest, SingleModelTypeResponse>(nameof(V2.V2Base.GetModelType), GetModelTypeAsync);
         RegisterLifecycle(registry);
         RegisterVersions(registry);
+        RegisterEvaluations(registry);
     }
 
     private async ValueTask<MultiOutputResponse> PostModelOutputsAsync(PostModelOutputsRequest request, CallContext context)
