@@ -49,6 +49,13 @@ internal sealed partial class ModelsModule
         }
 
         var version = NewVersionBody(Model.Parser.ParseFrom(row.Body), request);
+        if (version.TrainInfo is { } train && (train.Dataset is { Id.Length: > 0 }
+            || (train.Params?.Fields.TryGetValue("dataset_id", out var dataset) == true && dataset.StringValue.Length > 0)))
+        {
+            // Training on all the app's processed inputs instead would silently answer a different question.
+            throw new IrisException(StatusCode.NotImplemented, "Training on a dataset (train_info.dataset, train_info.params.dataset_id) is not implemented: Iris trains on the app's processed inputs labelled with the model's concepts.");
+        }
+
         await FillConceptsAsync(app, version.OutputInfo, context.CancellationToken).ConfigureAwait(false);
         await SetBaseEmbedderAsync(app, version, context.CancellationToken).ConfigureAwait(false);
 
