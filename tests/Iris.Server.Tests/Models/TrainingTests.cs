@@ -302,9 +302,12 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
         // A stranger sees nothing of admin's app and cannot write to it.
         var steve = TrainingFixture.Auth(iris.StevePat);
         var read = await iris.Grpc.GetModelAsync(new GetModelRequest { UserAppId = ids, ModelId = "faces" }, steve);
-        Assert.NotEqual(StatusCode.Success, read.Status.Code);
+        Assert.Equal(StatusCode.ConnDoesNotExist, read.Status.Code);
+        Assert.Equal($"App '{app}' of user 'admin' does not exist.", read.Status.Details);
         var write = await iris.Grpc.PostModelsAsync(new PostModelsRequest { UserAppId = ids, Models = { new Model { Id = "intruder" } } }, steve);
-        Assert.NotEqual(StatusCode.Success, write.Status.Code);
+        Assert.Equal(StatusCode.ConnDoesNotExist, write.Status.Code);
+        var predict = await iris.Grpc.PostModelOutputsAsync(new PostModelOutputsRequest { UserAppId = ids, ModelId = "faces", Inputs = { new Input { Id = "x" } } }, steve);
+        Assert.Equal(StatusCode.ConnDoesNotExist, predict.Status.Code);
         Assert.Equal(StatusCode.ConnDoesNotExist, (await iris.Grpc.GetModelAsync(new GetModelRequest { UserAppId = ids, ModelId = "intruder" }, Pat)).Status.Code);
 
         // DeleteApp takes the app's models with it; an app of the same id starts without them.
