@@ -10,9 +10,12 @@ namespace Iris.Inference.Zoo;
 /// <summary>A concept a built-in model predicts. <paramref name="VocabId"/> groups face attributes (age, gender, emotion).</summary>
 public sealed record ConceptDef(string Id, string Name, string? VocabId = null);
 
-/// <summary>What the model reads say about a built-in model.</summary>
+/// <summary>What the model reads say about a model: a built-in of <c>clarifai/main</c> or a user's trained version.</summary>
 public sealed record ModelDescriptor
 {
+    /// <summary>The app a user's model belongs to; null for the built-ins of <c>clarifai/main</c>.</summary>
+    public Iris.Core.Apps.AppRef? Owner { get; init; }
+
     public required string Id { get; init; }
 
     public required string Name { get; init; }

@@ -4,6 +4,11 @@ using Iris.Core.Inputs;
 using Iris.Inference;
 using Iris.Inference.Engine;
 using Iris.Inference.Predict;
+using Iris.Inference.Registry;
+using Iris.Inference.Training;
+using Iris.Server.Jobs;
+using Iris.Storage.Models;
+using Iris.Storage.Vectors;
 using Iris.Server.Api;
 using Iris.Server.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +28,17 @@ public static class InferenceRegistration
         services.AddSingleton(sp => new ImagePredictor(sp.GetRequiredService<InferenceEngine>(), sp.GetRequiredService<UrlFetcher>(), sp.GetService<IInputLookup>()));
         services.AddSingleton<IApiModule, ModelsModule>();
         services.AddSingleton<IAppLifecycleListener, InferenceAppLifecycle>();
+
+        // Users' models: the store, the registry over it and the built-ins (in place of the built-ins-only one), training.
+        services.TryAddSingleton<IModelStore, SqlModelStore>();
+        services.TryAddSingleton<ITrainingData, SqlTrainingData>();
+        services.AddSingleton<StoredModelRegistry>();
+        services.Replace(ServiceDescriptor.Singleton<IModelRegistry>(sp => sp.GetRequiredService<StoredModelRegistry>()));
+        services.TryAddSingleton<EnrichmentNegatives>();
+        services.AddSingleton<TrainingJob>();
+        services.AddSingleton<EvaluationJob>();
+        services.AddIrisJobs(sp => [sp.GetRequiredService<TrainingJob>(), sp.GetRequiredService<EvaluationJob>()]);
+        services.AddSingleton<IAppLifecycleListener, ModelsAppLifecycle>();
         return services;
     }
 }

@@ -1,19 +1,36 @@
 using Clarifai.Api;
 using Clarifai.Api.Status;
+using Iris.Core.Apps;
 using Iris.Core.Errors;
+using Iris.Inference.Indexing;
 using Iris.Inference.Predict;
 using Iris.Inference.Zoo;
 using Iris.Server.Api;
 using Iris.Server.Seams;
+using Iris.Storage.Inputs;
+using Iris.Storage.Jobs;
+using Iris.Storage.Models;
+using Iris.Storage.Vectors;
 
 namespace Iris.Server.Models;
 
 /// <summary>
-/// Model reads and predict for the built-in public models of <c>clarifai/main</c>. Built-in ids also resolve from any
-/// app the caller can read (Clarifai's "fetch from main"): a PAT can predict in its own app's context, and input ids
-/// are looked up in that app. Any other model id → 21200 (predict) / 11101 (reads).
+/// Models of an app and the built-in public models of <c>clarifai/main</c>: predict, reads, the model lifecycle
+/// (ModelsModule.Lifecycle.cs) and versions with training (ModelsModule.Versions.cs). Ids resolve in the caller's app
+/// first, then among the built-ins (Clarifai's "fetch from main"), through the one <see cref="IModelRegistry"/>.
+/// Unknown ids → 21200 (predict, writes) / 11101 (reads).
 /// </summary>
-internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredictor predictor) : IApiModule
+internal sealed partial class ModelsModule(
+    IAppAccess access,
+    ModelZoo zoo,
+    ImagePredictor predictor,
+    IModelRegistry registry,
+    IModelStore store,
+    ITrainingData trainingData,
+    IBaseWorkflows baseWorkflows,
+    IInputStore inputs,
+    JobSignal signal,
+    TimeProvider time) : IApiModule
 {
     public void Register(HandlerRegistry registry)
     {
@@ -21,20 +38,26 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
         registry.Add<GetModelRequest, SingleModelResponse>(nameof(V2.V2Base.GetModel), (r, c) => GetModelAsync(r, c, withConcepts: false));
         registry.Add<GetModelRequest, SingleModelResponse>(nameof(V2.V2Base.GetModelOutputInfo), (r, c) => GetModelAsync(r, c, withConcepts: true));
         registry.Add<ListModelsRequest, MultiModelResponse>(nameof(V2.V2Base.ListModels), ListModelsAsync);
+        registry.Add<PostModelsSearchesRequest, MultiModelResponse>(nameof(V2.V2Base.PostModelsSearches), PostModelsSearchesAsync);
         registry.Add<ListModelConceptsRequest, MultiConceptResponse>(nameof(V2.V2Base.ListModelConcepts), ListModelConceptsAsync);
         registry.Add<GetModelVersionRequest, SingleModelVersionResponse>(nameof(V2.V2Base.GetModelVersion), GetModelVersionAsync);
         registry.Add<ListModelVersionsRequest, MultiModelVersionResponse>(nameof(V2.V2Base.ListModelVersions), ListModelVersionsAsync);
         registry.Add<ListModelTypesRequest, MultiModelTypeResponse>(nameof(V2.V2Base.ListModelTypes), ListModelTypesAsync);
         registry.Add<GetModelTypeRequest, SingleModelTypeResponse>(nameof(V2.V2Base.GetModelType), GetModelTypeAsync);
+        RegisterLifecycle(registry);
+        RegisterVersions(registry);
+        RegisterEvaluations(registry);
     }
 
     private async ValueTask<MultiOutputResponse> PostModelOutputsAsync(PostModelOutputsRequest request, CallContext context)
     {
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        var model = zoo.Find(request.ModelId) ?? throw new IrisException(StatusCode.ModelDoesNotExist, "Model does not exist");
-        if (request.VersionId.Length > 0 && !string.Equals(request.VersionId, model.Descriptor.VersionId, StringComparison.Ordinal))
+        var model = await registry.FindAsync(app, request.ModelId, request.VersionId, context.CancellationToken).ConfigureAwait(false);
+        if (model is null)
         {
-            throw new IrisException(StatusCode.ModelDoesNotExist, $"Model '{model.Descriptor.Id}' has no version '{request.VersionId}'.");
+            throw request.VersionId.Length > 0 && await registry.FindAsync(app, request.ModelId, null, context.CancellationToken).ConfigureAwait(false) is not null
+                ? new IrisException(StatusCode.ModelDoesNotExist, $"Model '{request.ModelId}' has no version '{request.VersionId}'.")
+                : new IrisException(StatusCode.ModelDoesNotExist, "Model does not exist");
         }
 
         var filter = PredictMapping.Filter(request.Model, model.Descriptor);
@@ -45,60 +68,83 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
 
     private async ValueTask<SingleModelResponse> GetModelAsync(GetModelRequest request, CallContext context, bool withConcepts)
     {
-        await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        var model = Find(request.ModelId);
+        var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
+        if (await store.GetModelAsync(app, request.ModelId, context.CancellationToken).ConfigureAwait(false) is { } row)
+        {
+            var versions = await store.ListVersionsAsync(app, row.Id, context.CancellationToken).ConfigureAwait(false);
+            var version = request.VersionId.Length > 0
+                ? versions.FirstOrDefault(v => v.Id == request.VersionId) ?? throw VersionNotFound(row.Id, request.VersionId)
+                : versions.FirstOrDefault();
+            return new SingleModelResponse { Model = UserModelViews.Model(app, row, version, versions.Count, withConcepts) };
+        }
+
+        var model = Builtin(request.ModelId);
         RequireVersion(model, request.VersionId);
         return new SingleModelResponse { Model = ModelViews.Full(model.Descriptor, withConcepts) };
     }
 
     private async ValueTask<MultiModelResponse> ListModelsAsync(ListModelsRequest request, CallContext context)
     {
-        await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        IEnumerable<ModelDescriptor> models = zoo.Models.Select(m => m.Descriptor);
-        models = models.Where(d => Matches(d, request));
-        models = Sort(models, request);
+        var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
+        var page = Paging.Read(request.Page, request.PerPage);
+        var models = await AllModelsAsync(app, context.CancellationToken).ConfigureAwait(false);
         var response = new MultiModelResponse();
-        response.Models.AddRange(Paging.Read(request.Page, request.PerPage).Of(models).Select(d => ModelViews.Full(d, withConcepts: false)));
+        response.Models.AddRange(page.Of(ModelListing.Sort(models.Where(m => ModelListing.Matches(m, request)), request)));
         return response;
+    }
+
+    /// <summary>The legacy client's <c>models.search(name, type)</c>: a name (with <c>*</c> wildcards) and a type id.</summary>
+    private async ValueTask<MultiModelResponse> PostModelsSearchesAsync(PostModelsSearchesRequest request, CallContext context)
+    {
+        var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
+        var page = Paging.Read(request.Pagination?.Page ?? 0, request.Pagination?.PerPage ?? 0);
+        var query = request.ModelQuery ?? new ModelQuery();
+        var models = await AllModelsAsync(app, context.CancellationToken).ConfigureAwait(false);
+        var response = new MultiModelResponse();
+        response.Models.AddRange(page.Of(models.Where(m => ModelListing.MatchesQuery(m, query)).OrderByDescending(m => m.ModifiedAt).ThenBy(m => m.Id, StringComparer.Ordinal)));
+        return response;
+    }
+
+    /// <summary>The app's models (each with its latest version), then the built-ins.</summary>
+    private async Task<List<Model>> AllModelsAsync(AppRef app, CancellationToken cancellationToken)
+    {
+        var models = new List<Model>();
+        foreach (var row in await store.ListModelsAsync(app, cancellationToken).ConfigureAwait(false))
+        {
+            var versions = await store.ListVersionsAsync(app, row.Id, cancellationToken).ConfigureAwait(false);
+            models.Add(UserModelViews.Model(app, row, versions.FirstOrDefault(), versions.Count, withConcepts: false));
+        }
+
+        var own = models.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+        models.AddRange(zoo.Models.Where(m => !own.Contains(m.Descriptor.Id)).Select(m => ModelViews.Full(m.Descriptor, withConcepts: false)));
+        return models;
     }
 
     private async ValueTask<MultiConceptResponse> ListModelConceptsAsync(ListModelConceptsRequest request, CallContext context)
     {
-        await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        var model = Find(request.ModelId);
-        RequireVersion(model, request.VersionId);
-        var concepts = model.Descriptor.Concepts.AsEnumerable();
+        var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
+        IEnumerable<Concept> concepts;
+        if (await store.GetModelAsync(app, request.ModelId, context.CancellationToken).ConfigureAwait(false) is { } row)
+        {
+            var version = request.VersionId.Length > 0
+                ? await store.GetVersionAsync(app, row.Id, request.VersionId, context.CancellationToken).ConfigureAwait(false) ?? throw VersionNotFound(row.Id, request.VersionId)
+                : await store.LatestVersionAsync(app, row.Id, null, context.CancellationToken).ConfigureAwait(false);
+            concepts = version is null ? [] : UserModelViews.Version(app, version, withConcepts: true).OutputInfo?.Data?.Concepts ?? [];
+        }
+        else
+        {
+            var model = Builtin(request.ModelId);
+            RequireVersion(model, request.VersionId);
+            concepts = model.Descriptor.Concepts.Select(ModelViews.ConceptOf);
+        }
+
         if (request.Search.Length > 0)
         {
             concepts = concepts.Where(c => c.Name.Contains(request.Search, StringComparison.OrdinalIgnoreCase) || c.Id.StartsWith(request.Search, StringComparison.Ordinal));
         }
 
         var response = new MultiConceptResponse();
-        response.Concepts.AddRange(Paging.Read(request.Page, request.PerPage).Of(concepts).Select(ModelViews.ConceptOf));
-        return response;
-    }
-
-    private async ValueTask<SingleModelVersionResponse> GetModelVersionAsync(GetModelVersionRequest request, CallContext context)
-    {
-        await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        var model = Find(request.ModelId);
-        if (!string.Equals(request.VersionId, model.Descriptor.VersionId, StringComparison.Ordinal))
-        {
-            throw new IrisException(StatusCode.ConnDoesNotExist, $"model version '{request.VersionId}' of model '{model.Descriptor.Id}' not found. Check the url of your request.");
-        }
-
-        return new SingleModelVersionResponse { ModelVersion = ModelViews.Version(model.Descriptor, withConcepts: false) };
-    }
-
-    private async ValueTask<MultiModelVersionResponse> ListModelVersionsAsync(ListModelVersionsRequest request, CallContext context)
-    {
-        await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        var model = Find(request.ModelId);
-        var versions = new[] { model.Descriptor }
-            .Where(d => request.ConceptIds.All(id => d.Concepts.Any(c => string.Equals(c.Id, id, StringComparison.Ordinal))))
-            .Where(_ => request.MinReplicas == 0);
-        var response = new MultiModelVersionResponse();
-        response.ModelVersions.AddRange(Paging.Read(request.Page, request.PerPage).Of(versions).Select(d => ModelViews.Version(d, withConcepts: false)));
+        response.Concepts.AddRange(Paging.Read(request.Page, request.PerPage).Of(concepts));
         return response;
     }
 
@@ -118,84 +164,17 @@ internal sealed class ModelsModule(IAppAccess access, ModelZoo zoo, ImagePredict
         return new SingleModelTypeResponse { ModelType = type.Clone() };
     }
 
-    private BuiltinModel Find(string modelId) => zoo.Find(modelId)
+    private BuiltinModel Builtin(string modelId) => zoo.Find(modelId)
         ?? throw new IrisException(StatusCode.ConnDoesNotExist, $"model_id '{modelId}' not found. Check the url of your request.");
 
     private static void RequireVersion(BuiltinModel model, string versionId)
     {
         if (versionId.Length > 0 && !string.Equals(versionId, model.Descriptor.VersionId, StringComparison.Ordinal))
         {
-            throw new IrisException(StatusCode.ConnDoesNotExist, $"model version '{versionId}' of model '{model.Descriptor.Id}' not found. Check the url of your request.");
+            throw VersionNotFound(model.Descriptor.Id, versionId);
         }
     }
 
-    /// <summary>The ListModels filters of CLARIFAI_FACTS.md 5.3 as they apply to the built-in models.</summary>
-    private static bool Matches(ModelDescriptor d, ListModelsRequest r)
-    {
-        var type = ModelTypes.Find(d.TypeId)!;
-        if (r.ModelTypeId.Length > 0 && !string.Equals(r.ModelTypeId, d.TypeId, StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        if (r.InputFields.Any(f => !type.InputFields.Contains(f)) || r.OutputFields.Any(f => !type.OutputFields.Contains(f)))
-        {
-            return false;
-        }
-
-        if (r.License.Length > 0 && !string.Equals(r.License, d.License, StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-
-        // None of the built-ins is featured, starred, bookmarked, tagged with toolkits/use cases/languages, or replicated.
-        if (r.FeaturedOnly || r.StarredOnly || r.Bookmark || r.Toolkits.Count > 0 || r.UseCases.Count > 0 || r.Languages.Count > 0 || r.MinReplicas > 0)
-        {
-            return false;
-        }
-
-        if (r.ModelVersionIds.Count > 0 && !r.ModelVersionIds.Contains(d.VersionId))
-        {
-            return false;
-        }
-
-        if (r.LicenseType is not LicenseType.UnknownLicenseType and not LicenseType.OpenSource)
-        {
-            return false;
-        }
-
-        if (r.Source != 0 && r.Source != (uint)Model.Types.Source.Hosted)
-        {
-            return false;
-        }
-
-        if (r.Creator.Length > 0 && !string.Equals(r.Creator, ModelViews.MainUser, StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        if (r.Visibility is { Gettable: not Visibility.Types.Gettable.UnknownVisibility } v && v.Gettable != Visibility.Types.Gettable.Public)
-        {
-            return false;
-        }
-
-#pragma warning disable CS0612 // query and name are the deprecated spellings of search; old clients still send them.
-        var search = r.Search.Length > 0 ? r.Search : r.Query.Length > 0 ? r.Query : r.Name;
-#pragma warning restore CS0612
-        if (search.Length > 0)
-        {
-            var words = search.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var haystack = string.Join(' ', d.Id, d.Name, d.Description, d.Notes, ModelViews.MainUser);
-            return words.All(w => haystack.Contains(w, StringComparison.OrdinalIgnoreCase));
-        }
-
-        return true;
-    }
-
-    private static IEnumerable<ModelDescriptor> Sort(IEnumerable<ModelDescriptor> models, ListModelsRequest r)
-    {
-        // Every built-in has the same dates and no inputs or stars: those sorts fall back to id order.
-        var ordered = r.SortByName ? models.OrderBy(d => d.Name, StringComparer.OrdinalIgnoreCase).ThenBy(d => d.Id, StringComparer.Ordinal) : models.OrderBy(d => d.Id, StringComparer.Ordinal);
-        return r.SortAscending || r.SortByName ? ordered : ordered.Reverse();
-    }
+    private static IrisException VersionNotFound(string modelId, string versionId) =>
+        new(StatusCode.ConnDoesNotExist, $"model version '{versionId}' of model '{modelId}' not found. Check the url of your request.");
 }
