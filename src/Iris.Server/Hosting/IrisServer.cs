@@ -9,6 +9,7 @@ using Iris.Server.Identity;
 using Iris.Server.Inputs;
 using Iris.Server.Models;
 using Iris.Server.Rest;
+using Iris.Server.Searches;
 using Iris.Core.Fetching;
 using Iris.Inference;
 using Iris.Server.Validation;
@@ -121,6 +122,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddIrisInputs(ingestion, fetching);
         services.AddIrisInference(options, inference, fetching);
+        services.AddIrisSearch();
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using Iris.Core.Apps;
+using Iris.Storage.Vectors;
+
+namespace Iris.Search.Index;
+
+/// <summary>
+/// This node's in-memory indexes, one per (app, embedding model version), loaded from the store (the source of truth)
+/// on first use and brought up to date before every search from the store's change log: one small query for the app's
+/// version, and the changed vectors when it moved. So every node answers with every committed insert and delete,
+/// whichever node wrote it. A version below the index's own (the app was purged or renamed away) or a reset in the log
+/// (an app renamed onto this id) reloads the index.
+/// </summary>
+public sealed class VectorIndexes(IInputIndexStore store) : IAppLifecycleListener
+{
+    private readonly ConcurrentDictionary<(AppRef App, string ModelVersionId), Entry> _entries = new();
+
+    /// <summary>Creates the index of a new entry; <see cref="ExactIndex"/> unless a test or benchmark measures another engine.</summary>
+    public Func<IVectorIndex> Factory { get; init; } = () => new ExactIndex();
+
+    /// <summary>The app's index for <paramref name="modelVersionId"/>, current with the store as of this call.</summary>
+    public async Task<IVectorIndex> GetAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        var entry = _entries.GetOrAdd((app, modelVersionId), _ => new Entry(Factory()));
+        await entry.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!entry.Loaded)
+            {
+                await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                return entry.Index;
+            }
+
+            var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
+            if (current < entry.Version)
+            {
+                await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+            }
+            else if (current > entry.Version)
+            {
+                var changes = await store.ChangesSinceAsync(app, entry.Version, cancellationToken).ConfigureAwait(false);
+                if (changes.Reset)
+                {
+                    await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    foreach (var (inputId, version, vector) in changes.Changes)
+                    {
+                        if (vector is null)
+                        {
+                            entry.Index.Remove(inputId);
+                        }
+                        else if (string.Equals(version, modelVersionId, StringComparison.Ordinal))
+                        {
+                            entry.Index.Upsert(inputId, vector);
+                        }
+                    }
+
+                    entry.Version = changes.Version;
+                }
+            }
+
+            return entry.Index;
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+    }
+
+    private async Task LoadAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        var (version, vectors) = await store.LoadAllAsync(app, modelVersionId, cancellationToken).ConfigureAwait(false);
+        entry.Index.Clear();
+        foreach (var v in vectors)
+        {
+            entry.Index.Upsert(v.InputId, v.Vector);
+        }
+
+        entry.Version = version;
+        entry.Loaded = true;
+    }
+
+    /// <summary>Drops this node's indexes of the app; other nodes notice through the store's version.</summary>
+    public void Forget(AppRef app)
+    {
+        foreach (var key in _entries.Keys.Where(k => k.App == app).ToList())
+        {
+            _entries.TryRemove(key, out _);
+        }
+    }
+
+    public Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken)
+    {
+        Forget(app);
+        return Task.CompletedTask;
+    }
+
+    public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken)
+    {
+        Forget(from);
+        Forget(to);
+        return Task.CompletedTask;
+    }
+
+    private sealed class Entry(IVectorIndex index)
+    {
+        public IVectorIndex Index { get; } = index;
+
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public bool Loaded { get; set; }
+
+        public long Version { get; set; }
+    }
+}
