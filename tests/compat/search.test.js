@@ -1,7 +1,7 @@
 'use strict';
 // Search through the official clients against `./iris serve`: PostInputsSearches by image bytes and by concept with the
 // official gRPC client (clarifai-nodejs-grpc), and the Node SDK's Search.query (clarifai-nodejs) with an image rank and
-// a label filter.
+// a label filter, and the legacy REST client's inputs.search (query.ands) with an API key.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -117,4 +117,31 @@ test('the Node SDK Search.query: image rank over annotations, and a label filter
     images.push(...page.hitsList.map((h) => h.input.id));
   }
   assert.deepEqual(images.sort(), ['faces', 'metro', 'samples']);
+});
+
+test('the legacy client (clarifai 2.9.1) inputs.search: visual, by input id, by predicted concept, by label', async () => {
+  const keys = await call(stub, 'PostKeys', {
+    user_app_id: { user_id: 'me' },
+    keys: [{ description: 'legacy search', scopes: ['All'], apps: [{ id: app.app_id, user_id: app.user_id }] }],
+  }, auth());
+  assert.equal(keys.status.code, 10000);
+  const Clarifai = require('clarifai');
+  // The client rejects with the axios error; its body carries Iris' status, which is what a failure should show.
+  const search = (query) => legacyApp.inputs.search(query).catch((e) => { throw new Error(JSON.stringify(e.response?.data ?? e.message)); });
+  const legacyApp = new Clarifai.App({ apiKey: keys.keys[0].id, apiEndpoint: iris.restBase });
+
+  const visual = await search({ input: { base64: METRO.toString('base64') } });
+  assert.equal(visual.status.code, 10000);
+  assert.equal(visual.hits[0].input.id, 'metro');
+  assert.ok(visual.hits[0].score > 0.99);
+
+  const similar = await search({ input: { id: 'faces' } });
+  assert.equal(similar.hits[0].input.id, 'faces');
+
+  // Numbers, not the JSON booleans this client also accepts: Iris' REST reader refuses booleans in float fields (11100).
+  const predicted = await search({ concept: { name: 'train', value: 1 } });
+  assert.equal(predicted.hits[0].input.id, 'metro');
+
+  const labelled = await search({ concept: { id: 'people', type: 'input', value: 1 } });
+  assert.deepEqual(labelled.hits.map((h) => h.input.id), ['faces']);
 });

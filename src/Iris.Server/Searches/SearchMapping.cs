@@ -132,8 +132,9 @@ internal static class SearchMapping
                 {
                     ranks.Add(new Rank.Image(new ImageSource.Url(image.Url), negate));
                 }
-                else
+                else if (annotation.InputId.Length == 0)
                 {
+                    // The legacy client sends {"input": {"id": …, "data": {"image": {}}}} to rank by a stored input.
                     throw Invalid("A rank's data.image needs url or base64.");
                 }
             }
