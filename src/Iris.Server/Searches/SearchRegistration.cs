@@ -13,10 +13,20 @@ public static class SearchRegistration
     public static IServiceCollection AddIrisSearch(this IServiceCollection services)
     {
         services.AddSingleton<ISearchStore, SqlSearchStore>();
+        services.AddSingleton<ISavedSearchStore, SqlSavedSearchStore>();
+        services.AddSingleton<IAppLifecycleListener, SavedSearchesAppLifecycle>();
         services.AddSingleton<VectorIndexes>();
         services.AddSingleton<IAppLifecycleListener>(sp => sp.GetRequiredService<VectorIndexes>());
         services.AddSingleton<SearchPlanner>();
         services.AddSingleton<IApiModule, SearchesModule>();
         return services;
     }
+}
+
+/// <summary>DeleteApp and PatchAppsIds for saved searches: they go or move with the app.</summary>
+internal sealed class SavedSearchesAppLifecycle(ISavedSearchStore store) : IAppLifecycleListener
+{
+    public Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken) => store.PurgeAppAsync(app, cancellationToken);
+
+    public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken) => store.RenameAppAsync(from, to, cancellationToken);
 }

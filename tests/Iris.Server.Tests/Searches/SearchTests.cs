@@ -21,7 +21,7 @@ namespace Iris.Server.Tests.Searches;
 /// negation select exactly the matching inputs at score 1; pagination, the deep-page refusal, only_count, annotation
 /// hits, the legacy query.ands, deletion leaving results at once, and precise refusals of what cannot be answered.
 /// </summary>
-public abstract class SearchTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
     where TFixture : SearchFixture
 {
     private const string AppId = SearchFixture.AppId;
@@ -428,6 +428,73 @@ public abstract class SearchTests<TFixture>(TFixture iris) : IClassFixture<TFixt
 
         await iris.CreateAppAsync(before);
         Assert.Empty(Ids(await SearchAsync([ImageRank(FixtureImages.Photos[3])], appId: before)));
+    }
+}
+
+public abstract partial class SearchTests<TFixture>
+{
+    [Fact]
+    public async Task Saved_searches_are_stored_without_running_then_run_read_listed_patched_and_deleted()
+    {
+        var id = "saved-" + Guid.NewGuid().ToString("N")[..8];
+        var save = new PostSearchesRequest { UserAppId = InputsFixture.App(AppId) };
+        save.Searches.Add(new SearchMessage { Id = id, Name = "trains", Save = true, Query = new Query { Filters = { DataFilter(Labels(("train", 1))) } } });
+#pragma warning disable CS0612 // PostSearches is deprecated (still served).
+        var saved = await iris.Grpc.PostSearchesAsync(save, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, saved.Status.Code);
+        Assert.Empty(saved.Hits);
+        Assert.Equal((id, true), (Assert.Single(saved.Searches).Id, saved.Searches[0].Save));
+        var again = await iris.Grpc.PostSearchesAsync(save, IrisFixture.PatMetadata);
+#pragma warning restore CS0612
+        Assert.Equal(StatusCode.SavedSearchModifyFailed, again.Status.Code);
+        Assert.Contains($"'{id}' already exists", again.Status.Details, StringComparison.Ordinal);
+
+        var run = await iris.Grpc.PostSearchesByIDAsync(new PostSearchesByIDRequest { UserAppId = InputsFixture.App(AppId), Id = id, Pagination = new Pagination { PerPage = 10 } }, IrisFixture.PatMetadata);
+        Assert.Equal(["p0"], Ids(run));
+
+        var got = await iris.Grpc.GetSearchAsync(new GetSearchRequest { UserAppId = InputsFixture.App(AppId), Id = id }, IrisFixture.PatMetadata);
+        Assert.Equal(("trains", "train"), (got.Search.Name, got.Search.Query.Filters[0].Annotation.Data.Concepts[0].Id));
+        var listed = await iris.Grpc.ListSearchesAsync(new ListSearchesRequest { UserAppId = InputsFixture.App(AppId), PerPage = 100 }, IrisFixture.PatMetadata);
+        Assert.Contains(listed.Searches, s => s.Id == id);
+
+        var patch = new PatchSearchesRequest { UserAppId = InputsFixture.App(AppId), Action = "merge" };
+        patch.Searches.Add(new SearchMessage { Id = id, Query = new Query { Filters = { DataFilter(Labels(("train", 0))) } } });
+        var patched = await iris.Grpc.PatchSearchesAsync(patch, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, patched.Status.Code);
+        Assert.Equal("trains", patched.Searches[0].Name);
+        var rerun = await iris.Grpc.PostSearchesByIDAsync(new PostSearchesByIDRequest { UserAppId = InputsFixture.App(AppId), Id = id }, IrisFixture.PatMetadata);
+        Assert.Equal(["p2"], Ids(rerun));
+
+        var deleted = await iris.Grpc.DeleteSearchAsync(new DeleteSearchRequest { UserAppId = InputsFixture.App(AppId), Id = id }, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, deleted.Status.Code);
+        var gone = await iris.Grpc.GetSearchAsync(new GetSearchRequest { UserAppId = InputsFixture.App(AppId), Id = id }, IrisFixture.PatMetadata);
+        Assert.Equal((StatusCode.ConnDoesNotExist, $"Saved search '{id}' does not exist in app '{AppId}'."), (gone.Status.Code, gone.Status.Details));
+        var runGone = await iris.Grpc.PostSearchesByIDAsync(new PostSearchesByIDRequest { UserAppId = InputsFixture.App(AppId), Id = id }, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.ConnDoesNotExist, runGone.Status.Code);
+
+        var badSave = new PostSearchesRequest { UserAppId = InputsFixture.App(AppId) };
+        badSave.Searches.Add(new SearchMessage { Id = "bad-geo", Save = true, Query = new Query { Filters = { DataFilter(new Data { Geo = new Geo { GeoPoint = new GeoPoint() } }) } } });
+#pragma warning disable CS0612
+        Assert.Equal(StatusCode.SearchInvalidRequest, (await iris.Grpc.PostSearchesAsync(badSave, IrisFixture.PatMetadata)).Status.Code);
+#pragma warning restore CS0612
+        Assert.Equal(StatusCode.ConnDoesNotExist, (await iris.Grpc.GetSearchAsync(new GetSearchRequest { UserAppId = InputsFixture.App(AppId), Id = "bad-geo" }, IrisFixture.PatMetadata)).Status.Code);
+    }
+
+    [Fact]
+    public async Task Post_dataset_inputs_by_search_adds_every_match()
+    {
+        var datasetId = "faces-" + Guid.NewGuid().ToString("N")[..8];
+        var created = await iris.Grpc.PostDatasetsAsync(new PostDatasetsRequest { UserAppId = InputsFixture.App(AppId), Datasets = { new Dataset { Id = datasetId } } }, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, created.Status.Code);
+        var (lon, lat) = SearchFixture.Paris;
+        var near = new Data { Geo = new Geo { GeoPoint = new GeoPoint { Longitude = lon, Latitude = lat }, GeoLimit = new GeoLimit { Type = "withinKilometers", Value = 50 } } };
+        var request = new PostDatasetInputsRequest { UserAppId = InputsFixture.App(AppId), DatasetId = datasetId, Search = new SearchMessage { Query = new Query { Filters = { DataFilter(near) } } } };
+        var added = await iris.Grpc.PostDatasetInputsAsync(request, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, added.Status.Code);
+        Assert.Equal(["p1", "p2"], added.DatasetInputs.Select(d => d.Input.Id).Order());
+
+        var inDataset = await SearchAsync(filters: [new Filter { Input = new Input { DatasetIds = { datasetId } } }]);
+        Assert.Equal(["p2", "p1"], Ids(inDataset));
     }
 }
 
