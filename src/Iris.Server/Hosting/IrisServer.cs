@@ -68,6 +68,7 @@ public sealed class IrisServer : IAsyncDisposable
         var ingestion = IngestionOptions.FromEnvironment();
         var fetching = UrlFetcherOptions.FromEnvironment();
         var inference = InferenceOptions.FromEnvironment();
+        var search = SearchOptions.FromEnvironment();
         Directory.CreateDirectory(options.DataDir);
         var bootstrap = BootstrapCredentials.Load(options);
 
@@ -122,7 +123,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddSingleton<IApiModule, LicensesModule>();
         services.AddIrisInputs(ingestion, fetching);
         services.AddIrisInference(options, inference, fetching);
-        services.AddIrisSearch();
+        services.AddIrisSearch(search);
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));

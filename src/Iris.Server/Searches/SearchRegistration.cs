@@ -3,6 +3,7 @@ using Iris.Search.Index;
 using Iris.Search.Planning;
 using Iris.Server.Api;
 using Iris.Storage.Searches;
+using Iris.Storage.Vectors;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Iris.Server.Searches;
@@ -10,12 +11,17 @@ namespace Iris.Server.Searches;
 public static class SearchRegistration
 {
     /// <summary>The search store, this node's vector indexes (which follow the store and forget deleted or renamed apps), the planner and the search RPCs.</summary>
-    public static IServiceCollection AddIrisSearch(this IServiceCollection services)
+    public static IServiceCollection AddIrisSearch(this IServiceCollection services, SearchOptions options)
     {
+        services.AddSingleton(options);
         services.AddSingleton<ISearchStore, SqlSearchStore>();
         services.AddSingleton<ISavedSearchStore, SqlSavedSearchStore>();
         services.AddSingleton<IAppLifecycleListener, SavedSearchesAppLifecycle>();
-        services.AddSingleton<VectorIndexes>();
+        services.AddSingleton(sp =>
+        {
+            var settings = sp.GetRequiredService<SearchOptions>();
+            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>()) { Factory = settings.NewIndex };
+        });
         services.AddSingleton<IAppLifecycleListener>(sp => sp.GetRequiredService<VectorIndexes>());
         services.AddSingleton<SearchPlanner>();
         services.AddSingleton<IApiModule, SearchesModule>();

@@ -2,6 +2,8 @@ using Clarifai.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Iris.Server.Identity;
+using Iris.Server.Searches;
+using Microsoft.Extensions.DependencyInjection;
 using Iris.Server.Tests.Inputs;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
@@ -86,4 +88,14 @@ public class SearchFixture : InputsFixture, IAsyncLifetime
 public sealed class PostgresSearchFixture : SearchFixture
 {
     protected override bool OnPostgres => true;
+}
+
+/// <summary>The same photos on SQLite with the HNSW index behind every search instead of the exact scan.</summary>
+public sealed class HnswSearchFixture : SearchFixture
+{
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        base.ConfigureServices(services);
+        services.AddSingleton(new SearchOptions { Index = "hnsw" });
+    }
 }

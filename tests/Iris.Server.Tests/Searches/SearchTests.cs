@@ -501,3 +501,5 @@ public abstract partial class SearchTests<TFixture>
 public sealed class SearchTestsOnSqlite(SearchFixture iris) : SearchTests<SearchFixture>(iris);
 
 public sealed class SearchTestsOnPostgres(PostgresSearchFixture iris) : SearchTests<PostgresSearchFixture>(iris);
+
+public sealed class SearchTestsOnHnsw(HnswSearchFixture iris) : SearchTests<HnswSearchFixture>(iris);
