@@ -49,6 +49,9 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
 
     public int Dimensions => _dimensions;
 
+    /// <summary>Candidates kept while searching (starts at <see cref="HnswOptions.EfSearch"/>); benchmarks sweep it.</summary>
+    public int EfSearch { get; set; } = (options ?? new HnswOptions()).EfSearch;
+
     public int Count
     {
         get
@@ -188,25 +191,24 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
 
             var q = new float[query.Length];
             ExactIndex.Normalize(query, q);
-            var ef = Math.Max(_options.EfSearch, k);
+            var ef = Math.Max(EfSearch, k);
             if (filter is not null)
             {
-                var passing = 0;
-                foreach (var key in _ids.Keys)
+                // The filter's share, from a sample of at most 2,048 live nodes spread over the graph (a full count would
+                // cost a filter call per node on every query).
+                int sampled = 0, passing = 0;
+                var stride = Math.Max(1, _count / 2048);
+                for (var id = 0; id < _count; id += stride)
                 {
-                    if (filter(key))
+                    if (!_deleted[id])
                     {
-                        passing++;
+                        sampled++;
+                        passing += filter(_keys[id]) ? 1 : 0;
                     }
                 }
 
-                var selectivity = (double)passing / _ids.Count;
-                if (passing == 0)
-                {
-                    return [];
-                }
-
-                if (selectivity <= _options.ExactBelowSelectivity || passing <= ef)
+                var selectivity = sampled == 0 ? 1 : (double)passing / sampled;
+                if (selectivity <= _options.ExactBelowSelectivity || selectivity * _ids.Count <= ef)
                 {
                     return Exact(q, k, filter);
                 }
