@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Iris.Core.Apps;
+using Iris.Storage.Blobs;
 using Iris.Storage.Vectors;
 
 namespace Iris.Search.Index;
@@ -11,12 +12,26 @@ namespace Iris.Search.Index;
 /// whichever node wrote it. A version below the index's own (the app was purged or renamed away) or a reset in the log
 /// (an app renamed onto this id) reloads the index.
 /// </summary>
-public sealed class VectorIndexes(IInputIndexStore store) : IAppLifecycleListener
+public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = null) : IAppLifecycleListener
 {
+    /// <summary>Changes applied since the last snapshot (at least this many, and a tenth of the index) before the next one is written.</summary>
+    public const int SnapshotEvery = 1000;
+
     private readonly ConcurrentDictionary<(AppRef App, string ModelVersionId), Entry> _entries = new();
 
     /// <summary>Creates the index of a new entry; <see cref="ExactIndex"/> unless a test or benchmark measures another engine.</summary>
     public Func<IVectorIndex> Factory { get; init; } = () => new ExactIndex();
+
+    /// <summary>Restores a snapshot into an index of the <see cref="Factory"/>'s kind; null when that engine keeps none.</summary>
+    public Func<byte[], IVectorIndex?>? Restore { get; init; }
+
+    /// <summary>How each load of this node went: from a snapshot plus the changes after it, or rebuilt from every stored vector.</summary>
+    public int LoadsFromSnapshot => _fromSnapshot;
+
+    public int LoadsFromStore => _fromStore;
+
+    private int _fromSnapshot;
+    private int _fromStore;
 
     /// <summary>The app's index for <paramref name="modelVersionId"/>, current with the store as of this call.</summary>
     public async Task<IVectorIndex> GetAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
@@ -45,19 +60,11 @@ public sealed class VectorIndexes(IInputIndexStore store) : IAppLifecycleListene
                 }
                 else
                 {
-                    foreach (var (inputId, version, vector) in changes.Changes)
+                    Apply(entry, changes, modelVersionId);
+                    if (entry.Unsnapshotted >= Math.Max(SnapshotEvery, entry.Index.Count / 10))
                     {
-                        if (vector is null)
-                        {
-                            entry.Index.Remove(inputId);
-                        }
-                        else if (string.Equals(version, modelVersionId, StringComparison.Ordinal))
-                        {
-                            entry.Index.Upsert(inputId, vector);
-                        }
+                        await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
                     }
-
-                    entry.Version = changes.Version;
                 }
             }
 
@@ -69,8 +76,76 @@ public sealed class VectorIndexes(IInputIndexStore store) : IAppLifecycleListene
         }
     }
 
+    private static void Apply(Entry entry, VectorChanges changes, string modelVersionId)
+    {
+        foreach (var (inputId, version, vector) in changes.Changes)
+        {
+            if (vector is null)
+            {
+                entry.Index.Remove(inputId);
+            }
+            else if (string.Equals(version, modelVersionId, StringComparison.Ordinal))
+            {
+                entry.Index.Upsert(inputId, vector);
+            }
+        }
+
+        entry.Unsnapshotted += changes.Changes.Count;
+        entry.Version = changes.Version;
+    }
+
+    // A snapshot of the current graph to the blob store, recorded with the version it reflects; the replaced blob goes.
+    private async Task SnapshotAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        if (blobs is null || entry.Index is not HnswIndex graph)
+        {
+            return;
+        }
+
+        var key = await blobs.PutAsync(graph.Snapshot(), cancellationToken).ConfigureAwait(false);
+        var replaced = await store.SaveSnapshotAsync(app, modelVersionId, entry.Version, key, cancellationToken).ConfigureAwait(false);
+        if (replaced is not null)
+        {
+            await blobs.DeleteAsync(replaced, cancellationToken).ConfigureAwait(false);
+        }
+
+        entry.Unsnapshotted = 0;
+    }
+
+    private async Task<bool> TryRestoreAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        if (blobs is null || Restore is null || await store.FindSnapshotAsync(app, modelVersionId, cancellationToken).ConfigureAwait(false) is not { } snapshot)
+        {
+            return false;
+        }
+
+        var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
+        if (current < snapshot.Version || await blobs.GetAsync(snapshot.BlobKey, cancellationToken).ConfigureAwait(false) is not { } bytes || Restore(bytes) is not { } restored)
+        {
+            return false;
+        }
+
+        var changes = await store.ChangesSinceAsync(app, snapshot.Version, cancellationToken).ConfigureAwait(false);
+        if (changes.Reset)
+        {
+            return false;
+        }
+
+        entry.Index = restored;
+        entry.Version = snapshot.Version;
+        Apply(entry, changes, modelVersionId);
+        entry.Loaded = true;
+        Interlocked.Increment(ref _fromSnapshot);
+        return true;
+    }
+
     private async Task LoadAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
     {
+        if (await TryRestoreAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var (version, vectors) = await store.LoadAllAsync(app, modelVersionId, cancellationToken).ConfigureAwait(false);
         entry.Index.Clear();
         foreach (var v in vectors)
@@ -80,6 +155,12 @@ public sealed class VectorIndexes(IInputIndexStore store) : IAppLifecycleListene
 
         entry.Version = version;
         entry.Loaded = true;
+        entry.Unsnapshotted = 0;
+        Interlocked.Increment(ref _fromStore);
+        if (vectors.Count > 0)
+        {
+            await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Drops this node's indexes of the app; other nodes notice through the store's version.</summary>
@@ -106,7 +187,9 @@ public sealed class VectorIndexes(IInputIndexStore store) : IAppLifecycleListene
 
     private sealed class Entry(IVectorIndex index)
     {
-        public IVectorIndex Index { get; } = index;
+        public IVectorIndex Index { get; set; } = index;
+
+        public int Unsnapshotted { get; set; }
 
         public SemaphoreSlim Gate { get; } = new(1, 1);
 

@@ -2,6 +2,7 @@ using Iris.Core.Apps;
 using Iris.Search.Index;
 using Iris.Search.Planning;
 using Iris.Server.Api;
+using Iris.Storage.Blobs;
 using Iris.Storage.Searches;
 using Iris.Storage.Vectors;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,7 +21,7 @@ public static class SearchRegistration
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<SearchOptions>();
-            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>()) { Factory = settings.NewIndex };
+            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>(), sp.GetRequiredService<IBlobStore>()) { Factory = settings.NewIndex, Restore = settings.RestoreIndex };
         });
         services.AddSingleton<IAppLifecycleListener>(sp => sp.GetRequiredService<VectorIndexes>());
         services.AddSingleton<SearchPlanner>();

@@ -43,7 +43,21 @@ public sealed class InputIndexMigrations : IMigrationSet
             ALTER TABLE inference_input_embeddings ADD COLUMN created_us INTEGER NOT NULL DEFAULT 0;
             """),
         new(3, ChangesTitle, ChangesSql),
+        new(4, SnapshotsTitle, SnapshotsSql),
     ];
+
+    private const string SnapshotsTitle = "vector index snapshots: the blob of each (app, embedding model version) graph and the version it reflects";
+
+    private const string SnapshotsSql = """
+        CREATE TABLE inference_vector_snapshots (
+          user_id TEXT NOT NULL,
+          app_id TEXT NOT NULL,
+          model_version_id TEXT NOT NULL,
+          version BIGINT NOT NULL,
+          blob_key TEXT NOT NULL,
+          PRIMARY KEY (user_id, app_id, model_version_id)
+        );
+        """;
 
     // Every node's in-memory vector index follows the store through this log (VectorChanges). A writer takes the next
     // version of its app by upserting the app's row, which holds that row's lock until commit: versions of one app commit
@@ -95,6 +109,7 @@ public sealed class InputIndexMigrations : IMigrationSet
             CREATE INDEX inference_input_concepts_by_concept ON inference_input_concepts (user_id, app_id, concept_id, value);
             """),
         new(2, ChangesTitle, ChangesSql),
+        new(3, SnapshotsTitle, SnapshotsSql),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;
@@ -129,6 +144,12 @@ public interface IInputIndexStore
     /// <summary>Every stored vector of one embedding model version in the app, and the version they reflect (at least).</summary>
     Task<(long Version, IReadOnlyList<InputEmbedding> Vectors)> LoadAllAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken);
 
+    /// <summary>The latest index snapshot of (app, model version): the version it reflects and its blob; null when none.</summary>
+    Task<(long Version, string BlobKey)?> FindSnapshotAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken);
+
+    /// <summary>Records a newer snapshot (an older one never replaces a newer); returns the blob key it replaced, if any, for deletion.</summary>
+    Task<string?> SaveSnapshotAsync(AppRef app, string modelVersionId, long version, string blobKey, CancellationToken cancellationToken);
+
     /// <summary>Predicted concept values of the app's inputs for one concept (the concept model's outputs kept at ingestion).</summary>
     Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken);
 
@@ -143,7 +164,8 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
 {
     private static readonly string[] Tables = ["inference_input_embeddings", "inference_input_concepts"];
 
-    private static readonly string[] LogTables = ["inference_vector_changes", "inference_vector_versions"];
+    // The snapshot rows go with the log: a snapshot's version only means something against its own app's log.
+    private static readonly string[] LogTables = ["inference_vector_changes", "inference_vector_versions", "inference_vector_snapshots"];
 
     private const int ChangeUpsert = 0;
     private const int ChangeRemove = 1;
@@ -198,6 +220,35 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
             "SELECT input_id, vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
             ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
         return (version, vectors);
+    }
+
+    public async Task<(long Version, string BlobKey)?> FindSnapshotAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await s.QueryAsync(r => (r.GetInt64(0), r.GetString(1)),
+            "SELECT version, blob_key FROM inference_vector_snapshots WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public async Task<string?> SaveSnapshotAsync(AppRef app, string modelVersionId, long version, string blobKey, CancellationToken cancellationToken)
+    {
+        await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
+        await s.LockKeyAsync("vector-snapshot:" + app.UserId + "/" + app.AppId + "/" + modelVersionId).ConfigureAwait(false);
+        var previous = await s.FirstAsync(r => (Version: r.GetInt64(0), Key: r.GetString(1)),
+            "SELECT version, blob_key FROM inference_vector_snapshots WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
+        if (previous != default && previous.Version >= version)
+        {
+            return null;
+        }
+
+        await s.ExecuteAsync("""
+            INSERT INTO inference_vector_snapshots (user_id, app_id, model_version_id, version, blob_key) VALUES (@u, @a, @m, @v, @k)
+            ON CONFLICT (user_id, app_id, model_version_id) DO UPDATE SET version = @v, blob_key = @k;
+            """, ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId), ("@v", version), ("@k", blobKey)).ConfigureAwait(false);
+        await s.CommitAsync().ConfigureAwait(false);
+        return previous == default || previous.Key == blobKey ? null : previous.Key;
     }
 
     public async Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken)
