@@ -19,8 +19,8 @@ public sealed record HnswOptions(int M = 16, int EfConstruction = 200, int EfSea
 /// <summary>
 /// A hierarchical navigable small-world graph (Malkov and Yashunin, 2016) over L2-normalised vectors, written for Iris
 /// on <see cref="TensorPrimitives"/>. Filters apply during the walk: the graph is navigated through every node but only
-/// nodes that pass the filter (and are not deleted) enter the results, and the candidate list widens as the filter
-/// narrows, so a filter still yields its k best rather than k minus what a post-filter would drop; very selective
+/// nodes that pass the filter (and are not deleted) enter the results, and the walk goes on until ef of them are found,
+/// so a filter still yields its k best rather than k minus what a post-filter would drop; very selective
 /// filters are answered exactly (<see cref="HnswOptions.ExactBelowSelectivity"/>). Deletes leave tombstones that still
 /// route searches but never appear in results; a re-inserted key gets a new node. Readers run concurrently; inserts
 /// and deletes take a write lock (one at a time). Snapshots (<see cref="Snapshot"/>, <see cref="Restore"/>) let a restarted node skip the
@@ -213,8 +213,8 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
                     return Exact(q, k, filter);
                 }
 
-                // A filter passing a share s of the nodes leaves about s·ef of the candidates usable: widen by 1/√s.
-                ef = (int)Math.Min(_ids.Count, ef / Math.Sqrt(selectivity));
+                // The walk keeps going until ef nodes that pass are found, so it already visits about ef / s nodes; a
+                // wider list is not needed for recall (see the recall gate) and would cost another 1 / s.
             }
 
             var entry = _entry;
