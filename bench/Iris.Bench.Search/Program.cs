@@ -237,7 +237,7 @@ static string Report(int count, int dim, int queries, double exactQps, double ex
     b.AppendLine();
     b.AppendLine(CultureInfo.InvariantCulture, $"First query after a restart: a restarted node restores the HNSW snapshot from the blob store instead of rebuilding ({restart.SnapshotMb:F0} MB, written in {restart.SnapshotS:F1} s, restored in {restart.RestoreS:F1} s against {build:F1} s to rebuild); the first query on the restored graph took {restart.FirstMs:F2} ms, a warm one {restart.WarmMs:F2} ms on average. hnswlib with a filter is not measured: Debian's 0.6.2 has no filter in its Python API.");
     b.AppendLine();
-    b.AppendLine("The machine was shared with two other builds and test runs during this run (load average near 20 on 2 cores), so absolute numbers are low and noisy; engines measured minutes apart saw different load.");
+    b.AppendLine(CultureInfo.InvariantCulture, $"Load average at the end of the run: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} on {Environment.ProcessorCount} cores; on a shared machine absolute numbers are noisy and engines measured minutes apart see different load.");
     return b.ToString();
 }
 
