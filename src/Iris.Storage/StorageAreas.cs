@@ -2,6 +2,7 @@ using Iris.Storage.Db;
 using Iris.Storage.Identity;
 using Iris.Storage.Inputs;
 using Iris.Storage.Models;
+using Iris.Storage.Searches;
 using Iris.Storage.Vectors;
 using Iris.Storage.Workflows;
 
@@ -11,5 +12,5 @@ namespace Iris.Storage;
 public static class StorageAreas
 {
     /// <summary>In the order they are applied: the inputs area owns the job queue (<c>work_queue</c>), which identity's jobs use.</summary>
-    public static IReadOnlyList<IMigrationSet> Migrations { get; } = [new InputsMigrations(), new IdentityMigrations(), new InputIndexMigrations(), new ModelsMigrations(), new WorkflowsMigrations()];
+    public static IReadOnlyList<IMigrationSet> Migrations { get; } = [new InputsMigrations(), new IdentityMigrations(), new InputIndexMigrations(), new ModelsMigrations(), new WorkflowsMigrations(), new SearchesMigrations()];
 }

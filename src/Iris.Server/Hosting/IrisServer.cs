@@ -9,6 +9,7 @@ using Iris.Server.Identity;
 using Iris.Server.Inputs;
 using Iris.Server.Models;
 using Iris.Server.Rest;
+using Iris.Server.Searches;
 using Iris.Core.Fetching;
 using Iris.Inference;
 using Iris.Server.Validation;
@@ -68,6 +69,7 @@ public sealed class IrisServer : IAsyncDisposable
         var ingestion = IngestionOptions.FromEnvironment();
         var fetching = UrlFetcherOptions.FromEnvironment();
         var inference = InferenceOptions.FromEnvironment();
+        var search = SearchOptions.FromEnvironment();
         Directory.CreateDirectory(options.DataDir);
         var bootstrap = BootstrapCredentials.Load(options);
 
@@ -123,6 +125,7 @@ public sealed class IrisServer : IAsyncDisposable
         services.AddIrisInputs(ingestion, fetching);
         services.AddIrisInference(options, inference, fetching);
         services.AddIrisWorkflows();
+        services.AddIrisSearch(search);
         services.AddSingleton<HandlerRegistry>();
         services.AddSingleton<ApiInvoker>();
         services.AddSingleton(_ => new RouteTable(ApiCatalog.Instance));

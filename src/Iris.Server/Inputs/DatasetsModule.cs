@@ -3,7 +3,9 @@ using Clarifai.Api.Status;
 using Google.Protobuf;
 using Iris.Core.Apps;
 using Iris.Core.Errors;
+using Iris.Search.Planning;
 using Iris.Server.Api;
+using Iris.Server.Searches;
 using Iris.Server.Seams;
 using Iris.Storage.Inputs;
 using Iris.Server.Validation;
@@ -14,7 +16,7 @@ namespace Iris.Server.Inputs;
 /// Datasets: named sets of an app's inputs, and versions that freeze the inputs and annotations of a dataset at one
 /// moment (64005 pending → 64010 in progress → 64015 ready, built by the background workers).
 /// </summary>
-internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, IInputStore inputs, InputMapper mapper, IngestionWorkers workers, TimeProvider time) : IApiModule
+internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, IInputStore inputs, InputMapper mapper, IngestionWorkers workers, TimeProvider time, SearchPlanner planner) : IApiModule
 {
     public const int MaxPerRequest = 128;
 
@@ -170,13 +172,33 @@ internal sealed class DatasetsModule(IAppAccess access, IDatasetStore datasets, 
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Write, ct).ConfigureAwait(false);
         await RequireAsync(app, request.DatasetId, ct).ConfigureAwait(false);
+        List<string> ids;
         if (request.Search is not null)
         {
-            throw new IrisException(StatusCode.NotImplemented, "Adding the results of a search to a dataset is not implemented in this version of Iris; list the input ids in dataset_inputs.");
+            if (request.DatasetInputs.Count > 0)
+            {
+                throw new IrisException(StatusCode.ConnInvalidRequest, "Send either dataset_inputs or search, not both.");
+            }
+
+            // Every input the search matches (the SDK's merge_dataset sends a dataset_ids filter), up to the search window.
+            var found = await planner.RunAsync(app, SearchMapping.ToQuery(request.Search), SearchesModule.MaxResultWindow, exactTotal: true, ct).ConfigureAwait(false);
+            if (found.Total > SearchesModule.MaxResultWindow)
+            {
+                throw new IrisException(StatusCode.SearchInvalidRequest, $"The search matches {found.Total} inputs; one request adds at most {SearchesModule.MaxResultWindow}. Narrow it with filters.");
+            }
+
+            ids = [.. found.Hits.Select(h => h.InputId)];
+            if (ids.Count == 0)
+            {
+                return new MultiDatasetInputResponse { Status = StatusWriter.Ok() };
+            }
+        }
+        else
+        {
+            ids = request.DatasetInputs.Select(d => d.Input?.Id ?? string.Empty).ToList();
         }
 
-        var ids = request.DatasetInputs.Select(d => d.Input?.Id ?? string.Empty).ToList();
-        if (ids.Count is 0 or > MaxPerRequest || ids.Any(string.IsNullOrEmpty))
+        if (request.Search is null && (ids.Count is 0 or > MaxPerRequest || ids.Any(string.IsNullOrEmpty)))
         {
             throw new IrisException(StatusCode.ConnInvalidRequest, $"dataset_inputs must name 1 to {MaxPerRequest} inputs by input.id.");
         }

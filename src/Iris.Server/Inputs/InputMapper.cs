@@ -175,7 +175,13 @@ internal sealed partial class InputMapper(HostedUrls hosted)
     }
 
     public static NewAnnotation NewAnnotationOf(AppRef app, string id, string inputId, Data data, bool inputLevel) =>
-        new(id, inputId, data.ToByteArray(), inputLevel, app.UserId, Mentions(data));
+        new(id, inputId, data.ToByteArray(), inputLevel, app.UserId, Mentions(data), QueryableOf(data));
+
+    /// <summary>The columns search filters on: the metadata as JSON and the geo point (degrees), when the data has them.</summary>
+    public static QueryableFields QueryableOf(Data data) => new(
+        data.Metadata is null ? null : JsonFormatter.Default.Format(data.Metadata),
+        data.Geo?.GeoPoint?.Longitude,
+        data.Geo?.GeoPoint?.Latitude);
 }
 
 /// <summary>What an input holds.</summary>

@@ -246,7 +246,7 @@ internal sealed class InputsModule(IAppAccess access, IInputStore store, IBlobSt
         echo.Metadata = annotation.Metadata;
         echo.Geo = annotation.Geo;
         var newInput = new NewInput(id, kind, media.ToByteArray(), url, allowDuplicateUrl, sourceBlob, bytes, annotation.ToByteArray(), InputMapper.NewId(),
-            InputMapper.Mentions(annotation), [.. input.DatasetIds], policy);
+            InputMapper.Mentions(annotation), [.. input.DatasetIds], policy, InputMapper.QueryableOf(annotation));
         return (newInput, echo);
     }
 

@@ -32,8 +32,17 @@ public sealed record InputRow(
 /// <summary>A concept mentioned by an annotation: its id, the name to create it with when new, its value (1 positive, 0 negative).</summary>
 public sealed record ConceptMention(string Id, string Name, float Value);
 
+/// <summary>
+/// The fields of an annotation that search filters on, kept in their own columns (not only inside the serialized data):
+/// the metadata as canonical JSON and the geo point in degrees. Null when the annotation has none.
+/// </summary>
+public sealed record QueryableFields(string? MetadataJson, double? Longitude, double? Latitude)
+{
+    public static QueryableFields None { get; } = new(null, null, null);
+}
+
 /// <summary>An annotation to write; <see cref="Data"/> is serialized annotation data, opaque here.</summary>
-public sealed record NewAnnotation(string Id, string InputId, byte[] Data, bool InputLevel, string Author, IReadOnlyList<ConceptMention> Concepts);
+public sealed record NewAnnotation(string Id, string InputId, byte[] Data, bool InputLevel, string Author, IReadOnlyList<ConceptMention> Concepts, QueryableFields? Queryable = null);
 
 /// <summary>What to do when an input id is taken.</summary>
 public enum IdConflictPolicy
@@ -58,7 +67,8 @@ public sealed record NewInput(
     string AnnotationId,
     IReadOnlyList<ConceptMention> Concepts,
     IReadOnlyList<string> DatasetIds,
-    IdConflictPolicy Conflicts);
+    IdConflictPolicy Conflicts,
+    QueryableFields? Queryable = null);
 
 public enum AddOutcome
 {

@@ -168,7 +168,19 @@ public sealed class InputsMigrations : IMigrationSet
             CREATE INDEX work_queue_app_leases ON work_queue (kind, user_id, app_id, lease_until);
             DROP INDEX work_queue_ready;
             """),
+        new(4, QueryableTitle, QueryableSql("REAL")),
     ];
+
+    // Search filters on metadata and geo (CLARIFAI_FACTS.md 7.1) read these columns, written with every annotation. Rows
+    // written before this step keep NULL: their metadata and geo are only in the serialized data until rewritten.
+    private const string QueryableTitle = "annotations: queryable metadata (JSON) and geo point columns for search";
+
+    private static string QueryableSql(string real) => $"""
+        ALTER TABLE annotations ADD COLUMN metadata_json TEXT;
+        ALTER TABLE annotations ADD COLUMN geo_lon {real};
+        ALTER TABLE annotations ADD COLUMN geo_lat {real};
+        CREATE INDEX annotations_geo ON annotations (user_id, app_id, geo_lat);
+        """;
 
     // PostgreSQL starts from the current schema: 64-bit times and sequences, BYTEA payloads.
     private static readonly Migration[] Postgres =
@@ -323,6 +335,7 @@ public sealed class InputsMigrations : IMigrationSet
             CREATE INDEX work_queue_app_leases ON work_queue (kind, user_id, app_id, lease_until);
             DROP INDEX work_queue_ready;
             """),
+        new(3, QueryableTitle, QueryableSql("DOUBLE PRECISION")),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;

@@ -107,7 +107,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
                 continue;
             }
 
-            await InsertAnnotation(s, app, new NewAnnotation(input.AnnotationId, id, input.AnnotationData, true, app.UserId, input.Concepts), now);
+            await InsertAnnotation(s, app, new NewAnnotation(input.AnnotationId, id, input.AnnotationData, true, app.UserId, input.Concepts, input.Queryable), now);
             foreach (var dataset in input.DatasetIds.Distinct(StringComparer.Ordinal))
             {
                 await s.ExecuteAsync("INSERT INTO dataset_inputs (user_id, app_id, dataset_id, input_id, created_at) VALUES (@u, @a, @d, @i, @now) ON CONFLICT DO NOTHING;",
@@ -589,11 +589,12 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     private static async Task<bool> InsertAnnotation(DbSession s, AppRef app, NewAnnotation annotation, long now, bool skipTakenId = false)
     {
         if (await s.ExecuteAsync($"""
-            INSERT INTO annotations (user_id, app_id, id, input_id, data, input_level, author, status_code, created_at, modified_at)
-            VALUES (@u, @a, @id, @i, @data, @level, @author, 24150, @now, @now){(skipTakenId ? " ON CONFLICT (user_id, app_id, id) DO NOTHING" : "")};
+            INSERT INTO annotations (user_id, app_id, id, input_id, data, input_level, author, status_code, created_at, modified_at, metadata_json, geo_lon, geo_lat)
+            VALUES (@u, @a, @id, @i, @data, @level, @author, 24150, @now, @now, @md, @lon, @lat){(skipTakenId ? " ON CONFLICT (user_id, app_id, id) DO NOTHING" : "")};
             """,
             ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id), ("@i", annotation.InputId), ("@data", annotation.Data),
-            ("@level", annotation.InputLevel ? 1 : 0), ("@author", annotation.Author), ("@now", now)) == 0)
+            ("@level", annotation.InputLevel ? 1 : 0), ("@author", annotation.Author), ("@now", now),
+            ("@md", annotation.Queryable?.MetadataJson), ("@lon", annotation.Queryable?.Longitude), ("@lat", annotation.Queryable?.Latitude)) == 0)
         {
             return false;
         }
@@ -604,8 +605,9 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
     private static async Task UpdateAnnotation(DbSession s, AppRef app, NewAnnotation annotation, long now)
     {
-        await s.ExecuteAsync("UPDATE annotations SET data = @data, modified_at = @now WHERE user_id = @u AND app_id = @a AND id = @id;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id), ("@data", annotation.Data), ("@now", now));
+        await s.ExecuteAsync("UPDATE annotations SET data = @data, modified_at = @now, metadata_json = @md, geo_lon = @lon, geo_lat = @lat WHERE user_id = @u AND app_id = @a AND id = @id;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id), ("@data", annotation.Data), ("@now", now),
+            ("@md", annotation.Queryable?.MetadataJson), ("@lon", annotation.Queryable?.Longitude), ("@lat", annotation.Queryable?.Latitude));
         await s.ExecuteAsync("DELETE FROM annotation_concepts WHERE user_id = @u AND app_id = @a AND annotation_id = @id;", ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id));
         await WriteMentions(s, app, annotation, now);
     }

@@ -42,7 +42,45 @@ public sealed class InputIndexMigrations : IMigrationSet
         new(2, "embedding times in microseconds", """
             ALTER TABLE inference_input_embeddings ADD COLUMN created_us INTEGER NOT NULL DEFAULT 0;
             """),
+        new(3, ChangesTitle, ChangesSql),
+        new(4, SnapshotsTitle, SnapshotsSql),
     ];
+
+    private const string SnapshotsTitle = "vector index snapshots: the blob of each (app, embedding model version) graph and the version it reflects";
+
+    private const string SnapshotsSql = """
+        CREATE TABLE inference_vector_snapshots (
+          user_id TEXT NOT NULL,
+          app_id TEXT NOT NULL,
+          model_version_id TEXT NOT NULL,
+          version BIGINT NOT NULL,
+          blob_key TEXT NOT NULL,
+          PRIMARY KEY (user_id, app_id, model_version_id)
+        );
+        """;
+
+    // Every node's in-memory vector index follows the store through this log (VectorChanges). A writer takes the next
+    // version of its app by upserting the app's row, which holds that row's lock until commit: versions of one app commit
+    // in order, so a reader that has seen version N has seen every change up to N.
+    private const string ChangesTitle = "vector change log: per-app versions for the search indexes of every node";
+
+    private const string ChangesSql = """
+        CREATE TABLE inference_vector_versions (
+          user_id TEXT NOT NULL,
+          app_id TEXT NOT NULL,
+          version BIGINT NOT NULL,
+          PRIMARY KEY (user_id, app_id)
+        );
+        CREATE TABLE inference_vector_changes (
+          user_id TEXT NOT NULL,
+          app_id TEXT NOT NULL,
+          version BIGINT NOT NULL,
+          input_id TEXT NOT NULL,
+          model_version_id TEXT NOT NULL,
+          op INTEGER NOT NULL,             -- 0 upsert, 1 remove, 2 reset (reload the whole app)
+          PRIMARY KEY (user_id, app_id, version, input_id, model_version_id)
+        );
+        """;
 
     private static readonly Migration[] Postgres =
     [
@@ -70,6 +108,8 @@ public sealed class InputIndexMigrations : IMigrationSet
             );
             CREATE INDEX inference_input_concepts_by_concept ON inference_input_concepts (user_id, app_id, concept_id, value);
             """),
+        new(2, ChangesTitle, ChangesSql),
+        new(3, SnapshotsTitle, SnapshotsSql),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;
@@ -77,6 +117,12 @@ public sealed class InputIndexMigrations : IMigrationSet
 
 /// <summary>An input's stored base-workflow embedding.</summary>
 public sealed record InputEmbedding(string InputId, string ModelVersionId, float[] Vector);
+
+/// <summary>What changed in an app's vectors after a version: each touched input with its current vector (null: gone).</summary>
+/// <param name="Version">The app's version these changes bring an index to.</param>
+/// <param name="Reset">True when the app was renamed onto this id since: reload everything instead.</param>
+/// <param name="Changes">Each touched input (a removal may name no model version), its model version and vector (null: gone).</param>
+public sealed record VectorChanges(long Version, bool Reset, IReadOnlyList<(string InputId, string ModelVersionId, float[]? Vector)> Changes);
 
 /// <summary>Where base-workflow outputs are kept, keyed by app: search and training read them.</summary>
 public interface IInputIndexStore
@@ -89,6 +135,24 @@ public interface IInputIndexStore
 
     Task RemoveAsync(AppRef app, IReadOnlyCollection<string> inputIds, CancellationToken cancellationToken);
 
+    /// <summary>The app's current vector version (0 when nothing was ever indexed, or after a purge).</summary>
+    Task<long> VersionAsync(AppRef app, CancellationToken cancellationToken);
+
+    /// <summary>Changes after <paramref name="version"/>, with the vectors as they are now.</summary>
+    Task<VectorChanges> ChangesSinceAsync(AppRef app, long version, CancellationToken cancellationToken);
+
+    /// <summary>Every stored vector of one embedding model version in the app, and the version they reflect (at least).</summary>
+    Task<(long Version, IReadOnlyList<InputEmbedding> Vectors)> LoadAllAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken);
+
+    /// <summary>The latest index snapshot of (app, model version): the version it reflects and its blob; null when none.</summary>
+    Task<(long Version, string BlobKey)?> FindSnapshotAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken);
+
+    /// <summary>Records a newer snapshot (an older one never replaces a newer); returns the blob key it replaced, if any, for deletion.</summary>
+    Task<string?> SaveSnapshotAsync(AppRef app, string modelVersionId, long version, string blobKey, CancellationToken cancellationToken);
+
+    /// <summary>Predicted concept values of the app's inputs for one concept (the concept model's outputs kept at ingestion).</summary>
+    Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken);
+
     /// <summary>DeleteApp: everything indexed for the app goes.</summary>
     Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken);
 
@@ -99,6 +163,102 @@ public interface IInputIndexStore
 public sealed class SqlInputIndexStore(Database database, TimeProvider time) : IInputIndexStore
 {
     private static readonly string[] Tables = ["inference_input_embeddings", "inference_input_concepts"];
+
+    // The snapshot rows go with the log: a snapshot's version only means something against its own app's log.
+    private static readonly string[] LogTables = ["inference_vector_changes", "inference_vector_versions", "inference_vector_snapshots"];
+
+    private const int ChangeUpsert = 0;
+    private const int ChangeRemove = 1;
+    private const int ChangeReset = 2;
+
+    // Takes the app's next version (the row lock orders the app's writers until commit) and logs the touched inputs.
+    private static async Task LogAsync(DbSession s, AppRef app, IReadOnlyList<(string InputId, string ModelVersionId)> touched, int op)
+    {
+        var version = await s.ScalarAsync("""
+            INSERT INTO inference_vector_versions (user_id, app_id, version) VALUES (@u, @a, 1)
+            ON CONFLICT (user_id, app_id) DO UPDATE SET version = inference_vector_versions.version + 1
+            RETURNING version;
+            """, ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        foreach (var (inputId, modelVersionId) in touched)
+        {
+            await s.ExecuteAsync("""
+                INSERT INTO inference_vector_changes (user_id, app_id, version, input_id, model_version_id, op) VALUES (@u, @a, @v, @i, @m, @op)
+                ON CONFLICT DO NOTHING;
+                """, ("@u", app.UserId), ("@a", app.AppId), ("@v", version), ("@i", inputId), ("@m", modelVersionId), ("@op", op)).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<long> VersionAsync(AppRef app, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return await s.ScalarAsync("SELECT version FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+    }
+
+    public async Task<VectorChanges> ChangesSinceAsync(AppRef app, long version, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        // A removal logs no model version: it matches every vector of the input, and the join finds none left.
+        var rows = await s.QueryAsync(r => (Version: r.GetInt64(0), InputId: r.GetString(1), ModelVersionId: r.GetString(2), Op: Sql.Int(r, 3),
+                Vector: r.IsDBNull(4) ? null : MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 4)).ToArray()), """
+            SELECT c.version, c.input_id, COALESCE(e.model_version_id, c.model_version_id), c.op, e.vector
+            FROM inference_vector_changes c
+            LEFT JOIN inference_input_embeddings e ON e.user_id = c.user_id AND e.app_id = c.app_id AND e.input_id = c.input_id
+              AND (c.model_version_id = '' OR e.model_version_id = c.model_version_id)
+            WHERE c.user_id = @u AND c.app_id = @a AND c.version > @v
+            ORDER BY c.version;
+            """, ("@u", app.UserId), ("@a", app.AppId), ("@v", version)).ConfigureAwait(false);
+        var last = rows.Count == 0 ? version : rows[^1].Version;
+        return new VectorChanges(last, rows.Any(r => r.Op == ChangeReset), [.. rows.Where(r => r.Op != ChangeReset).Select(r => (r.InputId, r.ModelVersionId, r.Vector))]);
+    }
+
+    public async Task<(long Version, IReadOnlyList<InputEmbedding> Vectors)> LoadAllAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        // The version first: changes committed while the vectors are read are applied again by the next catch-up (idempotent).
+        var version = await s.ScalarAsync("SELECT version FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        var vectors = await s.QueryAsync(r => new InputEmbedding(r.GetString(0), modelVersionId, MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 1)).ToArray()),
+            "SELECT input_id, vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
+        return (version, vectors);
+    }
+
+    public async Task<(long Version, string BlobKey)?> FindSnapshotAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await s.QueryAsync(r => (r.GetInt64(0), r.GetString(1)),
+            "SELECT version, blob_key FROM inference_vector_snapshots WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public async Task<string?> SaveSnapshotAsync(AppRef app, string modelVersionId, long version, string blobKey, CancellationToken cancellationToken)
+    {
+        await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
+        await s.LockKeyAsync("vector-snapshot:" + app.UserId + "/" + app.AppId + "/" + modelVersionId).ConfigureAwait(false);
+        var previous = await s.FirstAsync(r => (Version: r.GetInt64(0), Key: r.GetString(1)),
+            "SELECT version, blob_key FROM inference_vector_snapshots WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
+        if (previous != default && previous.Version >= version)
+        {
+            return null;
+        }
+
+        await s.ExecuteAsync("""
+            INSERT INTO inference_vector_snapshots (user_id, app_id, model_version_id, version, blob_key) VALUES (@u, @a, @m, @v, @k)
+            ON CONFLICT (user_id, app_id, model_version_id) DO UPDATE SET version = @v, blob_key = @k;
+            """, ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId), ("@v", version), ("@k", blobKey)).ConfigureAwait(false);
+        await s.CommitAsync().ConfigureAwait(false);
+        return previous == default || previous.Key == blobKey ? null : previous.Key;
+    }
+
+    public async Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)),
+            "SELECT input_id, value FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND concept_id = @c;",
+            ("@u", app.UserId), ("@a", app.AppId), ("@c", conceptId)).ConfigureAwait(false);
+        return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
+    }
 
     public async Task SaveAsync(AppRef app, string inputId, string modelId, string modelVersionId, float[] vector, IReadOnlyList<(string ConceptId, float Value)> concepts,
         string conceptsVersionId, CancellationToken cancellationToken)
@@ -112,6 +272,7 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
             """,
             ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId), ("@m", modelId), ("@v", modelVersionId), ("@n", vector.Length),
             ("@vec", MemoryMarshal.AsBytes(vector.AsSpan()).ToArray()), ("@at", Clock.NowMicros(time))).ConfigureAwait(false);
+        await LogAsync(s, app, [(inputId, modelVersionId)], ChangeUpsert).ConfigureAwait(false);
         foreach (var (conceptId, value) in concepts)
         {
             await s.ExecuteAsync("""
@@ -143,6 +304,7 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
     public async Task RemoveAsync(AppRef app, IReadOnlyCollection<string> inputIds, CancellationToken cancellationToken)
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
+        await LogAsync(s, app, [.. inputIds.Distinct(StringComparer.Ordinal).Select(i => (i, ""))], ChangeRemove).ConfigureAwait(false);
         foreach (var inputId in inputIds)
         {
             await s.ExecuteAsync("""
@@ -157,7 +319,8 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
     public async Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken)
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var table in Tables)
+        // Version back to 0: every node's index of the app sees a version below its own and drops its vectors.
+        foreach (var table in Tables.Concat(LogTables))
         {
             await s.ExecuteAsync($"DELETE FROM {table} WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
         }
@@ -173,6 +336,15 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
             await s.ExecuteAsync($"UPDATE {table} SET user_id = @tu, app_id = @ta WHERE user_id = @u AND app_id = @a;",
                 ("@tu", to.UserId), ("@ta", to.AppId), ("@u", from.UserId), ("@a", from.AppId)).ConfigureAwait(false);
         }
+
+        // The old id's log goes (its indexes see version 0 and empty out); the new id starts from a reset, so an index any
+        // node still holds under the new id (of an app deleted before) reloads rather than merging.
+        foreach (var table in LogTables)
+        {
+            await s.ExecuteAsync($"DELETE FROM {table} WHERE user_id = @u AND app_id = @a;", ("@u", from.UserId), ("@a", from.AppId)).ConfigureAwait(false);
+        }
+
+        await LogAsync(s, to, [("", "")], ChangeReset).ConfigureAwait(false);
 
         await s.CommitAsync().ConfigureAwait(false);
     }

@@ -1,0 +1,229 @@
+using System.Numerics.Tensors;
+
+namespace Iris.Search.Index;
+
+/// <summary>
+/// Exact search: every vector in one contiguous array, scored with SIMD dot products (<see cref="TensorPrimitives"/>)
+/// and a bounded heap for the top k. Memory is 4 bytes × dimensions per vector (5 KB at 1280-d; 100,000 inputs ≈ 512 MB)
+/// plus the key map. A scan costs one dot product per stored vector: about 1 ms per 10,000 vectors of 1280-d on one core.
+/// </summary>
+public sealed class ExactIndex : IVectorIndex
+{
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
+    private readonly Stack<int> _free = new();
+    private float[] _vectors = [];
+    private string?[] _keys = [];
+    private int _used;
+    private int _dimensions;
+
+    public int Dimensions => _dimensions;
+
+    public int Count
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _slots.Count;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    public void Upsert(string key, ReadOnlySpan<float> vector)
+    {
+        if (vector.Length == 0)
+        {
+            throw new ArgumentException("A vector needs at least one dimension.", nameof(vector));
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            if (_dimensions == 0)
+            {
+                _dimensions = vector.Length;
+            }
+            else if (vector.Length != _dimensions)
+            {
+                throw new ArgumentException($"This index holds {_dimensions}-d vectors; got {vector.Length}.", nameof(vector));
+            }
+
+            if (!_slots.TryGetValue(key, out var slot))
+            {
+                slot = _free.Count > 0 ? _free.Pop() : _used++;
+                if (slot >= _keys.Length)
+                {
+                    var capacity = Math.Max(64, _keys.Length * 2);
+                    Array.Resize(ref _keys, capacity);
+                    Array.Resize(ref _vectors, capacity * _dimensions);
+                }
+
+                _slots[key] = slot;
+                _keys[slot] = key;
+            }
+
+            var target = _vectors.AsSpan(slot * _dimensions, _dimensions);
+            Normalize(vector, target);
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public bool Remove(string key)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (!_slots.Remove(key, out var slot))
+            {
+                return false;
+            }
+
+            _keys[slot] = null;
+            _free.Push(slot);
+            return true;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public bool Contains(string key)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return _slots.ContainsKey(key);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    public void Clear()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            _slots.Clear();
+            _free.Clear();
+            _keys = [];
+            _vectors = [];
+            _used = 0;
+            _dimensions = 0;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
+    {
+        if (k <= 0)
+        {
+            return [];
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            if (_slots.Count == 0)
+            {
+                return [];
+            }
+
+            CheckLength(query);
+            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+            Normalize(query, q);
+
+            // Min-heap of the best k so far: its root is the one to beat.
+            var heap = new PriorityQueue<int, float>(Math.Min(k, _slots.Count) + 1);
+            var dims = _dimensions;
+            for (var slot = 0; slot < _used; slot++)
+            {
+                var key = _keys[slot];
+                if (key is null || (filter is not null && !filter(key)))
+                {
+                    continue;
+                }
+
+                var cosine = TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q);
+                if (heap.Count < k)
+                {
+                    heap.Enqueue(slot, cosine);
+                }
+                else if (heap.TryPeek(out _, out var worst) && cosine > worst)
+                {
+                    heap.DequeueEnqueue(slot, cosine);
+                }
+            }
+
+            var result = new Neighbor[heap.Count];
+            for (var i = result.Length - 1; i >= 0; i--)
+            {
+                heap.TryDequeue(out var slot, out var cosine);
+                result[i] = new Neighbor(_keys[slot]!, cosine);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (!_slots.TryGetValue(key, out var slot))
+            {
+                cosine = 0;
+                return false;
+            }
+
+            CheckLength(query);
+            var norm = TensorPrimitives.Norm(query);
+            cosine = norm == 0 ? 0 : TensorPrimitives.Dot(_vectors.AsSpan(slot * _dimensions, _dimensions), query) / norm;
+            return true;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    private void CheckLength(ReadOnlySpan<float> query)
+    {
+        if (query.Length != _dimensions)
+        {
+            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
+        }
+    }
+
+    /// <summary>Writes <paramref name="source"/> scaled to unit length into <paramref name="target"/> (zeros stay zeros).</summary>
+    internal static void Normalize(ReadOnlySpan<float> source, Span<float> target)
+    {
+        var norm = TensorPrimitives.Norm(source);
+        if (norm == 0 || float.IsNaN(norm))
+        {
+            target.Clear();
+            return;
+        }
+
+        TensorPrimitives.Divide(source, norm, target);
+    }
+}

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using Iris.Core.Apps;
+using Iris.Storage.Blobs;
+using Iris.Storage.Vectors;
+
+namespace Iris.Search.Index;
+
+/// <summary>
+/// This node's in-memory indexes, one per (app, embedding model version), loaded from the store (the source of truth)
+/// on first use and brought up to date before every search from the store's change log: one small query for the app's
+/// version, and the changed vectors when it moved. So every node answers with every committed insert and delete,
+/// whichever node wrote it. A version below the index's own (the app was purged or renamed away) or a reset in the log
+/// (an app renamed onto this id) reloads the index.
+/// </summary>
+public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = null) : IAppLifecycleListener
+{
+    /// <summary>Changes applied since the last snapshot (at least this many, and a tenth of the index) before the next one is written.</summary>
+    public const int SnapshotEvery = 1000;
+
+    private readonly ConcurrentDictionary<(AppRef App, string ModelVersionId), Entry> _entries = new();
+
+    /// <summary>Creates the index of a new entry; <see cref="ExactIndex"/> unless a test or benchmark measures another engine.</summary>
+    public Func<IVectorIndex> Factory { get; init; } = () => new ExactIndex();
+
+    /// <summary>Restores a snapshot into an index of the <see cref="Factory"/>'s kind; null when that engine keeps none.</summary>
+    public Func<byte[], IVectorIndex?>? Restore { get; init; }
+
+    /// <summary>How each load of this node went: from a snapshot plus the changes after it, or rebuilt from every stored vector.</summary>
+    public int LoadsFromSnapshot => _fromSnapshot;
+
+    public int LoadsFromStore => _fromStore;
+
+    private int _fromSnapshot;
+    private int _fromStore;
+
+    /// <summary>The app's index for <paramref name="modelVersionId"/>, current with the store as of this call.</summary>
+    public async Task<IVectorIndex> GetAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        var entry = _entries.GetOrAdd((app, modelVersionId), _ => new Entry(Factory()));
+        await entry.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!entry.Loaded)
+            {
+                await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                return entry.Index;
+            }
+
+            var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
+            if (current < entry.Version)
+            {
+                await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+            }
+            else if (current > entry.Version)
+            {
+                var changes = await store.ChangesSinceAsync(app, entry.Version, cancellationToken).ConfigureAwait(false);
+                if (changes.Reset)
+                {
+                    await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    Apply(entry, changes, modelVersionId);
+                    if (entry.Unsnapshotted >= Math.Max(SnapshotEvery, entry.Index.Count / 10))
+                    {
+                        await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+
+            return entry.Index;
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+    }
+
+    private static void Apply(Entry entry, VectorChanges changes, string modelVersionId)
+    {
+        foreach (var (inputId, version, vector) in changes.Changes)
+        {
+            if (vector is null)
+            {
+                entry.Index.Remove(inputId);
+            }
+            else if (string.Equals(version, modelVersionId, StringComparison.Ordinal))
+            {
+                entry.Index.Upsert(inputId, vector);
+            }
+        }
+
+        entry.Unsnapshotted += changes.Changes.Count;
+        entry.Version = changes.Version;
+    }
+
+    // A snapshot of the current graph to the blob store, recorded with the version it reflects; the replaced blob goes.
+    private async Task SnapshotAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        if (blobs is null || entry.Index is not HnswIndex graph)
+        {
+            return;
+        }
+
+        var key = await blobs.PutAsync(graph.Snapshot(), cancellationToken).ConfigureAwait(false);
+        var replaced = await store.SaveSnapshotAsync(app, modelVersionId, entry.Version, key, cancellationToken).ConfigureAwait(false);
+        if (replaced is not null)
+        {
+            await blobs.DeleteAsync(replaced, cancellationToken).ConfigureAwait(false);
+        }
+
+        entry.Unsnapshotted = 0;
+    }
+
+    private async Task<bool> TryRestoreAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        if (blobs is null || Restore is null || await store.FindSnapshotAsync(app, modelVersionId, cancellationToken).ConfigureAwait(false) is not { } snapshot)
+        {
+            return false;
+        }
+
+        var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
+        if (current < snapshot.Version || await blobs.GetAsync(snapshot.BlobKey, cancellationToken).ConfigureAwait(false) is not { } bytes || Restore(bytes) is not { } restored)
+        {
+            return false;
+        }
+
+        var changes = await store.ChangesSinceAsync(app, snapshot.Version, cancellationToken).ConfigureAwait(false);
+        if (changes.Reset)
+        {
+            return false;
+        }
+
+        entry.Index = restored;
+        entry.Version = snapshot.Version;
+        Apply(entry, changes, modelVersionId);
+        entry.Loaded = true;
+        Interlocked.Increment(ref _fromSnapshot);
+        return true;
+    }
+
+    private async Task LoadAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    {
+        if (await TryRestoreAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var (version, vectors) = await store.LoadAllAsync(app, modelVersionId, cancellationToken).ConfigureAwait(false);
+        entry.Index.Clear();
+        foreach (var v in vectors)
+        {
+            entry.Index.Upsert(v.InputId, v.Vector);
+        }
+
+        entry.Version = version;
+        entry.Loaded = true;
+        entry.Unsnapshotted = 0;
+        Interlocked.Increment(ref _fromStore);
+        if (vectors.Count > 0)
+        {
+            await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Drops this node's indexes of the app; other nodes notice through the store's version.</summary>
+    public void Forget(AppRef app)
+    {
+        foreach (var key in _entries.Keys.Where(k => k.App == app).ToList())
+        {
+            _entries.TryRemove(key, out _);
+        }
+    }
+
+    public Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken)
+    {
+        Forget(app);
+        return Task.CompletedTask;
+    }
+
+    public Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken)
+    {
+        Forget(from);
+        Forget(to);
+        return Task.CompletedTask;
+    }
+
+    private sealed class Entry(IVectorIndex index)
+    {
+        public IVectorIndex Index { get; set; } = index;
+
+        public int Unsnapshotted { get; set; }
+
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public bool Loaded { get; set; }
+
+        public long Version { get; set; }
+    }
+}

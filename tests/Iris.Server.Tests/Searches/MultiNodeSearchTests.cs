@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Clarifai.Api;
+using Google.Protobuf;
+using Grpc.Net.Client;
+using Iris.Server.Hosting;
+using Iris.Server.Tests.Infrastructure;
+using Iris.Server.Tests.Inputs;
+using Microsoft.Extensions.Logging;
+using SearchMessage = Clarifai.Api.Search;
+using StatusCode = Clarifai.Api.Status.StatusCode;
+
+namespace Iris.Server.Tests.Searches;
+
+/// <summary>
+/// Two Iris nodes on one PostgreSQL database (and one blob directory): an input added and processed through one node is
+/// found by a visual search on the other within a second, and its deletion through the first node removes it from the
+/// other's results at once; neither node rebuilds its index to see it (both follow the store's change log).
+/// </summary>
+public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFixture<PostgresSearchFixture>, IAsyncLifetime
+{
+    private readonly CapturedLogs _logs = new();
+    private IrisServer _second = null!;
+    private GrpcChannel _channel = null!;
+    private V2.V2Client _other = null!;
+
+    public async Task InitializeAsync()
+    {
+        _second = IrisServer.Create(new IrisServerOptions
+        {
+            DataDir = iris.DataDir,
+            DatabaseUrl = iris.DatabaseUrl,
+            HttpPort = 0,
+            GrpcPort = 0,
+            BootstrapPat = IrisFixture.Pat,
+            BootstrapUser = "admin",
+        }, logging => logging.AddProvider(_logs));
+        await _second.StartAsync();
+        _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_second.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+        _other = new V2.V2Client(_channel);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _second.StopAsync();
+        await _second.DisposeAsync();
+        Assert.Empty(_logs.Errors);
+        Assert.Empty(iris.Logs.Errors);
+    }
+
+    private static async Task<List<string>> SearchAsync(V2.V2Client client, string appId, byte[] photo)
+    {
+        var request = new PostInputsSearchesRequest { UserAppId = InputsFixture.App(appId), Pagination = new Pagination { PerPage = 10 } };
+        request.Searches.Add(new SearchMessage
+        {
+            Query = new Query { Ranks = { new Rank { Annotation = new Annotation { Data = new Data { Image = new Image { Base64 = ByteString.CopyFrom(photo) } } } } } },
+        });
+        var response = await client.PostInputsSearchesAsync(request, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, response.Status.Code);
+        return [.. response.Hits.Select(h => h.Input.Id)];
+    }
+
+    [Fact]
+    public async Task A_second_node_sees_a_new_input_within_a_second_and_a_deletion_at_once()
+    {
+        var appId = await iris.CreateAppAsync("two-nodes");
+        var first = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+        first.Inputs.Add(SearchFixture.Photo("old", FixtureImages.Photos[1]));
+        Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(first, IrisFixture.PatMetadata)).Status.Code);
+        await iris.WaitProcessedAsync(appId, "old");
+        Assert.Equal(["old"], await SearchAsync(_other, appId, FixtureImages.Photos[0])); // the second node's index is loaded now
+
+        var post = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+        post.Inputs.Add(SearchFixture.Photo("new", FixtureImages.Photos[0]));
+        Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(post, IrisFixture.PatMetadata)).Status.Code);
+        await iris.WaitProcessedAsync(appId, "new");
+        var clock = Stopwatch.StartNew();
+        List<string> seen;
+        while ((seen = await SearchAsync(_other, appId, FixtureImages.Photos[0])).Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(["new", "old"], seen);
+
+        var delete = new DeleteInputsRequest { UserAppId = InputsFixture.App(appId), Ids = { "new" } };
+        Assert.Equal(StatusCode.Success, (await iris.Grpc.DeleteInputsAsync(delete, IrisFixture.PatMetadata)).Status.Code);
+        Assert.Equal(["old"], await SearchAsync(_other, appId, FixtureImages.Photos[0]));
+    }
+}
