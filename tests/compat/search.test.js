@@ -138,10 +138,10 @@ test('the legacy client (clarifai 2.9.1) inputs.search: visual, by input id, by 
   const similar = await search({ input: { id: 'faces' } });
   assert.equal(similar.hits[0].input.id, 'faces');
 
-  // Numbers, not the JSON booleans this client also accepts: Iris' REST reader refuses booleans in float fields (11100).
-  const predicted = await search({ concept: { name: 'train', value: 1 } });
+  // JSON booleans, as this client's own examples send them (Clarifai reads them as 1/0).
+  const predicted = await search({ concept: { name: 'train', value: true } });
   assert.equal(predicted.hits[0].input.id, 'metro');
 
-  const labelled = await search({ concept: { id: 'people', type: 'input', value: 1 } });
+  const labelled = await search({ concept: { id: 'people', type: 'input', value: true } });
   assert.deepEqual(labelled.hits.map((h) => h.input.id), ['faces']);
 });

@@ -13,7 +13,9 @@ namespace Iris.Server.Rest;
 /// It refuses (11100, naming the field) what that parser would otherwise take silently or wrongly: a key given twice
 /// (also as its snake_case and lowerCamelCase names), text that is not UTF-8 (including escaped lone surrogates), and
 /// an enum name or number the enum does not define. It also notes where a <c>cl_default_float</c> field is absent, so
-/// the reader can give it its default after parsing (a JSON concept without <c>value</c> is 1.0).
+/// the reader can give it its default after parsing (a JSON concept without <c>value</c> is 1.0), and where a float or
+/// double field holds a JSON boolean, which Clarifai takes as 1/0 (the legacy JS client sends concept values as
+/// <c>true</c>/<c>false</c>, CLARIFAI_FACTS.md Appendix D) and the protobuf parser would refuse.
 /// Unknown fields are still ignored (CLARIFAI_FACTS.md 1.2), but their contents are checked for the same defects.
 /// </summary>
 internal ref struct JsonBodyGuard
@@ -22,6 +24,7 @@ internal ref struct JsonBodyGuard
     private readonly List<Step> _path;
     private readonly MessageDescriptor _root;
     private List<DefaultedField>? _defaults;
+    private List<BooleanNumber>? _booleans;
 
     private JsonBodyGuard(ReadOnlySpan<byte> body, MessageDescriptor root)
     {
@@ -36,9 +39,19 @@ internal ref struct JsonBodyGuard
     /// <summary>A <c>cl_default_float</c> field the JSON left out, reached from the root by <paramref name="Path"/>.</summary>
     public readonly record struct DefaultedField(Step[] Path, FieldDescriptor Field, float Value);
 
-    /// <summary>Checks <paramref name="body"/>; returns the defaulted fields to set after parsing (empty when none).</summary>
-    public static IReadOnlyList<DefaultedField> Check(ReadOnlySpan<byte> body, MessageDescriptor type)
+    /// <summary>A JSON <c>true</c>/<c>false</c> token in a float or double field, at byte <paramref name="Start"/> of the body.</summary>
+    public readonly record struct BooleanNumber(int Start, bool Value)
     {
+        public int Length => Value ? 4 : 5;
+    }
+
+    /// <summary>
+    /// Checks <paramref name="body"/>; returns the defaulted fields to set after parsing (empty when none), and in
+    /// <paramref name="booleans"/> the JSON booleans in float/double fields, in body order, to be read as 1/0.
+    /// </summary>
+    public static IReadOnlyList<DefaultedField> Check(ReadOnlySpan<byte> body, MessageDescriptor type, out IReadOnlyList<BooleanNumber> booleans)
+    {
+        booleans = [];
         var guard = new JsonBodyGuard(body, type);
         try
         {
@@ -63,6 +76,7 @@ internal ref struct JsonBodyGuard
             throw IrisException.BadFormat($"Could not parse the request body as JSON for {type.Name}: {e.Message}");
         }
 
+        booleans = (IReadOnlyList<BooleanNumber>?)guard._booleans ?? [];
         return (IReadOnlyList<DefaultedField>?)guard._defaults ?? [];
     }
 
@@ -175,6 +189,9 @@ internal ref struct JsonBodyGuard
                 return;
             case FieldType.Enum:
                 CheckEnum(field);
+                return;
+            case FieldType.Float or FieldType.Double when _reader.TokenType is JsonTokenType.True or JsonTokenType.False:
+                (_booleans ??= []).Add(new BooleanNumber(checked((int)_reader.TokenStartIndex), _reader.TokenType == JsonTokenType.True));
                 return;
             default:
                 ReadAny();

@@ -12,7 +12,8 @@ namespace Iris.Server.Rest;
 /// Builds a request message from REST input (CLARIFAI_FACTS.md 1.1–1.5): the JSON body (snake_case or lowerCamelCase
 /// names, enum names — every alias — or integers, unknown fields ignored), the query string for GET (dotted names,
 /// repeated keys) and the path variables, which win. Fields marked <c>cl_default_float</c> get their default when a
-/// JSON request leaves them out (a concept without <c>value</c> is 1.0 in JSON, 0.0 over binary gRPC).
+/// JSON request leaves them out (a concept without <c>value</c> is 1.0 in JSON, 0.0 over binary gRPC); a JSON boolean in
+/// a float or double field is read as 1/0, as Clarifai does (only there: a boolean anywhere else is still refused).
 /// </summary>
 internal sealed class ProtoRequestReader
 {
@@ -27,11 +28,11 @@ internal sealed class ProtoRequestReader
             return type.Parser.ParseFrom(ByteString.Empty);
         }
 
-        var defaults = JsonBodyGuard.Check(body, type);
+        var defaults = JsonBodyGuard.Check(body, type, out var booleans);
         IMessage message;
         try
         {
-            message = Parser.Parse(System.Text.Encoding.UTF8.GetString(body), type);
+            message = Parser.Parse(booleans.Count == 0 ? System.Text.Encoding.UTF8.GetString(body) : WithNumbers(body, booleans), type);
         }
         catch (Exception e) when (e is InvalidJsonException or InvalidProtocolBufferException or JsonException or FormatException or InvalidOperationException or ArgumentException)
         {
@@ -44,6 +45,20 @@ internal sealed class ProtoRequestReader
         }
 
         return message;
+    }
+
+    /// <summary>The body as text with each JSON boolean the guard found in a float/double field written as 1 or 0.</summary>
+    private static string WithNumbers(ReadOnlySpan<byte> body, IReadOnlyList<JsonBodyGuard.BooleanNumber> booleans)
+    {
+        var text = new System.Text.StringBuilder(body.Length);
+        var at = 0;
+        foreach (var boolean in booleans)
+        {
+            text.Append(System.Text.Encoding.UTF8.GetString(body[at..boolean.Start])).Append(boolean.Value ? '1' : '0');
+            at = boolean.Start + boolean.Length;
+        }
+
+        return text.Append(System.Text.Encoding.UTF8.GetString(body[at..])).ToString();
     }
 
     /// <summary>Sets a <c>cl_default_float</c> field the JSON left out, following the guard's path to its message.</summary>

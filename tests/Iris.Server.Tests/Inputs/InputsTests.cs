@@ -116,6 +116,28 @@ public abstract class InputsTests<TFixture>(TFixture iris) : IClassFixture<TFixt
     }
 
     [Fact]
+    public async Task JSON_booleans_as_concept_values_are_stored_as_1_and_0_like_the_legacy_client_sends_them()
+    {
+        var app = await iris.CreateAppAsync("booleans");
+        var json = """{"inputs":[{"id":"b","data":{"text":{"raw":"hi"},"concepts":[{"id":"dog","value":true},{"id":"cat","value":false}],"metadata":{"flag":true}}}]}""";
+        var (status, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, $"/v2/users/me/apps/{app}/inputs", json));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(10000, body.GetProperty("status").GetProperty("code").GetInt32());
+
+        var annotations = await iris.Grpc.ListAnnotationsAsync(new ListAnnotationsRequest { UserAppId = InputsFixture.App(app), InputIds = { "b" } }, IrisFixture.PatMetadata);
+        var level = Assert.Single(annotations.Annotations);
+        Assert.Equal(1f, level.Data.Concepts.Single(c => c.Id == "dog").Value);
+        Assert.Equal(0f, level.Data.Concepts.Single(c => c.Id == "cat").Value);
+        Assert.True(level.Data.Metadata.Fields["flag"].BoolValue);
+
+        // A boolean where the number is not a float stays a bad format.
+        var (refused, error, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, $"/v2/users/me/apps/{app}/inputs/searches",
+            """{"searches":[{"query":{"ranks":[{"annotation":{"data":{"concepts":[{"id":"dog","value":true}]}}}]}}],"pagination":{"page":true}}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        Assert.Equal(11100, error.GetProperty("status").GetProperty("code").GetInt32());
+    }
+
+    [Fact]
     public async Task Duplicate_ids_fail_that_input_and_SUFFIX_renames()
     {
         var app = await iris.CreateAppAsync("dups");

@@ -59,4 +59,41 @@ public sealed class ProtoRequestReaderTests
         Assert.Equal(5u, request.PerPage);
         Assert.Equal(StatusCode.InputPending, request.Status.Code);
     }
+
+    [Fact]
+    public void JSON_booleans_in_float_and_double_fields_are_1_and_0_and_refused_elsewhere()
+    {
+        // The legacy JS client (clarifai 2.9.1) sends concept values as booleans; Clarifai takes them as 1/0.
+        var inputs = Parse<PostInputsRequest>("""
+            {"inputs":[{"data":{"concepts":[{"id":"a","value":true},{"id":"b","value":false}],"metadata":{"x":true,"y":"true"},
+              "regions":[{"data":{"concepts":[{"id":"é","value" : true}]}}]}}]}
+            """);
+        Assert.Equal(1f, inputs.Inputs[0].Data.Concepts[0].Value);
+        Assert.Equal(0f, inputs.Inputs[0].Data.Concepts[1].Value);
+        Assert.Equal(1f, inputs.Inputs[0].Data.Regions[0].Data.Concepts[0].Value);
+        Assert.Equal("é", inputs.Inputs[0].Data.Regions[0].Data.Concepts[0].Id);
+        Assert.True(inputs.Inputs[0].Data.Metadata.Fields["x"].BoolValue);
+        Assert.Equal("true", inputs.Inputs[0].Data.Metadata.Fields["y"].StringValue);
+
+        var patch = Parse<PatchInputsRequest>("""{"action":"merge","inputs":[{"id":"i","data":{"concepts":[{"id":"a","value":false}]}}]}""");
+        Assert.Equal(0f, patch.Inputs[0].Data.Concepts[0].Value);
+
+        // In a search: the ranked concept and a float outside concepts (Search.min_value).
+        var searches = Parse<PostInputsSearchesRequest>("""{"searches":[{"query":{"ranks":[{"annotation":{"data":{"concepts":[{"name":"t","value":true}]}}}]},"min_value":true}]}""");
+        Assert.Equal(1f, searches.Searches[0].Query.Ranks[0].Annotation.Data.Concepts[0].Value);
+        Assert.Equal(1f, searches.Searches[0].MinValue);
+
+        // Everywhere else a boolean stays a bad format: an integer, a string, a message, a string "true" in a float.
+        foreach (var json in new[]
+        {
+            """{"pagination":{"per_page":true}}""",
+            """{"searches":[{"id":true}]}""",
+            """{"searches":[{"query":true}]}""",
+            """{"searches":[{"query":{"ranks":[{"annotation":{"data":{"concepts":[{"id":"a","value":"yes"}]}}}]}}]}""",
+        })
+        {
+            var error = Assert.Throws<IrisException>(() => Parse<PostInputsSearchesRequest>(json));
+            Assert.Equal(StatusCode.ConnBadRequestFormat, error.Code);
+        }
+    }
 }
