@@ -212,6 +212,10 @@ public abstract class CustomModelNodeTests<TFixture>(TFixture iris) : IClassFixt
         var noVersion = await PostAsync(app, Pat, new Workflow { Id = "on-bare", Nodes = { Node("classify", "bare") } });
         Assert.Equal((StatusCode.ModelUntrained, "Model 'bare' has no version yet: create one with PostModelVersions to train it."), (noVersion.Status.Code, noVersion.Status.Details));
         Assert.Empty(noVersion.Workflows);
+        // A version id the model does not have is "no such version", not "untrained", even when the model has none.
+        const string unknown = "00000000000000000000000000000000";
+        var unknownVersion = await PostAsync(app, Pat, new Workflow { Id = "on-bare", Nodes = { Node("classify", "bare", version: unknown) } });
+        Assert.Equal((StatusCode.ModelDoesNotExist, $"Node 'classify': model 'bare' has no version '{unknown}'."), (unknownVersion.Status.Code, unknownVersion.Status.Details));
 
         var failedDetails = $"Version '{failed.Id}' of model 'failed' is not trained: its training failed with 21111 ({failed.Status.Details}).";
         var latest = await PostAsync(app, Pat, new Workflow { Id = "on-failed", Nodes = { Node("classify", "failed") } });
@@ -237,6 +241,42 @@ public abstract class CustomModelNodeTests<TFixture>(TFixture iris) : IClassFixt
         Assert.Equal("general-image-recognition", Assert.Single(fine.Workflow.Nodes).Model.Id);
         var versions = await iris.Grpc.ListWorkflowVersionsAsync(new ListWorkflowVersionsRequest { UserAppId = ids, WorkflowId = "fine" }, Pat);
         Assert.Single(versions.WorkflowVersions);
+    }
+
+    [Fact]
+    public async Task A_custom_model_of_another_app_of_the_same_user_is_a_node_and_a_deleted_version_is_named_when_run()
+    {
+        var version = await iris.PetsVersionAsync();
+        // A node naming the model's app: a PAT that can read it may use it; the output names the model's own app.
+        var other = await iris.CreateAppAsync("wf-other");
+        var remote = Node("remote", "pets");
+        remote.Model.UserId = "admin";
+        remote.Model.AppId = PetsApp;
+        WorkflowsFixture.Ok((await PostAsync(other, Pat, new Workflow { Id = "remote-pets", Nodes = { remote } })).Status);
+        var request = new PostWorkflowResultsRequest { UserAppId = TrainingFixture.App(other), WorkflowId = "remote-pets", Inputs = { Bytes(TrainingPhotos.Views("chelsea.png", 1, offset: 22)[0]) } };
+        var response = await iris.Grpc.PostWorkflowResultsAsync(request, Pat);
+        WorkflowsFixture.Ok(response.Status);
+        AssertTrimmedPets(response.Results[0].Outputs[0].Model, version);
+        AssertPetsConcepts(response.Results[0].Outputs[0].Data.Concepts, "cat");
+        // select_concepts knows the trained concepts.
+        request.OutputConfig = new OutputConfig { SelectConcepts = { new Concept { Id = "coffee" } } };
+        var selected = await iris.Grpc.PostWorkflowResultsAsync(request, Pat);
+        WorkflowsFixture.Ok(selected.Status);
+        Assert.Equal("coffee", Assert.Single(selected.Results[0].Outputs[0].Data.Concepts).Id);
+
+        // A workflow pinned to a version that is then deleted: running it names the node and the missing version.
+        WorkflowsFixture.Ok((await iris.Grpc.PostModelsAsync(new PostModelsRequest { UserAppId = TrainingFixture.App(PetsApp), Models = { new Model { Id = "doomed" } } }, Pat)).Status);
+        var posted = await iris.Grpc.PostModelVersionsAsync(TrainingFixture.Train(PetsApp, "doomed", ["cat", "coffee"], enrich: "Disabled"), Pat);
+        WorkflowsFixture.Ok(posted.Status);
+        var doomed = await iris.WaitTrainedAsync(PetsApp, "doomed", posted.Model.ModelVersion.Id);
+        Assert.Equal(StatusCode.ModelTrained, doomed.Status.Code);
+        WorkflowsFixture.Ok((await PostAsync(PetsApp, Pat, new Workflow { Id = "on-doomed", Nodes = { Node("classify", "doomed") } })).Status);
+        WorkflowsFixture.Ok((await RunAsync(PetsApp, "on-doomed", TrainingPhotos.Views("coffee.png", 1, offset: 22)[0])).Status);
+        var deleted = await iris.Grpc.DeleteModelVersionAsync(new DeleteModelVersionRequest { UserAppId = TrainingFixture.App(PetsApp), ModelId = "doomed", VersionId = doomed.Id }, Pat);
+        WorkflowsFixture.Ok(deleted.Status);
+        var gone = await RunAsync(PetsApp, "on-doomed", TrainingPhotos.Views("coffee.png", 1, offset: 22)[0]);
+        Assert.Equal((StatusCode.ModelDoesNotExist, $"Node 'classify': model 'doomed' has no version '{doomed.Id}'."), (gone.Status.Code, gone.Status.Details));
+        Assert.Empty(gone.Results);
     }
 
     [Fact]
