@@ -56,12 +56,28 @@ internal sealed class WorkflowModels(IModelRegistry registry, IAppAccess access)
             return model;
         }
 
-        if (versionId.Length > 0 && await registry.FindAsync(owner, modelId, null, cancellationToken).ConfigureAwait(false) is not null)
+        if (versionId.Length > 0 && await ExistsAsync(owner, modelId, cancellationToken).ConfigureAwait(false))
         {
             throw new IrisException(StatusCode.ModelDoesNotExist, $"Node '{node.Id}': model '{modelId}' has no version '{versionId}'.");
         }
 
         throw new IrisException(StatusCode.ModelDoesNotExist, $"Node '{node.Id}': model '{modelId}' does not exist in app '{owner}' or among the public models of clarifai/main.");
+    }
+
+    /// <summary>
+    /// Whether the model exists whatever its versions: the registry refusing its latest version as untrained or still
+    /// training (21102 / 21101) means the model is there, so a node's missing version is named as such (21200).
+    /// </summary>
+    private async ValueTask<bool> ExistsAsync(AppRef owner, string modelId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await registry.FindAsync(owner, modelId, null, cancellationToken).ConfigureAwait(false) is not null;
+        }
+        catch (IrisException e) when (e.Code is StatusCode.ModelUntrained or StatusCode.ModelTraining)
+        {
+            return true;
+        }
     }
 
     /// <summary>The app a node's model is looked up in, after checking that the caller may read it.</summary>

@@ -1,5 +1,6 @@
 using Clarifai.Api;
 using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Iris.Server.Identity;
 using Iris.Server.Tests.Infrastructure;
@@ -29,6 +30,37 @@ public class TrainingFixture : ModelsFixture, IAsyncLifetime
     }
 
     Task IAsyncLifetime.InitializeAsync() => InitializeAsync();
+
+    /// <summary>An app of six labelled views each of a cat (cat), a coffee cup (coffee) and a rocket (negative for both), all processed.</summary>
+    public async Task<string> PetsAppAsync(string appId)
+    {
+        await CreateAppAsync(appId);
+        var cats = TrainingPhotos.Views("chelsea.png", 6);
+        var coffee = TrainingPhotos.Views("coffee.png", 6);
+        var rockets = TrainingPhotos.Views("rocket.jpg", 6);
+        await AddLabelledAsync(appId, [
+            .. cats.Select((b, i) => ($"cat-{i}", b, new[] { ("cat", 1f) })),
+            .. coffee.Select((b, i) => ($"coffee-{i}", b, new[] { ("coffee", 1f) })),
+            .. rockets.Select((b, i) => ($"rocket-{i}", b, new[] { ("cat", 0f), ("coffee", 0f) })),
+        ]);
+        return appId;
+    }
+
+    /// <summary>A PostModelVersions request training <paramref name="concepts"/> (enrich_dataset when given).</summary>
+    public static PostModelVersionsRequest Train(string appId, string modelId, string[] concepts, string? enrich = null, bool exclusive = false)
+    {
+        var version = new ModelVersion { OutputInfo = new OutputInfo { Data = new Data(), OutputConfig = new OutputConfig() } };
+#pragma warning disable CS0612
+        version.OutputInfo.OutputConfig.ConceptsMutuallyExclusive = exclusive;
+#pragma warning restore CS0612
+        version.OutputInfo.Data.Concepts.AddRange(concepts.Select(c => new Concept { Id = c }));
+        if (enrich is not null)
+        {
+            version.TrainInfo = new TrainInfo { Params = new Struct { Fields = { ["enrich_dataset"] = Value.ForString(enrich) } } };
+        }
+
+        return new PostModelVersionsRequest { UserAppId = TrainingFixture.App(appId), ModelId = modelId, ModelVersions = { version } };
+    }
 
     /// <summary>Adds image inputs with input-level concepts (id → value) and waits until each is processed (30000).</summary>
     public async Task AddLabelledAsync(string appId, IEnumerable<(string InputId, byte[] Image, (string Concept, float Value)[] Labels)> inputs)

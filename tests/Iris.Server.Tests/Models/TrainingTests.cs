@@ -20,35 +20,6 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
 
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
-    private async Task<string> PetsAppAsync(string appId)
-    {
-        await iris.CreateAppAsync(appId);
-        var cats = TrainingPhotos.Views("chelsea.png", 6);
-        var coffee = TrainingPhotos.Views("coffee.png", 6);
-        var rockets = TrainingPhotos.Views("rocket.jpg", 6);
-        await iris.AddLabelledAsync(appId, [
-            .. cats.Select((b, i) => ($"cat-{i}", b, new[] { ("cat", 1f) })),
-            .. coffee.Select((b, i) => ($"coffee-{i}", b, new[] { ("coffee", 1f) })),
-            .. rockets.Select((b, i) => ($"rocket-{i}", b, new[] { ("cat", 0f), ("coffee", 0f) })),
-        ]);
-        return appId;
-    }
-
-    private static PostModelVersionsRequest Train(string appId, string modelId, string[] concepts, string? enrich = null, bool exclusive = false)
-    {
-        var version = new ModelVersion { OutputInfo = new OutputInfo { Data = new Data(), OutputConfig = new OutputConfig() } };
-#pragma warning disable CS0612
-        version.OutputInfo.OutputConfig.ConceptsMutuallyExclusive = exclusive;
-#pragma warning restore CS0612
-        version.OutputInfo.Data.Concepts.AddRange(concepts.Select(c => new Concept { Id = c }));
-        if (enrich is not null)
-        {
-            version.TrainInfo = new TrainInfo { Params = new Struct { Fields = { ["enrich_dataset"] = Value.ForString(enrich) } } };
-        }
-
-        return new PostModelVersionsRequest { UserAppId = TrainingFixture.App(appId), ModelId = modelId, ModelVersions = { version } };
-    }
-
     private async Task<MultiOutputResponse> PredictAsync(string appId, string modelId, byte[] image, string versionId = "")
     {
         var request = new PostModelOutputsRequest { UserAppId = TrainingFixture.App(appId), ModelId = modelId, VersionId = versionId };
@@ -59,7 +30,7 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
     [Fact]
     public async Task gRPC_the_seed_flow_create_train_predict_patch_version_again_delete()
     {
-        var app = await PetsAppAsync("pets-grpc");
+        var app = await iris.PetsAppAsync("pets-grpc");
 
         var created = await iris.Grpc.PostModelsAsync(new PostModelsRequest { UserAppId = TrainingFixture.App(app), Models = { new Model { Id = "pets", ModelTypeId = "embedding-classifier" } } }, Pat);
         Assert.Equal(StatusCode.Success, created.Status.Code);
@@ -73,7 +44,7 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
         var untrained = await PredictAsync(app, "pets", TrainingPhotos.Views("chelsea.png", 1, offset: 20)[0]);
         Assert.Equal(StatusCode.ModelUntrained, untrained.Status.Code);
 
-        var posted = await iris.Grpc.PostModelVersionsAsync(Train(app, "pets", ["cat", "coffee"], enrich: "Disabled"), Pat);
+        var posted = await iris.Grpc.PostModelVersionsAsync(TrainingFixture.Train(app, "pets", ["cat", "coffee"], enrich: "Disabled"), Pat);
         Assert.Equal(StatusCode.Success, posted.Status.Code);
         var first = posted.Model.ModelVersion;
         Assert.Matches("^[0-9a-f]{32}$", first.Id);
@@ -138,7 +109,7 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
         Assert.Equal(StatusCode.ModelInvalidArgument, (await iris.Grpc.PatchModelVersionsAsync(patchVersion, Pat)).Status.Code);
 
         // A second version: mutually exclusive, enriched (Automatic) — the values of one prediction sum to at most 1.
-        var second = (await iris.Grpc.PostModelVersionsAsync(Train(app, "pets", ["cat", "coffee"], exclusive: true), Pat)).Model.ModelVersion;
+        var second = (await iris.Grpc.PostModelVersionsAsync(TrainingFixture.Train(app, "pets", ["cat", "coffee"], exclusive: true), Pat)).Model.ModelVersion;
         Assert.Equal(StatusCode.ModelTrained, (await iris.WaitTrainedAsync(app, "pets", second.Id)).Status.Code);
         var exclusive = await PredictAsync(app, "pets", TrainingPhotos.Views("coffee.png", 1, offset: 21)[0]);
         Assert.Equal(second.Id, exclusive.Outputs[0].Model.ModelVersion.Id);
@@ -169,7 +140,7 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
     [Fact]
     public async Task REST_the_legacy_client_flow_model_body_then_empty_versions_post_then_output_info_then_predict()
     {
-        var app = await PetsAppAsync("pets-rest");
+        var app = await iris.PetsAppAsync("pets-rest");
         var body = """
             {"model":{"id":"legacy","name":"legacy","type":"concept","output_info":{"data":{"concepts":[{"id":"cat"},{"id":"coffee"}]},
              "output_config":{"concepts_mutually_exclusive":false,"closed_environment":false}}}}
@@ -220,7 +191,7 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
     [Fact]
     public async Task Training_failures_answer_precise_statuses_and_untrained_versions_do_not_predict()
     {
-        var app = await PetsAppAsync("failures");
+        var app = await iris.PetsAppAsync("failures");
         async Task<ModelVersion> TrainAsync(string modelId, PostModelVersionsRequest request)
         {
             Assert.Equal(StatusCode.Success, (await iris.Grpc.PostModelsAsync(new PostModelsRequest { UserAppId = TrainingFixture.App(app), Models = { new Model { Id = modelId } } }, Pat)).Status.Code);
@@ -229,24 +200,24 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
             return await iris.WaitTrainedAsync(app, modelId, posted.Model.ModelVersion.Id);
         }
 
-        var noData = await TrainAsync("no-data", Train(app, "no-data", ["unicorn"]));
+        var noData = await TrainAsync("no-data", TrainingFixture.Train(app, "no-data", ["unicorn"]));
         Assert.Equal(StatusCode.ModelTrainingNoData, noData.Status.Code);
         Assert.Contains("processed", noData.Status.Details, StringComparison.Ordinal);
 
         // An input labelled 0 on a concept is data, but no positive.
         await iris.AddLabelledAsync(app, [("neg-only", TrainingPhotos.Views("astronaut.png", 1)[0], [("astronaut", 0f)])]);
-        var noPositives = await TrainAsync("no-positives", Train(app, "no-positives", ["astronaut"]));
+        var noPositives = await TrainAsync("no-positives", TrainingFixture.Train(app, "no-positives", ["astronaut"]));
         Assert.Equal(StatusCode.ModelTrainingNoPositives, noPositives.Status.Code);
 
         // One concept, every example positive, no enrichment: nothing to tell it from.
         await iris.AddLabelledAsync(app, TrainingPhotos.Views("motorcycle_left.png", 3).Select((b, i) => ($"moto-{i}", b, new[] { ("motorcycle", 1f) })));
-        var insufficient = await TrainAsync("insufficient", Train(app, "insufficient", ["motorcycle"], enrich: "Disabled"));
+        var insufficient = await TrainAsync("insufficient", TrainingFixture.Train(app, "insufficient", ["motorcycle"], enrich: "Disabled"));
         Assert.Equal(StatusCode.ModelTrainingInsufficientData, insufficient.Status.Code);
         // The same with the enrichment negatives trains.
-        var enriched = await TrainAsync("enriched", Train(app, "enriched", ["motorcycle"], enrich: "Automatic"));
+        var enriched = await TrainAsync("enriched", TrainingFixture.Train(app, "enriched", ["motorcycle"], enrich: "Automatic"));
         Assert.Equal(StatusCode.ModelTrained, enriched.Status.Code);
 
-        var invalid = await TrainAsync("invalid", Train(app, "invalid", ["cat", "coffee"], enrich: "Sometimes"));
+        var invalid = await TrainAsync("invalid", TrainingFixture.Train(app, "invalid", ["cat", "coffee"], enrich: "Sometimes"));
         Assert.Equal(StatusCode.ModelTrainingInvalidParams, invalid.Status.Code);
         Assert.Contains("enrich_dataset", invalid.Status.Details, StringComparison.Ordinal);
 
@@ -258,7 +229,7 @@ public abstract class TrainingTests<TFixture>(TFixture iris) : IClassFixture<TFi
 
         // Only inputs processed when the version was created train it: labels added afterwards are not used.
         Assert.Equal(StatusCode.Success, (await iris.Grpc.PostModelsAsync(new PostModelsRequest { UserAppId = TrainingFixture.App(app), Models = { new Model { Id = "late" } } }, Pat)).Status.Code);
-        var late = await iris.Grpc.PostModelVersionsAsync(Train(app, "late", ["horse", "cat"]), Pat);
+        var late = await iris.Grpc.PostModelVersionsAsync(TrainingFixture.Train(app, "late", ["horse", "cat"]), Pat);
         await iris.AddLabelledAsync(app, [("horse-0", TrainingPhotos.Views("horse.png", 1)[0], [("horse", 1f)])]);
         var lateVersion = await iris.WaitTrainedAsync(app, "late", late.Model.ModelVersion.Id);
         Assert.Equal(StatusCode.ModelTrainingNoPositives, lateVersion.Status.Code);
