@@ -54,7 +54,11 @@ public sealed class ModelReadTests(ModelsFixture iris) : IClassFixture<ModelsFix
         Assert.Equal(HttpStatusCode.OK, status);
         var ids = body.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray();
         Assert.Equal(3, ids.Length);
-        Assert.Contains("general-image-recognition", ids);
+        (status, body, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Get, "/v2/users/me/apps/my-app/models?per_page=3&page=2&model_type_id=visual-classifier"));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var next = body.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToArray();
+        Assert.Empty(ids.Intersect(next));
+        Assert.Contains("general-image-recognition", ids.Concat(next));
     }
 
     [Fact]
