@@ -70,22 +70,11 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
 
     public void Upsert(string key, ReadOnlySpan<float> vector)
     {
-        if (vector.Length == 0)
-        {
-            throw new ArgumentException("A vector needs at least one dimension.", nameof(vector));
-        }
-
+        IndexDimensions.RequireNonEmpty(vector);
         _lock.EnterWriteLock();
         try
         {
-            if (_dimensions == 0)
-            {
-                _dimensions = vector.Length;
-            }
-            else if (vector.Length != _dimensions)
-            {
-                throw new ArgumentException($"This index holds {_dimensions}-d vectors; got {vector.Length}.", nameof(vector));
-            }
+            IndexDimensions.Adopt(ref _dimensions, vector);
 
             if (_ids.Remove(key, out var old))
             {

@@ -33,3 +33,29 @@ public interface IVectorIndex
     /// <summary>Cosine similarity of the query with <paramref name="key"/>'s vector; false when the key is not indexed.</summary>
     bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine);
 }
+
+/// <summary>The dimension rule every index applies on insert: the first vector fixes it, later ones must match.</summary>
+internal static class IndexDimensions
+{
+    /// <summary>Refuses an empty vector (before any lock is taken).</summary>
+    public static void RequireNonEmpty(ReadOnlySpan<float> vector)
+    {
+        if (vector.Length == 0)
+        {
+            throw new ArgumentException("A vector needs at least one dimension.", nameof(vector));
+        }
+    }
+
+    /// <summary>Under the index's write lock: adopts the vector's length when the index is empty, else requires it.</summary>
+    public static void Adopt(ref int dimensions, ReadOnlySpan<float> vector)
+    {
+        if (dimensions == 0)
+        {
+            dimensions = vector.Length;
+        }
+        else if (vector.Length != dimensions)
+        {
+            throw new ArgumentException($"This index holds {dimensions}-d vectors; got {vector.Length}.", nameof(vector));
+        }
+    }
+}
