@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Iris.Bench;
 using Iris.Search.Index;
+using Iris.Testing;
 
 // Iris' vector indexes beside Debian's hnswlib and faiss on the same seeded vectors, single-threaded, in one run:
 // build time, memory per vector, recall@10 / QPS / p99 over an ef sweep, filtered QPS at 10 % and 1 %, and what the
@@ -19,8 +20,8 @@ var outPath = Path.Combine(FindRoot(), "docs", "benchmarks.md");
 try
 {
     Console.WriteLine($"{count} × {dim}-d clustered vectors, {queryCount} queries");
-    var vectors = Clustered(count, dim, 500, 20261206, 0.35f);
-    var queries = Clustered(queryCount, dim, 500, 20261206, 0.35f).Select((q, i) => q.Zip(Gaussian(new Random(i), dim, 0.1f), (a, b) => a + b).ToArray()).ToArray();
+    var vectors = SeededVectors.Clustered(count, dim, 500, 20261206, 0.35f);
+    var queries = SeededVectors.Clustered(queryCount, dim, 500, 20261206, 0.35f).Select((q, i) => q.Zip(SeededVectors.Gaussian(new Random(i), dim, 0.1f), (a, b) => a + b).ToArray()).ToArray();
     foreach (var v in vectors.Concat(queries))
     {
         ExactIndex.Normalize(v, v);
@@ -137,37 +138,6 @@ static void Write(string path, float[][] rows)
     {
         file.Write(MemoryMarshal.AsBytes(row.AsSpan()));
     }
-}
-
-static float[][] Clustered(int count, int dimensions, int clusters, int seed, float spread)
-{
-    var random = new Random(seed);
-    var centres = Enumerable.Range(0, clusters).Select(_ => Gaussian(random, dimensions, 1f)).ToArray();
-    var result = new float[count][];
-    for (var i = 0; i < count; i++)
-    {
-        var centre = centres[random.Next(clusters)];
-        var v = Gaussian(random, dimensions, spread);
-        for (var d = 0; d < dimensions; d++)
-        {
-            v[d] += centre[d];
-        }
-
-        result[i] = v;
-    }
-
-    return result;
-}
-
-static float[] Gaussian(Random random, int dimensions, float sigma)
-{
-    var v = new float[dimensions];
-    for (var d = 0; d < dimensions; d++)
-    {
-        v[d] = (float)(sigma * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
-    }
-
-    return v;
 }
 
 static List<JsonElement> RunPeers(string work, int count, int dim, int queries)

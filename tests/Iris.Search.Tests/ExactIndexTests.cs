@@ -1,4 +1,5 @@
 using Iris.Search.Index;
+using Iris.Testing;
 
 namespace Iris.Search.Tests;
 
@@ -38,7 +39,7 @@ public sealed class ExactIndexTests
     public void A_filter_applies_during_the_scan_and_other_lengths_are_refused()
     {
         var index = new ExactIndex();
-        var vectors = Vectors.Clustered(2000, 16, 10, seed: 3);
+        var vectors = SeededVectors.Clustered(2000, 16, 10, seed: 3);
         for (var i = 0; i < vectors.Length; i++)
         {
             index.Upsert("k" + i, vectors[i]);

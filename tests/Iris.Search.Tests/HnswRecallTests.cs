@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Iris.Search.Index;
+using Iris.Testing;
 using Xunit.Abstractions;
 
 namespace Iris.Search.Tests;
@@ -21,7 +22,7 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
 
     private static (HnswIndex, ExactIndex, float[][], TimeSpan) Build()
     {
-        var vectors = Vectors.Clustered(Count, Dimensions, clusters: 200, seed: 20261206);
+        var vectors = SeededVectors.Clustered(Count, Dimensions, clusters: 200, seed: 20261206);
         var hnsw = new HnswIndex();
         var exact = new ExactIndex();
         var clock = Stopwatch.StartNew();
@@ -36,10 +37,10 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
             exact.Upsert(Key(i), vectors[i]);
         }
 
-        var queries = Vectors.Clustered(Queries, Dimensions, clusters: 200, seed: 20261206).Select((q, i) =>
+        var queries = SeededVectors.Clustered(Queries, Dimensions, clusters: 200, seed: 20261206).Select((q, i) =>
         {
             // Queries near (not at) stored points: the same cluster centres, fresh noise.
-            var noise = Vectors.Gaussian(new Random(i), Dimensions, 0.1f);
+            var noise = SeededVectors.Gaussian(new Random(i), Dimensions, 0.1f);
             return q.Zip(noise, (a, b) => a + b).ToArray();
         }).ToArray();
         return (hnsw, exact, queries, build);
@@ -81,7 +82,7 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
     public void Deleted_keys_never_come_back_and_a_reinserted_key_is_found_at_its_new_place()
     {
         var index = new HnswIndex(new HnswOptions(M: 8, EfConstruction: 64, EfSearch: 64));
-        var vectors = Vectors.Clustered(5000, 16, 20, seed: 5);
+        var vectors = SeededVectors.Clustered(5000, 16, 20, seed: 5);
         for (var i = 0; i < vectors.Length; i++)
         {
             index.Upsert(Key(i), vectors[i]);
@@ -113,7 +114,7 @@ public sealed class HnswSnapshotTests
     {
         var options = new HnswOptions(M: 8, EfConstruction: 64, EfSearch: 32);
         var original = new HnswIndex(options);
-        var vectors = Vectors.Clustered(3000, 24, 30, seed: 11);
+        var vectors = SeededVectors.Clustered(3000, 24, 30, seed: 11);
         for (var i = 0; i < vectors.Length; i++)
         {
             original.Upsert("k" + i, vectors[i]);

@@ -1,7 +1,7 @@
-namespace Iris.Search.Tests;
+namespace Iris.Testing;
 
-/// <summary>Seeded synthetic embeddings: points around random cluster centres, like real embeddings of similar images.</summary>
-internal static class Vectors
+/// <summary>Seeded synthetic embeddings (the search tests and the search benchmark draw the same ones): points around random cluster centres, like real embeddings of similar images.</summary>
+public static class SeededVectors
 {
     public static float[][] Clustered(int count, int dimensions, int clusters, int seed, float spread = 0.35f)
     {
