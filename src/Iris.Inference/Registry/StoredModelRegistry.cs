@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Clarifai.Api;
 using Clarifai.Api.Status;
 using Iris.Core.Apps;
-using Iris.Core.Errors;
 using Iris.Inference.Predict;
 using Iris.Inference.Training;
 using Iris.Inference.Zoo;
@@ -13,40 +12,39 @@ namespace Iris.Inference.Registry;
 /// <summary>
 /// The model registry: a user's model of the app first, then the built-ins of <c>clarifai/main</c> (by id or legacy
 /// 32-hex id). A user's model runs its latest trained version, or the version asked for; a version that is not trained
-/// answers precisely rather than "not found": 21101 while it is queued or training, 21102 when it is untrained or its
-/// training failed (the details name the failure). Resolved versions are cached until the models area changes on any
+/// is reported as such rather than "not found" (queued or training; untrained or failed, naming the failure), so callers
+/// answer 21101 / 21102 precisely. Resolved versions are cached until the models area changes on any
 /// node, so a predict on a trained model costs no database read.
 /// </summary>
 public sealed class StoredModelRegistry(ModelZoo zoo, IModelStore store) : IModelRegistry
 {
-    private readonly ConcurrentDictionary<(AppRef App, string ModelId, string VersionId), (long Change, IImageModel? Model)> _cache = new();
+    private readonly ConcurrentDictionary<(AppRef App, string ModelId, string VersionId), (long Change, ModelLookup Lookup)> _cache = new();
 
-    public async ValueTask<IImageModel?> FindAsync(AppRef app, string modelId, string? versionId, CancellationToken cancellationToken)
+    public async ValueTask<ModelLookup> LookupAsync(AppRef app, string modelId, string? versionId, CancellationToken cancellationToken)
     {
         var key = (app, modelId, versionId ?? string.Empty);
         var change = store.ChangeVersion;
         if (_cache.TryGetValue(key, out var cached) && cached.Change == change)
         {
-            return cached.Model;
+            return cached.Lookup;
         }
 
-        var model = await ResolveAsync(app, modelId, versionId, cancellationToken).ConfigureAwait(false);
+        var lookup = await ResolveAsync(app, modelId, versionId, cancellationToken).ConfigureAwait(false);
         if (_cache.Count > 10_000)
         {
             _cache.Clear();
         }
 
-        _cache[key] = (change, model);
-        return model;
+        _cache[key] = (change, lookup);
+        return lookup;
     }
 
-    private async ValueTask<IImageModel?> ResolveAsync(AppRef app, string modelId, string? versionId, CancellationToken cancellationToken)
+    private async ValueTask<ModelLookup> ResolveAsync(AppRef app, string modelId, string? versionId, CancellationToken cancellationToken)
     {
         var row = await store.GetModelAsync(app, modelId, cancellationToken).ConfigureAwait(false);
         if (row is null)
         {
-            var builtin = zoo.Find(modelId);
-            return builtin is null || (!string.IsNullOrEmpty(versionId) && !string.Equals(versionId, builtin.Descriptor.VersionId, StringComparison.Ordinal)) ? null : builtin;
+            return ZooModelRegistry.Builtin(zoo, modelId, versionId);
         }
 
         ModelVersionRow? version;
@@ -56,8 +54,8 @@ public sealed class StoredModelRegistry(ModelZoo zoo, IModelStore store) : IMode
             if (version is null)
             {
                 var latest = await store.LatestVersionAsync(app, modelId, null, cancellationToken).ConfigureAwait(false);
-                throw latest is null
-                    ? new IrisException(StatusCode.ModelUntrained, $"Model '{modelId}' has no version yet: create one with PostModelVersions to train it.")
+                return latest is null
+                    ? new ModelLookup(ModelLookupState.NoVersions, null, $"Model '{modelId}' has no version yet: create one with PostModelVersions to train it.")
                     : NotTrained(modelId, latest);
             }
         }
@@ -66,16 +64,19 @@ public sealed class StoredModelRegistry(ModelZoo zoo, IModelStore store) : IMode
             version = await store.GetVersionAsync(app, modelId, versionId, cancellationToken).ConfigureAwait(false);
             if (version is null)
             {
-                return null;
+                return new ModelLookup(ModelLookupState.NoVersion, null, $"Model '{modelId}' has no version '{versionId}'.");
             }
 
             if (version.StatusCode != (int)StatusCode.ModelTrained)
             {
-                throw NotTrained(modelId, version);
+                return NotTrained(modelId, version);
             }
         }
 
-        return Build(app, row, version);
+        return Build(app, row, version) is { } model
+            ? ModelLookup.Of(model)
+            : new ModelLookup(ModelLookupState.Unrunnable, null,
+                $"Version '{version.Id}' of model '{modelId}' is trained but cannot run here: its trained head or its base embedder is missing from this server.");
     }
 
     /// <summary>The runnable model of a trained version (null when its head or base embedder is missing).</summary>
@@ -117,12 +118,12 @@ public sealed class StoredModelRegistry(ModelZoo zoo, IModelStore store) : IMode
         return new TrainedModel(descriptor, embedder, head);
     }
 
-    private static IrisException NotTrained(string modelId, ModelVersionRow version) => version.StatusCode switch
+    private static ModelLookup NotTrained(string modelId, ModelVersionRow version) => version.StatusCode switch
     {
-        (int)StatusCode.ModelQueuedForTraining or (int)StatusCode.ModelTraining =>
-            new IrisException(StatusCode.ModelTraining, $"Version '{version.Id}' of model '{modelId}' is still training ({version.StatusCode}); poll GetModelVersion until 21100."),
-        (int)StatusCode.ModelUntrained =>
-            new IrisException(StatusCode.ModelUntrained, $"Version '{version.Id}' of model '{modelId}' is not trained."),
-        _ => new IrisException(StatusCode.ModelUntrained, $"Version '{version.Id}' of model '{modelId}' is not trained: its training failed with {version.StatusCode} ({version.StatusDetails})."),
+        (int)StatusCode.ModelQueuedForTraining or (int)StatusCode.ModelTraining => new(ModelLookupState.Training, null,
+            $"Version '{version.Id}' of model '{modelId}' is still training ({version.StatusCode}); poll GetModelVersion until 21100."),
+        (int)StatusCode.ModelUntrained => new(ModelLookupState.NotTrained, null, $"Version '{version.Id}' of model '{modelId}' is not trained."),
+        _ => new(ModelLookupState.NotTrained, null,
+            $"Version '{version.Id}' of model '{modelId}' is not trained: its training failed with {version.StatusCode} ({version.StatusDetails})."),
     };
 }

@@ -31,7 +31,7 @@ public sealed class AppBaseWorkflows(IIdentityStore identity, PublicWorkflows wo
         IImageModel? embedder = null, concepts = null;
         foreach (var node in workflow.Nodes)
         {
-            var model = await registry.FindAsync(AppRef.ClarifaiMain, node.Model.Id, node.Model.ModelVersion?.Id, cancellationToken).ConfigureAwait(false)
+            var model = (await registry.LookupAsync(AppRef.ClarifaiMain, node.Model.Id, node.Model.ModelVersion?.Id, cancellationToken).ConfigureAwait(false)).Model
                 ?? throw new InvalidOperationException($"Base workflow '{workflowId}' names model '{node.Model.Id}', which the registry does not find.");
             switch (model.Descriptor.TypeId)
             {

@@ -52,14 +52,7 @@ internal sealed partial class ModelsModule(
     private async ValueTask<MultiOutputResponse> PostModelOutputsAsync(PostModelOutputsRequest request, CallContext context)
     {
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, context.CancellationToken).ConfigureAwait(false);
-        var model = await registry.FindAsync(app, request.ModelId, request.VersionId, context.CancellationToken).ConfigureAwait(false);
-        if (model is null)
-        {
-            throw request.VersionId.Length > 0 && await registry.FindAsync(app, request.ModelId, null, context.CancellationToken).ConfigureAwait(false) is not null
-                ? new IrisException(StatusCode.ModelDoesNotExist, $"Model '{request.ModelId}' has no version '{request.VersionId}'.")
-                : new IrisException(StatusCode.ModelDoesNotExist, "Model does not exist");
-        }
-
+        var model = (await registry.LookupAsync(app, request.ModelId, request.VersionId, context.CancellationToken).ConfigureAwait(false)).Require();
         var filter = PredictMapping.Filter(request.Model, model.Descriptor);
         var sources = request.Inputs.Select(PredictMapping.SourceOf).ToArray();
         var results = await predictor.PredictAsync(model, app, sources, filter, context.CancellationToken).ConfigureAwait(false);

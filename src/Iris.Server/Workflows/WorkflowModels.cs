@@ -50,34 +50,15 @@ internal sealed class WorkflowModels(IModelRegistry registry, IAppAccess access)
         var owner = await OwnerAsync(context, workflowApp, node, cancellationToken).ConfigureAwait(false);
         var modelId = node.Model.Id;
         var versionId = node.Model.ModelVersion?.Id ?? string.Empty;
-        var model = await registry.FindAsync(owner, modelId, versionId, cancellationToken).ConfigureAwait(false);
-        if (model is not null)
+        var lookup = await registry.LookupAsync(owner, modelId, versionId, cancellationToken).ConfigureAwait(false);
+        return lookup.State switch
         {
-            return model;
-        }
-
-        if (versionId.Length > 0 && await ExistsAsync(owner, modelId, cancellationToken).ConfigureAwait(false))
-        {
-            throw new IrisException(StatusCode.ModelDoesNotExist, $"Node '{node.Id}': model '{modelId}' has no version '{versionId}'.");
-        }
-
-        throw new IrisException(StatusCode.ModelDoesNotExist, $"Node '{node.Id}': model '{modelId}' does not exist in app '{owner}' or among the public models of clarifai/main.");
-    }
-
-    /// <summary>
-    /// Whether the model exists whatever its versions: the registry refusing its latest version as untrained or still
-    /// training (21102 / 21101) means the model is there, so a node's missing version is named as such (21200).
-    /// </summary>
-    private async ValueTask<bool> ExistsAsync(AppRef owner, string modelId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await registry.FindAsync(owner, modelId, null, cancellationToken).ConfigureAwait(false) is not null;
-        }
-        catch (IrisException e) when (e.Code is StatusCode.ModelUntrained or StatusCode.ModelTraining)
-        {
-            return true;
-        }
+            ModelLookupState.Found => lookup.Model!,
+            ModelLookupState.NoModel => throw new IrisException(StatusCode.ModelDoesNotExist,
+                $"Node '{node.Id}': model '{modelId}' does not exist in app '{owner}' or among the public models of clarifai/main."),
+            ModelLookupState.NoVersion => throw new IrisException(StatusCode.ModelDoesNotExist, $"Node '{node.Id}': model '{modelId}' has no version '{versionId}'."),
+            _ => throw lookup.ToException($"Node '{node.Id}': "),
+        };
     }
 
     /// <summary>The app a node's model is looked up in, after checking that the caller may read it.</summary>

@@ -210,14 +210,14 @@ public abstract class CustomModelNodeTests<TFixture>(TFixture iris) : IClassFixt
         Assert.NotEmpty(failed.Status.Details);
 
         var noVersion = await PostAsync(app, Pat, new Workflow { Id = "on-bare", Nodes = { Node("classify", "bare") } });
-        Assert.Equal((StatusCode.ModelUntrained, "Model 'bare' has no version yet: create one with PostModelVersions to train it."), (noVersion.Status.Code, noVersion.Status.Details));
+        Assert.Equal((StatusCode.ModelUntrained, "Node 'classify': Model 'bare' has no version yet: create one with PostModelVersions to train it."), (noVersion.Status.Code, noVersion.Status.Details));
         Assert.Empty(noVersion.Workflows);
         // A version id the model does not have is "no such version", not "untrained", even when the model has none.
         const string unknown = "00000000000000000000000000000000";
         var unknownVersion = await PostAsync(app, Pat, new Workflow { Id = "on-bare", Nodes = { Node("classify", "bare", version: unknown) } });
         Assert.Equal((StatusCode.ModelDoesNotExist, $"Node 'classify': model 'bare' has no version '{unknown}'."), (unknownVersion.Status.Code, unknownVersion.Status.Details));
 
-        var failedDetails = $"Version '{failed.Id}' of model 'failed' is not trained: its training failed with 21111 ({failed.Status.Details}).";
+        var failedDetails = $"Node 'classify': Version '{failed.Id}' of model 'failed' is not trained: its training failed with 21111 ({failed.Status.Details}).";
         var latest = await PostAsync(app, Pat, new Workflow { Id = "on-failed", Nodes = { Node("classify", "failed") } });
         Assert.Equal((StatusCode.ModelUntrained, failedDetails), (latest.Status.Code, latest.Status.Details));
         var pinned = await PostAsync(app, Pat, new Workflow { Id = "on-failed-version", Nodes = { Node("classify", "failed", version: failed.Id) } });
