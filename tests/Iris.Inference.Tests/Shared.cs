@@ -26,7 +26,7 @@ public static class Repo
     /// Converted models shared by every test run on the machine (and by the server tests): conversion happens once,
     /// later runs reuse it by content hash.
     /// </summary>
-    public static string ModelsDir => Path.Combine(Path.GetTempPath(), "iris-test-models");
+    public static string ModelsDir => Iris.Testing.TestModels.Dir;
 
     public static DecodedImage Decode(string path, int minSide = 0) =>
         ImageDecoder.TryDecode(File.ReadAllBytes(path), minSide, out var error) ?? throw new InvalidOperationException($"{path}: {error}");

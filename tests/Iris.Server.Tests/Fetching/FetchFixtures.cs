@@ -5,6 +5,7 @@ using Iris.Inference;
 using Iris.Server.Inputs;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Server.Tests.Inputs;
+using Iris.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -45,7 +46,7 @@ public sealed class RedirectingServerFixture : IrisFixture, IAsyncLifetime
 
     protected override void ConfigureServices(IServiceCollection services)
     {
-        services.AddSingleton(new InferenceOptions { ModelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models") });
+        services.AddSingleton(new InferenceOptions { ModelsDir = TestModels.Dir });
         services.AddSingleton(new IngestionOptions { RetryBaseMs = 100 });
         services.AddSingleton(new UrlFetcherOptions
         {

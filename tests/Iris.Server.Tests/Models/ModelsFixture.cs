@@ -3,13 +3,14 @@ using System.Net.Sockets;
 using Iris.Core.Fetching;
 using Iris.Inference;
 using Iris.Server.Tests.Infrastructure;
+using Iris.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Iris.Server.Tests.Models;
 
 /// <summary>
-/// An Iris server whose converted models live in a temp directory shared by every test run on the machine (conversion
-/// happens once), plus a loopback HTTP server that serves the package photographs for predict by URL.
+/// An Iris server whose converted models live in the shared models cache (<c>TestModels.Dir</c>: conversion happens
+/// once), plus a loopback HTTP server that serves the package photographs for predict by URL.
 /// </summary>
 public class ModelsFixture : IrisFixture, IAsyncLifetime
 {
@@ -28,7 +29,7 @@ public class ModelsFixture : IrisFixture, IAsyncLifetime
 
     protected override void ConfigureServices(IServiceCollection services)
     {
-        services.AddSingleton(new InferenceOptions { ModelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models") });
+        services.AddSingleton(new InferenceOptions { ModelsDir = TestModels.Dir });
         // The photo server is on loopback: the operator setting that lets downloads reach private addresses.
         services.AddSingleton(new UrlFetcherOptions { AllowPrivateUrls = true });
     }

@@ -1,26 +1,15 @@
 using Clarifai.Api;
 using Clarifai.Api.Status;
-using Iris.Inference;
 using Iris.Server.Tests.Models;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Iris.Server.Tests.Workflows;
 
 /// <summary>
-/// An Iris server with the built-in models (converted once into the shared models cache, <c>IRIS_MODELS_DIR</c> when
-/// set) and the photo server of <see cref="ModelsFixture"/>, for workflow CRUD, runs and base workflows.
+/// An Iris server with the built-in models (converted once into the shared models cache, <c>TestModels.Dir</c>) and the
+/// photo server of <see cref="ModelsFixture"/>, for workflow CRUD, runs and base workflows.
 /// </summary>
 public class WorkflowsFixture : ModelsFixture
 {
-    protected override void ConfigureServices(IServiceCollection services)
-    {
-        base.ConfigureServices(services);
-        if (Environment.GetEnvironmentVariable("IRIS_MODELS_DIR") is { Length: > 0 } dir)
-        {
-            services.AddSingleton(new InferenceOptions { ModelsDir = dir });
-        }
-    }
-
     public static UserAppIDSet App(string appId) => new() { UserId = "me", AppId = appId };
 
     public static readonly UserAppIDSet Main = new() { UserId = "clarifai", AppId = "main" };
