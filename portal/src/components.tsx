@@ -1,5 +1,5 @@
-import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { cloneElement, isValidElement, toChildArray, type ComponentChildren } from 'preact';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { describe, fetchImage } from './api';
 
 /** Hash routes: #/apps/my-app/inputs → ['apps', 'my-app', 'inputs']. */
@@ -209,13 +209,18 @@ export function DropZone({ label, onFiles, folders, multiple, accept = 'image/*'
   );
 }
 
+/** A labelled control: the label names the control by `for`/`id` (its accessible name is the label alone), the hint describes it. */
 export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+  const id = useId();
+  const [control, ...rest] = toChildArray(children);
+  const labelled = isValidElement(control) ? cloneElement(control, { id, 'aria-describedby': hint ? `${id}-hint` : undefined } as Record<string, unknown>) : control;
   return (
-    <label class="field">
-      <span>{label}</span>
-      {children}
-      {hint && <small>{hint}</small>}
-    </label>
+    <div class="field">
+      <label for={id}>{label}</label>
+      {labelled}
+      {rest}
+      {hint && <small id={`${id}-hint`}>{hint}</small>}
+    </div>
   );
 }
 

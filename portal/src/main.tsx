@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useState } from 'preact/hooks';
 import './style.css';
 import { api, describe, loadSession, setSession, type Session } from './api';
-import { go, href, useRoute } from './components';
+import { Field, go, href, useRoute } from './components';
 import { AppsPage } from './pages/apps';
 import { KeysPage } from './pages/keys';
 import { InputsPage } from './pages/inputs';
@@ -37,10 +37,9 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           }
         }}
       >
-        <label class="field">
-          <span>Personal access token</span>
+        <Field label="Personal access token">
           <input name="pat" type="password" autoComplete="off" required value={pat} onInput={(e) => setPat(e.currentTarget.value)} />
-        </label>
+        </Field>
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
