@@ -14,7 +14,14 @@ export interface Input {
   dataset_ids?: string[];
 }
 
-const PER_PAGE = 48;
+const PAGE_SIZES = [48, 100, 500, 1000];
+
+/** Page size from the address (#/apps/a/inputs?per_page=1000), else 48. */
+function initialPageSize(): number {
+  const query = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const n = Number(query.get('per_page'));
+  return PAGE_SIZES.includes(n) ? n : PAGE_SIZES[0];
+}
 
 /** A grid cell: the thumbnail (loaded when it scrolls into view), the id and the processing status. */
 export function InputCard({ app, input, score }: { app: string; input: Input; score?: number }) {
@@ -180,17 +187,18 @@ function Uploader({ app, onChanged }: { app: string; onChanged: () => void }) {
 
 export function InputsPage({ app }: { app: string }) {
   const [page, setPage] = useState(1);
+  const [perPage, setPerPage] = useState(initialPageSize);
   const [tick, setTick] = useState(0);
   const [data, error] = useLoad(async (signal) => {
     const [list, count] = await Promise.all([
-      api<{ inputs: Input[] }>('GET', `${appPath(app)}/inputs?page=${page}&per_page=${PER_PAGE}`, undefined, { signal }),
+      api<{ inputs: Input[] }>('GET', `${appPath(app)}/inputs?page=${page}&per_page=${perPage}`, undefined, { signal }),
       api<{ counts: Record<string, string | number> }>('GET', `${appPath(app)}/inputs/status`, undefined, { signal }),
     ]);
     const c = count.counts ?? {};
     const n = (k: string) => Number(c[k] ?? 0);
     return { inputs: list.inputs, total: n('processed') + n('to_process') + n('errors') + n('processing'), processed: n('processed'), errors: n('errors') };
-  }, [app, page, tick]);
-  const pages = data ? Math.max(1, Math.ceil(data.total / PER_PAGE)) : 1;
+  }, [app, page, perPage, tick]);
+  const pages = data ? Math.max(1, Math.ceil(data.total / perPage)) : 1;
   const pendingShown = data?.inputs.some((i) => i.status?.code === 30001 || i.status?.code === 30003);
   useEffect(() => {
     if (!pendingShown) return;
@@ -223,6 +231,22 @@ export function InputsPage({ app }: { app: string }) {
             <span>
               Page {page} of {pages}
             </span>
+            <label class="inline">
+              Per page{' '}
+              <select
+                value={perPage}
+                onChange={(e) => {
+                  setPerPage(Number(e.currentTarget.value));
+                  setPage(1);
+                }}
+              >
+                {PAGE_SIZES.map((n) => (
+                  <option key={n} value={n}>
+                    {n}
+                  </option>
+                ))}
+              </select>
+            </label>
             <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>
               Next
             </button>
