@@ -55,9 +55,34 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
   return [value, error, () => setTick((t) => t + 1)];
 }
 
+// One observer for every lazily loaded image on the page (a grid may hold 1,000), rather than one each.
+const watchers = new Map<Element, () => void>();
+let sharedObserver: IntersectionObserver | undefined;
+
+function whenNearScreen(element: Element, callback: () => void): () => void {
+  sharedObserver ??= new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        const run = watchers.get(entry.target);
+        watchers.delete(entry.target);
+        sharedObserver!.unobserve(entry.target);
+        run?.();
+      }
+    },
+    { rootMargin: '200px' },
+  );
+  watchers.set(element, callback);
+  sharedObserver.observe(element);
+  return () => {
+    watchers.delete(element);
+    sharedObserver?.unobserve(element);
+  };
+}
+
 /**
- * An image behind the API's credentials, loaded only when it scrolls into view (IntersectionObserver) and shown as a
- * blob: URL; released when it leaves the page.
+ * An image behind the API's credentials, loaded only when it scrolls near the screen and shown as a blob: URL;
+ * released when it leaves the page.
  */
 export function AuthImage({ path, alt, class: className, onSize }: { path: string | null; alt: string; class?: string; onSize?: (w: number, h: number) => void }) {
   const ref = useRef<HTMLDivElement>(null);
@@ -67,24 +92,18 @@ export function AuthImage({ path, alt, class: className, onSize }: { path: strin
     if (!path || !ref.current) return;
     const controller = new AbortController();
     let objectUrl: string | undefined;
-    const observer = new IntersectionObserver(
-      (entries) => {
-        if (!entries.some((e) => e.isIntersecting)) return;
-        observer.disconnect();
-        fetchImage(path, controller.signal).then(
-          (blob) => {
-            if (controller.signal.aborted) return;
-            objectUrl = URL.createObjectURL(blob);
-            setUrl(objectUrl);
-          },
-          () => !controller.signal.aborted && setFailed(true),
-        );
-      },
-      { rootMargin: '200px' },
-    );
-    observer.observe(ref.current);
+    const stop = whenNearScreen(ref.current, () => {
+      fetchImage(path, controller.signal).then(
+        (blob) => {
+          if (controller.signal.aborted) return;
+          objectUrl = URL.createObjectURL(blob);
+          setUrl(objectUrl);
+        },
+        () => !controller.signal.aborted && setFailed(true),
+      );
+    });
     return () => {
-      observer.disconnect();
+      stop();
       controller.abort();
       if (objectUrl) URL.revokeObjectURL(objectUrl);
     };

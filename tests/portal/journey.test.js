@@ -20,7 +20,8 @@ let folder;
 before(async () => {
   assert.ok(fs.existsSync(path.join(PHOTOS, '.complete')), 'run tests/photos.sh first (run-tests does)');
   process.env.IRIS_MODELS_DIR = process.env.IRIS_MODELS_DIR || path.join(os.tmpdir(), 'iris-test-models');
-  [iris, browser] = await Promise.all([startIris(), launch()]);
+  browser = await launch();
+  iris = await startIris();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(30_000);
 

@@ -16,7 +16,8 @@ let page;
 
 before(async () => {
   process.env.IRIS_MODELS_DIR = process.env.IRIS_MODELS_DIR || path.join(os.tmpdir(), 'iris-test-models');
-  [iris, browser] = await Promise.all([startIris(), launch()]);
+  browser = await launch();
+  iris = await startIris();
   const created = await rest(iris, 'POST', '/v2/users/me/apps', { apps: [{ id: APP, default_workflow: { id: 'General', app_id: 'main', user_id: 'clarifai' } }] });
   assert.equal(created.json.status.code, 10000, created.json.status.details);
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -168,6 +169,26 @@ step('workflows: the public ones are listed and General runs on a dropped photo,
   assert.equal((await first.locator('ul.concepts .name').allTextContents())[0], 'cat');
   const second = page.getByRole('region', { name: 'Node 2: general-image-embedding' });
   assert.match(await second.textContent(), /Embedding: 1280 dimensions, starting /);
+});
+
+step('dropping files on the upload zone uploads each with its own progress and final status', async () => {
+  await page.goto(`${iris.restBase}/#/apps/${APP}/inputs`);
+  await page.getByRole('heading', { name: 'Upload' }).waitFor();
+  const files = ['chelsea.png', 'coffee.png'].map((name) => ({ name, b64: fs.readFileSync(path.join(PHOTOS, name)).toString('base64') }));
+  const transfer = await page.evaluateHandle((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, { type: 'image/png' }));
+    return dt;
+  }, files);
+  await page.getByTestId('upload-drop').dispatchEvent('drop', { dataTransfer: transfer });
+  await page.waitForFunction(() => document.querySelector('[data-testid="upload-summary"]')?.textContent === '2 of 2 processed, 0 failed', null, { timeout: 120_000 });
+  const items = page.getByRole('list', { name: 'Uploads' }).getByRole('listitem');
+  assert.deepEqual((await items.locator('.file').allTextContents()).sort(), ['chelsea.png', 'coffee.png']);
+  assert.deepEqual(await items.locator('.state').allTextContents(), ['success', 'success']);
+  await page.waitForFunction(() => document.querySelector('[data-testid="input-count"]')?.textContent === '2 inputs (2 processed, 0 failed)');
+  const listed = await rest(iris, 'GET', `/v2/users/admin/apps/${APP}/inputs`);
+  assert.deepEqual(listed.json.inputs.map((i) => i.data.metadata.filename).sort(), ['chelsea.png', 'coffee.png']);
+  assert.deepEqual(listed.json.inputs.map((i) => i.data.concepts ?? []), [[], []], 'files dropped outside a folder get no concept');
 });
 
 step('delete an app: asked to confirm, then gone from the list and from the API', async () => {

@@ -114,8 +114,9 @@ public static partial class PortalEndpoints
         response.Headers.CacheControl = isPage || !rest.StartsWith("/assets/", StringComparison.Ordinal) ? "no-cache" : "public, max-age=31536000, immutable";
         if (isPage)
         {
-            // The portal runs only its own bundled code and talks only to this origin; images are blob: URLs it makes.
-            response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";
+            // The portal runs only its own bundled code and talks only to this origin. Images are blob: URLs it makes from
+            // the API's hosted bytes, masks as data: URLs, and the preview of an image URL the user typed to predict on.
+            response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data: http: https:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'";
         }
 
         response.ContentLength = file.Length;
