@@ -188,7 +188,9 @@ function ConfusionMatrix({ matrix }: { matrix: NonNullable<EvalMetrics['confusio
 function Evaluation({ base, versionId }: { base: string; versionId: string }) {
   const evals = `${base}/versions/${encodeURIComponent(versionId)}/evaluations`;
   const [list, error, reload] = useLoad(() => api<{ eval_metrics: EvalMetrics[] }>('GET', `${evals}?per_page=100&show_failed_metrics=true`).then((r) => r.eval_metrics), [evals]);
-  const latest = list?.[0];
+  // The evaluation just asked for, else the first listed (EvalMetrics carries no creation time to sort by).
+  const [wanted, setWanted] = useState<string>();
+  const latest = list?.find((e) => e.id === wanted) ?? list?.[0];
   const [full, setFull] = useState<EvalMetrics>();
   const [failure, setFailure] = useState<unknown>();
   useEffect(() => {
@@ -209,7 +211,9 @@ function Evaluation({ base, versionId }: { base: string; versionId: string }) {
     setFailure(undefined);
     setFull(undefined);
     try {
-      await api('POST', evals, { eval_metrics: [{ id: `eval-${Date.now().toString(36)}` }] });
+      const id = `eval-${Date.now().toString(36)}`;
+      await api('POST', evals, { eval_metrics: [{ id }] });
+      setWanted(id);
       reload();
     } catch (err) {
       setFailure(err);
