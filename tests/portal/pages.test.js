@@ -191,6 +191,56 @@ step('dropping files on the upload zone uploads each with its own progress and f
   assert.deepEqual(listed.json.inputs.map((i) => i.data.concepts ?? []), [[], []], 'files dropped outside a folder get no concept');
 });
 
+step("the predict playground draws a segmenter's mask and OCR's text lines over the image", async () => {
+  await page.goto(`${iris.restBase}/#/apps/${APP}/predict`);
+  const model = page.getByLabel('Model', { exact: true });
+  await model.locator('option', { hasText: 'person-segmentation' }).waitFor({ state: 'attached' });
+  await model.selectOption({ label: 'person-segmentation (visual-segmenter, clarifai/main)' });
+  await page.locator('input[aria-label="File"]').setInputFiles(path.join(PHOTOS, 'astronaut.png'));
+  await page.getByRole('region', { name: 'Prediction by person-segmentation' }).waitFor({ timeout: 120_000 });
+  const mask = page.locator('svg.regions g.region[data-source="person-segmentation"]');
+  assert.equal(await mask.count(), 1);
+  assert.equal(await mask.locator('mask image').count(), 1, 'the mask PNG is drawn as an SVG mask');
+  assert.match(await mask.locator('mask image').getAttribute('href'), /^data:image\/png;base64,iVBOR/);
+  const segmented = await rest(iris, 'POST', '/v2/users/clarifai/apps/main/models/person-segmentation/outputs', {
+    inputs: [{ data: { image: { base64: fs.readFileSync(path.join(PHOTOS, 'astronaut.png')).toString('base64') } } }],
+  });
+  const person = segmented.json.outputs[0].data.regions[0];
+  assert.equal(await mask.locator('title').textContent(), `person-segmentation: person ${person.data.concepts[0].value.toFixed(2)}`);
+
+  await model.selectOption({ label: 'ocr-scene-english-paddleocr (visual-detector, clarifai/main)' });
+  // A sign the browser paints: two lines of large black words on white.
+  const sign = Buffer.from(await page.evaluate(async () => {
+    const canvas = new OffscreenCanvas(640, 240);
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = 'white';
+    ctx.fillRect(0, 0, 640, 240);
+    ctx.fillStyle = 'black';
+    ctx.font = 'bold 56px sans-serif';
+    ctx.fillText('OPEN DAILY', 40, 90);
+    ctx.fillText('PORTAL 2026', 40, 190);
+    const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+    let out = '';
+    for (const b of bytes) out += String.fromCharCode(b);
+    return btoa(out);
+  }), 'base64');
+  const signFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iris-portal-sign-')), 'sign.png');
+  fs.writeFileSync(signFile, sign);
+  const lines = page.locator('svg.regions g.region[data-source="ocr-scene-english-paddleocr"]');
+  await page.locator('input[aria-label="File"]').setInputFiles(signFile);
+  await page.waitForFunction(() => document.querySelectorAll('svg.regions g.region[data-source="ocr-scene-english-paddleocr"] polygon').length > 0, null, { timeout: 180_000 });
+  const direct = await rest(iris, 'POST', '/v2/users/clarifai/apps/main/models/ocr-scene-english-paddleocr/outputs', {
+    inputs: [{ data: { image: { base64: sign.toString('base64') } } }],
+  });
+  fs.rmSync(path.dirname(signFile), { recursive: true, force: true });
+  const regions = direct.json.outputs[0].data.regions;
+  assert.equal(regions.length, 2, 'two lines of text');
+  assert.equal(await lines.count(), regions.length);
+  assert.equal(await lines.locator('polygon').count(), regions.length);
+  const first = regions[0];
+  assert.equal(await lines.first().locator('title').textContent(), `ocr-scene-english-paddleocr: “${first.data.text.raw}” text ${first.value.toFixed(2)}`);
+});
+
 step('delete an app: asked to confirm, then gone from the list and from the API', async () => {
   await rest(iris, 'POST', '/v2/users/me/apps', { apps: [{ id: 'doomed' }] });
   await page.goto(`${iris.restBase}/#/apps`);
