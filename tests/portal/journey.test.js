@@ -196,4 +196,14 @@ step('train a classifier, watch its status, read its evaluation: curves and conf
   assert.equal(await matrix.locator('tbody td').count(), 4);
   const diagonal = await matrix.locator('tbody tr').evaluateAll((trs) => trs.map((tr, i) => Number(tr.querySelectorAll('td')[i].textContent)));
   for (const v of diagonal) assert.ok(v >= 0.5, `diagonal ${diagonal}`);
+
+  // Retraining takes the concepts the model was trained on: a second version, trained too.
+  assert.equal(await page.getByTestId('model-concepts').textContent(), 'Concepts: cat, coffee');
+  await page.getByRole('button', { name: 'Train a new version' }).click();
+  const versions = page.getByRole('table', { name: 'Versions' }).locator('tbody tr');
+  await page.waitForFunction(() => {
+    const cells = document.querySelectorAll('[data-testid="version-status"]');
+    return cells.length === 2 && Array.from(cells).every((c) => c.textContent.startsWith('Model is trained'));
+  }, null, { timeout: 120_000 });
+  assert.equal(await versions.count(), 2);
 });

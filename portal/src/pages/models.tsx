@@ -290,6 +290,11 @@ function Evaluation({ base, versionId }: { base: string; versionId: string }) {
 export function ModelPage({ app, modelId }: { app: string; modelId: string }) {
   const base = `${appPath(app)}/models/${encodeURIComponent(modelId)}`;
   const [versions, error, reload] = useLoad(() => api<{ model_versions: ModelVersion[] }>('GET', `${base}/versions?per_page=100`).then((r) => r.model_versions), [base]);
+  // The concepts the model was last trained on (GetModelOutputInfo; version lists do not carry them).
+  const [concepts] = useLoad(
+    () => api<{ model: { model_version?: ModelVersion; output_info?: ModelVersion['output_info'] } }>('GET', `${base}/output_info`).then((r) => (r.model.model_version?.output_info ?? r.model.output_info)?.data?.concepts?.map((c) => c.id) ?? []),
+    [base, versions?.length],
+  );
   const [failure, setFailure] = useState<unknown>();
   const [selected, setSelected] = useState<string>();
   const training = versions?.some((v) => TRAINING.includes(v.status?.code ?? 0));
@@ -304,9 +309,8 @@ export function ModelPage({ app, modelId }: { app: string; modelId: string }) {
   async function retrain() {
     setFailure(undefined);
     const last = versions?.[0];
-    const concepts = last?.output_info?.data?.concepts?.map((c) => c.id) ?? [];
     try {
-      await api('POST', `${base}/versions`, versionBody(concepts, !!last?.output_info?.output_config?.concepts_mutually_exclusive, true));
+      await api('POST', `${base}/versions`, versionBody(concepts ?? [], !!last?.output_info?.output_config?.concepts_mutually_exclusive, true));
       reload();
     } catch (err) {
       setFailure(err);
@@ -320,12 +324,13 @@ export function ModelPage({ app, modelId }: { app: string; modelId: string }) {
       </p>
       <h2 id="model-title">Model {modelId}</h2>
       <p>
-        <button type="button" onClick={retrain} disabled={!versions || training}>
+        <button type="button" onClick={retrain} disabled={!versions || training || !concepts?.length}>
           Train a new version
         </button>{' '}
         <a href={href('apps', app, 'predict')}>Predict with it</a>
       </p>
       <Notice error={failure ?? error} />
+      {concepts && concepts.length > 0 && <p data-testid="model-concepts">Concepts: {concepts.join(', ')}</p>}
       {versions && versions.length === 0 && <p>No version yet: train one.</p>}
       {versions && versions.length > 0 && (
         <table class="list" aria-label="Versions">
@@ -333,7 +338,6 @@ export function ModelPage({ app, modelId }: { app: string; modelId: string }) {
             <tr>
               <th scope="col">Version</th>
               <th scope="col">Status</th>
-              <th scope="col">Concepts</th>
               <th scope="col">Created</th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
@@ -350,7 +354,6 @@ export function ModelPage({ app, modelId }: { app: string; modelId: string }) {
                   <span class={'badge s' + v.status?.code}>{v.status?.description ?? statusName(v.status?.code)}</span>
                   {v.status?.details ? <div class="muted">{v.status.details}</div> : null}
                 </td>
-                <td>{v.output_info?.data?.concepts?.map((c) => c.id).join(', ')}</td>
                 <td>{v.created_at ? new Date(v.created_at).toLocaleString() : ''}</td>
                 <td>
                   {v.status?.code === 21100 && (
