@@ -17,7 +17,7 @@ async function startIris() {
   });
   let output = '';
   const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('iris did not start within 240 s:\n' + output)), 240_000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('iris did not start within 240 s:\n' + output)); }, 240_000);
     child.stdout.on('data', (chunk) => {
       output += chunk;
       const m = /REST on http:\/\/([^:]+):(\d+) and gRPC on [^:]+:(\d+)/.exec(output);

@@ -148,6 +148,7 @@ public sealed class IrisServer : IAsyncDisposable
 
         var app = builder.Build();
         var gateway = app.Services.GetRequiredService<RestGateway>();
+        app.UseIrisPortal();
         app.UseWhen(RestGateway.IsRestConnection, rest => rest.Run(gateway.HandleAsync));
         var grpcGate = new GrpcGate(app.Services.GetRequiredService<ApiInvoker>(), options.MaxMessageBytes);
         app.Use(grpcGate.InvokeAsync);
