@@ -105,11 +105,14 @@ step('upload a folder: per-file progress, each file reaches its final status, th
   const labelled = await rest(iris, 'POST', `/v2/users/admin/apps/${APP}/inputs/searches`, { searches: [{ query: { filters: [{ annotation: { data: { concepts: [{ id: 'cat', value: 1 }] } } }] } }], pagination: { per_page: 100 } });
   assert.equal(labelled.json.hits.length, PER_SUBJECT);
 
-  // The README's picture: the grid as a returning user sees it.
+  // The README's picture: the grid as a returning user sees it. Written to artifacts/ on every run; to docs/portal.png
+  // only when asked (IRIS_UPDATE_SCREENSHOTS=1), so a test run leaves the tracked tree as it was.
   await page.reload();
   await page.getByTestId('input-count').waitFor();
   await page.waitForFunction(() => document.querySelectorAll('.auth-image[data-loaded="true"] img').length >= 16);
-  await page.screenshot({ path: path.join(ROOT, 'docs/portal.png') });
+  const shot = process.env.IRIS_UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/portal.png') : path.join(ROOT, 'artifacts/portal-screenshots/portal.png');
+  fs.mkdirSync(path.dirname(shot), { recursive: true });
+  await page.screenshot({ path: shot });
 });
 
 step('an input page draws predicted boxes over the image', async () => {
