@@ -44,7 +44,20 @@ public sealed class InputIndexMigrations : IMigrationSet
             """),
         new(3, ChangesTitle, ChangesSql),
         new(4, SnapshotsTitle, SnapshotsSql),
+        new(5, SeenTitle, SeenSql),
     ];
+
+    // Predicted concepts are kept only at or above a floor, so a missing row cannot tell "the model gave it less" from "the
+    // model never saw it" (not processed yet, or indexed by a base workflow without that concept model). Each embedding
+    // row records the concept model version that ran on the input ('' when none did): a concept rank scores exactly the
+    // inputs that version saw. Rows written before this step take the version of their stored concepts (none: '').
+    private const string SeenTitle = "embeddings: the concept model version that ran on each input";
+
+    private const string SeenSql = """
+        ALTER TABLE inference_input_embeddings ADD COLUMN concepts_version_id TEXT NOT NULL DEFAULT '';
+        UPDATE inference_input_embeddings SET concepts_version_id = COALESCE((SELECT MIN(c.model_version_id) FROM inference_input_concepts c
+          WHERE c.user_id = inference_input_embeddings.user_id AND c.app_id = inference_input_embeddings.app_id AND c.input_id = inference_input_embeddings.input_id), '');
+        """;
 
     private const string SnapshotsTitle = "vector index snapshots: the blob of each (app, embedding model version) graph and the version it reflects";
 
@@ -110,6 +123,7 @@ public sealed class InputIndexMigrations : IMigrationSet
             """),
         new(2, ChangesTitle, ChangesSql),
         new(3, SnapshotsTitle, SnapshotsSql),
+        new(4, SeenTitle, SeenSql),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;
@@ -150,8 +164,11 @@ public interface IInputIndexStore
     /// <summary>Records a newer snapshot (an older one never replaces a newer); returns the blob key it replaced, if any, for deletion.</summary>
     Task<string?> SaveSnapshotAsync(AppRef app, string modelVersionId, long version, string blobKey, CancellationToken cancellationToken);
 
-    /// <summary>Predicted concept values of the app's inputs for one concept (the concept model's outputs kept at ingestion).</summary>
-    Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken);
+    /// <summary>
+    /// The value concept model version <paramref name="conceptsVersionId"/> predicted for <paramref name="conceptId"/> on
+    /// each input it ran on (0 where it predicted less than the floor kept at ingestion); inputs it never ran on are absent.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptsVersionId, string conceptId, CancellationToken cancellationToken);
 
     /// <summary>DeleteApp: everything indexed for the app goes.</summary>
     Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken);
@@ -251,12 +268,17 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
         return previous == default || previous.Key == blobKey ? null : previous.Key;
     }
 
-    public async Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptsVersionId, string conceptId, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)),
-            "SELECT input_id, value FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND concept_id = @c;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@c", conceptId)).ConfigureAwait(false);
+        var rows = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)), """
+            SELECT e.input_id, MAX(COALESCE(c.value, 0))
+            FROM inference_input_embeddings e
+            LEFT JOIN inference_input_concepts c ON c.user_id = e.user_id AND c.app_id = e.app_id AND c.input_id = e.input_id
+              AND c.model_version_id = e.concepts_version_id AND c.concept_id = @c
+            WHERE e.user_id = @u AND e.app_id = @a AND e.concepts_version_id = @v AND @v <> ''
+            GROUP BY e.input_id;
+            """, ("@u", app.UserId), ("@a", app.AppId), ("@v", conceptsVersionId), ("@c", conceptId)).ConfigureAwait(false);
         return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
     }
 
@@ -265,12 +287,13 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
         await s.ExecuteAsync("""
-            INSERT INTO inference_input_embeddings (user_id, app_id, input_id, model_id, model_version_id, num_dimensions, vector, created_at, created_us)
-            VALUES (@u, @a, @i, @m, @v, @n, @vec, '', @at)
+            INSERT INTO inference_input_embeddings (user_id, app_id, input_id, model_id, model_version_id, num_dimensions, vector, created_at, created_us, concepts_version_id)
+            VALUES (@u, @a, @i, @m, @v, @n, @vec, '', @at, @cv)
             ON CONFLICT (user_id, app_id, input_id, model_version_id) DO UPDATE SET model_id = @m, num_dimensions = @n, vector = @vec, created_us = @at;
+            UPDATE inference_input_embeddings SET concepts_version_id = @cv WHERE user_id = @u AND app_id = @a AND input_id = @i;
             DELETE FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND input_id = @i;
             """,
-            ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId), ("@m", modelId), ("@v", modelVersionId), ("@n", vector.Length),
+            ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId), ("@m", modelId), ("@v", modelVersionId), ("@n", vector.Length), ("@cv", conceptsVersionId),
             ("@vec", MemoryMarshal.AsBytes(vector.AsSpan()).ToArray()), ("@at", Clock.NowMicros(time))).ConfigureAwait(false);
         await LogAsync(s, app, [(inputId, modelVersionId)], ChangeUpsert).ConfigureAwait(false);
         foreach (var (conceptId, value) in concepts)
