@@ -24,8 +24,11 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     private static readonly ConceptFilter Everything = new(int.MaxValue, 0, null, []);
 
     /// <summary>
-    /// The first <paramref name="limit"/> hits of <paramref name="query"/>. <paramref name="exactTotal"/> asks for the
-    /// exact number of matches (only_count); otherwise a single unfiltered vector rank reports the index size as estimate.
+    /// The first <paramref name="limit"/> hits of <paramref name="query"/>. <paramref name="exactTotal"/> scores every
+    /// candidate exactly instead of asking the index for its (approximate) top hits: the total is the exact number of
+    /// matches (only_count), and the hits follow one total order (score, then newest input first), so a run with a larger
+    /// limit starts with the hits of a smaller one (exact pages). Otherwise a single plain vector rank is answered by the
+    /// index, and reports the index size as its estimate when unfiltered.
     /// </summary>
     public async Task<SearchResult> RunAsync(AppRef app, SearchQuery query, int limit, bool exactTotal, CancellationToken cancellationToken)
     {
