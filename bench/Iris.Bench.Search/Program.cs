@@ -10,6 +10,7 @@ using Iris.Testing;
 // Iris' vector indexes beside Debian's hnswlib and faiss on the same seeded vectors, single-threaded, in one run:
 // build time, memory per vector, recall@10 / QPS / p99 over an ef sweep, filtered QPS at 10 % and 1 %, and what the
 // first query after a restart costs. Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries]
+if (args is ["e2e", ..]) { await Iris.Bench.Search.EndToEnd.RunAsync(FindRoot(), args[1..]); return; }
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
 var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 128;
 var queryCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 500;

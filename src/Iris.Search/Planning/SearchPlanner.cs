@@ -14,7 +14,7 @@ namespace Iris.Search.Planning;
 /// The one planner of every search RPC (inputs, annotations, legacy and saved searches). Filters first: the store's
 /// conditions in SQL, then metadata and geo clauses on the candidates' queryable columns. Then ranks: vector ranks
 /// (raw vector, stored input, image embedded now) against the app's index of its base-workflow embedder, concept ranks
-/// against the concepts the base workflow predicted at ingestion. Scores (CLARIFAI_FACTS.md 7.1): a vector rank scores
+/// against the concepts the base workflow predicted at ingestion (only inputs that concept model ran on). Scores (CLARIFAI_FACTS.md 7.1): a vector rank scores
 /// (1 + cosine) / 2, so a near-identical image is about 1 and an unrelated one about 0.5; a concept rank scores the
 /// predicted value (1 − value for value 0); a negated rank scores 1 − s; several ranks average; filter-only queries
 /// score 1.0, newest input first.
@@ -24,8 +24,11 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     private static readonly ConceptFilter Everything = new(int.MaxValue, 0, null, []);
 
     /// <summary>
-    /// The first <paramref name="limit"/> hits of <paramref name="query"/>. <paramref name="exactTotal"/> asks for the
-    /// exact number of matches (only_count); otherwise a single unfiltered vector rank reports the index size as estimate.
+    /// The first <paramref name="limit"/> hits of <paramref name="query"/>. <paramref name="exactTotal"/> scores every
+    /// candidate exactly instead of asking the index for its (approximate) top hits: the total is the exact number of
+    /// matches (only_count), and the hits follow one total order (score, then newest input first), so a run with a larger
+    /// limit starts with the hits of a smaller one (exact pages). Otherwise a single plain vector rank is answered by the
+    /// index, and reports the index size as its estimate when unfiltered.
     /// </summary>
     public async Task<SearchResult> RunAsync(AppRef app, SearchQuery query, int limit, bool exactTotal, CancellationToken cancellationToken)
     {
@@ -72,7 +75,7 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
             var concept = model.Descriptor.Concepts.FirstOrDefault(c => rank.Id.Length > 0 ? string.Equals(c.Id, rank.Id, StringComparison.Ordinal) : string.Equals(c.Name, rank.Name, StringComparison.Ordinal))
                 ?? throw new IrisException(StatusCode.SearchInvalidRequest,
                     $"Concept {(rank.Id.Length > 0 ? "id '" + rank.Id : "name '" + rank.Name)}' is not a concept of '{model.Descriptor.Id}', the concept model of the base workflow '{models.WorkflowId}' (ranks by concept use its predictions; filter by your own labels with a filter instead).");
-            conceptScores.Add((await vectors.PredictedValuesAsync(app, concept.Id, cancellationToken).ConfigureAwait(false), rank.Positive, rank.Negate));
+            conceptScores.Add((await vectors.PredictedValuesAsync(app, model.Descriptor.VersionId, concept.Id, cancellationToken).ConfigureAwait(false), rank.Positive, rank.Negate));
         }
 
         // One plain vector rank: the index's own top-k, with the filter applied while it scans.
@@ -106,9 +109,21 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
 
             foreach (var (values, positive, negate) in conceptScores)
             {
-                var v = values.GetValueOrDefault(candidate.InputId);
+                // An input the concept model never ran on (not processed yet, or indexed by a base workflow without
+                // this model) has no score to give, not a score of 0: it is not a hit.
+                if (!values.TryGetValue(candidate.InputId, out var v))
+                {
+                    indexed = false;
+                    break;
+                }
+
                 var s = positive ? v : 1 - v;
                 sum += negate ? 1 - s : s;
+            }
+
+            if (!indexed)
+            {
+                continue;
             }
 
             var score = sum / (vectorQueries.Count + conceptScores.Count);

@@ -27,6 +27,7 @@ public static class StorageRegistration
         services.AddSingleton<SqlInputStore>();
         services.AddSingleton<IInputStore>(sp => sp.GetRequiredService<SqlInputStore>());
         services.AddSingleton<IDatasetStore>(sp => sp.GetRequiredService<SqlInputStore>());
+        services.AddSingleton<IQueryableBackfillStore, SqlQueryableBackfillStore>();
         services.AddSingleton<IInputIndexStore, SqlInputIndexStore>();
         services.AddSingleton<IWorkflowStore, SqlWorkflowStore>();
         return services;

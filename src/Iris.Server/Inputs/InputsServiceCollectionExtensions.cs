@@ -5,6 +5,7 @@ using Iris.Server.Api;
 using Iris.Server.Rest;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Iris.Server.Jobs;
 
 namespace Iris.Server.Inputs;
@@ -23,6 +24,9 @@ public static class InputsServiceCollectionExtensions
         services.AddSingleton<InputMapper>();
         services.AddSingleton<IngestionWorkers>();
         services.AddIrisJobs(sp => sp.GetRequiredService<IngestionWorkers>().Handlers());
+        services.AddSingleton<QueryableBackfill>();
+        services.AddIrisJobs(sp => [sp.GetRequiredService<QueryableBackfill>()]);
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<QueryableBackfill>());
         services.AddSingleton<IInputLookup, InputLookup>();
         services.AddSingleton<IRawRestHandler, HostedImageHandler>();
         services.AddSingleton<IApiModule, InputsModule>();

@@ -65,13 +65,15 @@ internal sealed partial class JobRunner(
         var renewal = RenewAsync(job, owner, work);
         try
         {
-            if (await handler.RunAsync(job, new JobContext(queue, job.Id, owner), work.Token).ConfigureAwait(false))
+            var context = new JobContext(queue, job.Id, owner);
+            if (await handler.RunAsync(job, context, work.Token).ConfigureAwait(false))
             {
                 await queue.CompleteAsync(job.Id, owner, CancellationToken.None).ConfigureAwait(false);
             }
             else
             {
-                await queue.RetryAsync(job.Id, owner, TimeSpan.FromMilliseconds(Math.Max(200, options.RetryBase.TotalMilliseconds)), "waiting", CancellationToken.None).ConfigureAwait(false);
+                var wait = context.RunAgainAfter ?? TimeSpan.FromMilliseconds(Math.Max(200, options.RetryBase.TotalMilliseconds));
+                await queue.RetryAsync(job.Id, owner, wait, "waiting", CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

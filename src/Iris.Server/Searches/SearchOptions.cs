@@ -22,6 +22,16 @@ public sealed class SearchOptions
     /// <summary>HNSW search candidates (at least the hits asked for). Env <c>IRIS_SEARCH_HNSW_EF_SEARCH</c>. Default 128.</summary>
     public int HnswEfSearch { get; set; } = 128;
 
+    /// <summary>
+    /// How long vector change log entries are kept at least, so a node that is a little behind catches up from the log
+    /// instead of reloading; older entries go once no snapshot needs them. Env <c>IRIS_SEARCH_CHANGELOG_RETENTION_SECONDS</c>.
+    /// Default 3,600 s (1 h); 0 prunes as soon as the snapshots allow.
+    /// </summary>
+    public TimeSpan ChangeLogRetention { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often the cluster prunes the change log. Env <c>IRIS_SEARCH_CHANGELOG_PRUNE_SECONDS</c>. Default 600 s (10 min).</summary>
+    public TimeSpan ChangeLogPruneInterval { get; set; } = TimeSpan.FromMinutes(10);
+
     public static SearchOptions FromEnvironment()
     {
         var o = new SearchOptions();
@@ -29,6 +39,8 @@ public sealed class SearchOptions
         o.HnswM = EnvSettings.Int("IRIS_SEARCH_HNSW_M") ?? o.HnswM;
         o.HnswEfConstruction = EnvSettings.Int("IRIS_SEARCH_HNSW_EF_CONSTRUCTION") ?? o.HnswEfConstruction;
         o.HnswEfSearch = EnvSettings.Int("IRIS_SEARCH_HNSW_EF_SEARCH") ?? o.HnswEfSearch;
+        o.ChangeLogRetention = EnvSettings.Int("IRIS_SEARCH_CHANGELOG_RETENTION_SECONDS") is { } retention ? TimeSpan.FromSeconds(retention) : o.ChangeLogRetention;
+        o.ChangeLogPruneInterval = EnvSettings.Int("IRIS_SEARCH_CHANGELOG_PRUNE_SECONDS") is { } interval ? TimeSpan.FromSeconds(interval) : o.ChangeLogPruneInterval;
         o.Validate();
         return o;
     }
@@ -38,6 +50,11 @@ public sealed class SearchOptions
         if (Index is not ("exact" or "hnsw") || HnswM is < 2 or > 128 || HnswEfConstruction is < 8 or > 4096 || HnswEfSearch is < 1 or > 4096)
         {
             throw new InvalidOperationException("Invalid IRIS_SEARCH_* setting: index 'exact' or 'hnsw', HNSW M 2–128, ef_construction 8–4096, ef_search 1–4096.");
+        }
+
+        if (ChangeLogRetention < TimeSpan.Zero || ChangeLogPruneInterval < TimeSpan.FromSeconds(1))
+        {
+            throw new InvalidOperationException("Invalid IRIS_SEARCH_CHANGELOG_* setting: retention 0 s or more, prune interval 1 s or more.");
         }
     }
 

@@ -5,13 +5,18 @@ using Iris.Server.Api;
 using Iris.Storage.Blobs;
 using Iris.Storage.Searches;
 using Iris.Storage.Vectors;
+using Iris.Server.Jobs;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Iris.Server.Searches;
 
 public static class SearchRegistration
 {
-    /// <summary>The search store, this node's vector indexes (which follow the store and forget deleted or renamed apps), the planner and the search RPCs.</summary>
+    /// <summary>
+    /// The search store, this node's vector indexes (which follow the store and forget deleted or renamed apps), the
+    /// periodic pruning of the vector change log, the planner and the search RPCs.
+    /// </summary>
     public static IServiceCollection AddIrisSearch(this IServiceCollection services, SearchOptions options)
     {
         services.AddSingleton(options);
@@ -24,6 +29,9 @@ public static class SearchRegistration
             return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>(), sp.GetRequiredService<IBlobStore>()) { Factory = settings.NewIndex, Restore = settings.RestoreIndex };
         });
         services.AddSingleton<IAppLifecycleListener>(sp => sp.GetRequiredService<VectorIndexes>());
+        services.AddSingleton<VectorLogPruning>();
+        services.AddIrisJobs(sp => [sp.GetRequiredService<VectorLogPruning>()]);
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<VectorLogPruning>());
         services.AddSingleton<SearchPlanner>();
         services.AddSingleton<IApiModule, SearchesModule>();
         return services;

@@ -169,6 +169,7 @@ public sealed class InputsMigrations : IMigrationSet
             DROP INDEX work_queue_ready;
             """),
         new(4, QueryableTitle, QueryableSql("REAL")),
+        new(5, BackfillTitle, BackfillSql),
     ];
 
     // Search filters on metadata and geo (CLARIFAI_FACTS.md 7.1) read these columns, written with every annotation. Rows
@@ -180,6 +181,20 @@ public sealed class InputsMigrations : IMigrationSet
         ALTER TABLE annotations ADD COLUMN geo_lon {real};
         ALTER TABLE annotations ADD COLUMN geo_lat {real};
         CREATE INDEX annotations_geo ON annotations (user_id, app_id, geo_lat);
+        """;
+
+    // The queryable columns are derived from the serialized data, which SQL cannot read: rows written before step 4 (NULL
+    // columns) are flagged here and filled by the queryable_backfill job (JobKinds.QueryableBackfill) with the mapping the
+    // writer uses. New rows are written with their columns and the flag 0; a writer that rewrites an annotation clears the
+    // flag, so a backfill holding an older copy of the data never overwrites it. Jobs that concern the whole cluster
+    // rather than one app (user and app ids empty) exist at most once per kind and target, however many nodes queue them.
+    private const string BackfillTitle = "annotations: queryable columns pending for rows written before them; cluster jobs queued once";
+
+    private const string BackfillSql = """
+        ALTER TABLE annotations ADD COLUMN queryable_pending INTEGER NOT NULL DEFAULT 0;
+        UPDATE annotations SET queryable_pending = 1 WHERE length(data) > 0;
+        CREATE INDEX annotations_queryable_pending ON annotations (seq) WHERE queryable_pending = 1;
+        CREATE UNIQUE INDEX work_queue_cluster ON work_queue (kind, target) WHERE user_id = '';
         """;
 
     // PostgreSQL starts from the current schema: 64-bit times and sequences, BYTEA payloads.
@@ -336,6 +351,7 @@ public sealed class InputsMigrations : IMigrationSet
             DROP INDEX work_queue_ready;
             """),
         new(3, QueryableTitle, QueryableSql("DOUBLE PRECISION")),
+        new(4, BackfillTitle, BackfillSql),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;

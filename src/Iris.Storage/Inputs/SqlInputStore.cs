@@ -605,7 +605,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
     private static async Task UpdateAnnotation(DbSession s, AppRef app, NewAnnotation annotation, long now)
     {
-        await s.ExecuteAsync("UPDATE annotations SET data = @data, modified_at = @now, metadata_json = @md, geo_lon = @lon, geo_lat = @lat WHERE user_id = @u AND app_id = @a AND id = @id;",
+        await s.ExecuteAsync("UPDATE annotations SET data = @data, modified_at = @now, metadata_json = @md, geo_lon = @lon, geo_lat = @lat, queryable_pending = 0 WHERE user_id = @u AND app_id = @a AND id = @id;",
             ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id), ("@data", annotation.Data), ("@now", now),
             ("@md", annotation.Queryable?.MetadataJson), ("@lon", annotation.Queryable?.Longitude), ("@lat", annotation.Queryable?.Latitude));
         await s.ExecuteAsync("DELETE FROM annotation_concepts WHERE user_id = @u AND app_id = @a AND annotation_id = @id;", ("@u", app.UserId), ("@a", app.AppId), ("@id", annotation.Id));

@@ -35,6 +35,12 @@ public interface IJobHandler
 /// <summary>What a running job can tell the runner.</summary>
 public sealed class JobContext(JobQueue queue, long id, string owner)
 {
+    /// <summary>
+    /// When <see cref="IJobHandler.RunAsync"/> answers false, how long the job waits before it runs again (a periodic job
+    /// sets its period); null for the runner's short default.
+    /// </summary>
+    public TimeSpan? RunAgainAfter { get; set; }
+
     /// <summary>Stores how far the job has come (free text or JSON of its kind), readable while it runs.</summary>
     public Task ReportProgressAsync(string progress, CancellationToken cancellationToken) => queue.ReportProgressAsync(id, owner, progress, cancellationToken);
 }

@@ -125,6 +125,19 @@ public sealed class JobQueue(Database database, TimeProvider time)
         s.ExecuteAsync("INSERT INTO work_queue (kind, user_id, app_id, target, payload, run_after, created_at) VALUES (@kind, @user, @app, @target, @payload, @now, @now);",
             ("@kind", kind), ("@user", app.UserId), ("@app", app.AppId), ("@target", target), ("@payload", payload), ("@now", nowMicros));
 
+    /// <summary>
+    /// Queues a job that concerns the whole cluster rather than one app (its user and app ids are empty), unless one of the
+    /// same kind and target is queued or running already: a unique index decides, so every node may call this at start-up
+    /// and the job exists once. False when it was queued already.
+    /// </summary>
+    public async Task<bool> EnqueueClusterJobAsync(string kind, string target, CancellationToken cancellationToken)
+    {
+        await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var now = Clock.NowMicros(time);
+        return await s.ExecuteAsync("INSERT INTO work_queue (kind, user_id, app_id, target, run_after, created_at) VALUES (@kind, '', '', @target, @now, @now) ON CONFLICT DO NOTHING;",
+            ("@kind", kind), ("@target", target), ("@now", now)).ConfigureAwait(false) == 1;
+    }
+
     private static Job ReadJob(System.Data.Common.DbDataReader r) =>
         new(r.GetInt64(0), r.GetString(1), new AppRef(r.GetString(2), r.GetString(3)), r.GetString(4), Sql.Int(r, 5), Sql.NullableString(r, 6), Sql.NullableString(r, 7));
 }
@@ -138,4 +151,13 @@ public static class JobKinds
     public const string Ingest = "ingest";
     public const string Purge = "purge";
     public const string DatasetVersion = "dataset_version";
+
+    /// <summary>
+    /// Fills the queryable columns (metadata JSON, geo point) of annotations written before they existed, from their
+    /// serialized data. A cluster job (<see cref="JobQueue.EnqueueClusterJobAsync"/>), target <see cref="ClusterTarget"/>.
+    /// </summary>
+    public const string QueryableBackfill = "queryable_backfill";
+
+    /// <summary>The target of cluster jobs, which concern no single app.</summary>
+    public const string ClusterTarget = "cluster";
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Iris.Core.Apps;
+using Iris.Storage.Blobs;
 using Iris.Storage.Db;
 
 namespace Iris.Storage.Vectors;
@@ -44,7 +45,31 @@ public sealed class InputIndexMigrations : IMigrationSet
             """),
         new(3, ChangesTitle, ChangesSql),
         new(4, SnapshotsTitle, SnapshotsSql),
+        new(5, SeenTitle, SeenSql),
+        new(6, PruneTitle, PruneSql),
     ];
+
+    // Predicted concepts are kept only at or above a floor, so a missing row cannot tell "the model gave it less" from "the
+    // model never saw it" (not processed yet, or indexed by a base workflow without that concept model). Each embedding
+    // row records the concept model version that ran on the input ('' when none did): a concept rank scores exactly the
+    // inputs that version saw. Rows written before this step take the version of their stored concepts (none: '').
+    private const string SeenTitle = "embeddings: the concept model version that ran on each input";
+
+    private const string SeenSql = """
+        ALTER TABLE inference_input_embeddings ADD COLUMN concepts_version_id TEXT NOT NULL DEFAULT '';
+        UPDATE inference_input_embeddings SET concepts_version_id = COALESCE((SELECT MIN(c.model_version_id) FROM inference_input_concepts c
+          WHERE c.user_id = inference_input_embeddings.user_id AND c.app_id = inference_input_embeddings.app_id AND c.input_id = inference_input_embeddings.input_id), '');
+        """;
+
+    // The change log is pruned (PruneChangesAsync): each entry records when it was written, and each app's version row
+    // the highest version pruned, below which a reader is told to reload instead of replaying a log with a hole. Older
+    // entries get 0: they are as old as can be.
+    private const string PruneTitle = "vector change log: entry times and each app's pruned point";
+
+    private const string PruneSql = """
+        ALTER TABLE inference_vector_changes ADD COLUMN created_us BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE inference_vector_versions ADD COLUMN pruned_through BIGINT NOT NULL DEFAULT 0;
+        """;
 
     private const string SnapshotsTitle = "vector index snapshots: the blob of each (app, embedding model version) graph and the version it reflects";
 
@@ -110,6 +135,8 @@ public sealed class InputIndexMigrations : IMigrationSet
             """),
         new(2, ChangesTitle, ChangesSql),
         new(3, SnapshotsTitle, SnapshotsSql),
+        new(4, SeenTitle, SeenSql),
+        new(5, PruneTitle, PruneSql),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;
@@ -138,8 +165,17 @@ public interface IInputIndexStore
     /// <summary>The app's current vector version (0 when nothing was ever indexed, or after a purge).</summary>
     Task<long> VersionAsync(AppRef app, CancellationToken cancellationToken);
 
-    /// <summary>Changes after <paramref name="version"/>, with the vectors as they are now.</summary>
+    /// <summary>
+    /// Changes after <paramref name="version"/>, with the vectors as they are now; a reset when the log no longer reaches
+    /// back to <paramref name="version"/> (pruned), so the reader reloads instead of missing changes.
+    /// </summary>
     Task<VectorChanges> ChangesSinceAsync(AppRef app, long version, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the change log entries no node needs any more, in every app: written more than <paramref name="retention"/>
+    /// ago and at or below the app's oldest index snapshot (its current version when it has none). Returns how many went.
+    /// </summary>
+    Task<long> PruneChangesAsync(TimeSpan retention, CancellationToken cancellationToken);
 
     /// <summary>Every stored vector of one embedding model version in the app, and the version they reflect (at least).</summary>
     Task<(long Version, IReadOnlyList<InputEmbedding> Vectors)> LoadAllAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken);
@@ -147,20 +183,31 @@ public interface IInputIndexStore
     /// <summary>The latest index snapshot of (app, model version): the version it reflects and its blob; null when none.</summary>
     Task<(long Version, string BlobKey)?> FindSnapshotAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken);
 
-    /// <summary>Records a newer snapshot (an older one never replaces a newer); returns the blob key it replaced, if any, for deletion.</summary>
+    /// <summary>
+    /// Records a newer snapshot; returns the blob key that is no longer referenced, for the caller to delete: the one it
+    /// replaced, or the offered one when it is refused (an older snapshot than the recorded one, or the app's log is gone
+    /// or behind it: the app was purged). Null when nothing is to be deleted.
+    /// </summary>
     Task<string?> SaveSnapshotAsync(AppRef app, string modelVersionId, long version, string blobKey, CancellationToken cancellationToken);
 
-    /// <summary>Predicted concept values of the app's inputs for one concept (the concept model's outputs kept at ingestion).</summary>
-    Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken);
+    /// <summary>
+    /// The value concept model version <paramref name="conceptsVersionId"/> predicted for <paramref name="conceptId"/> on
+    /// each input it ran on (0 where it predicted less than the floor kept at ingestion); inputs it never ran on are absent.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptsVersionId, string conceptId, CancellationToken cancellationToken);
 
-    /// <summary>DeleteApp: everything indexed for the app goes.</summary>
+    /// <summary>DeleteApp: everything indexed for the app goes, its snapshot blobs included.</summary>
     Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken);
 
-    /// <summary>PatchAppsIds: the app's rows move to its new id.</summary>
+    /// <summary>PatchAppsIds: the app's rows move to its new id; its log and snapshots (blobs included) go, the new id starts from a reset.</summary>
     Task RenameAppAsync(AppRef from, AppRef to, CancellationToken cancellationToken);
 }
 
-public sealed class SqlInputIndexStore(Database database, TimeProvider time) : IInputIndexStore
+/// <summary>
+/// The base-workflow index on the metadata store. <paramref name="blobs"/> is where index snapshots are kept (the blob
+/// store): given, purging or renaming an app deletes its snapshot blobs.
+/// </summary>
+public sealed class SqlInputIndexStore(Database database, TimeProvider time, IBlobStore? blobs = null) : IInputIndexStore
 {
     private static readonly string[] Tables = ["inference_input_embeddings", "inference_input_concepts"];
 
@@ -172,8 +219,9 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
     private const int ChangeReset = 2;
 
     // Takes the app's next version (the row lock orders the app's writers until commit) and logs the touched inputs.
-    private static async Task LogAsync(DbSession s, AppRef app, IReadOnlyList<(string InputId, string ModelVersionId)> touched, int op)
+    private async Task LogAsync(DbSession s, AppRef app, IReadOnlyList<(string InputId, string ModelVersionId)> touched, int op)
     {
+        var now = Clock.NowMicros(time);
         var version = await s.ScalarAsync("""
             INSERT INTO inference_vector_versions (user_id, app_id, version) VALUES (@u, @a, 1)
             ON CONFLICT (user_id, app_id) DO UPDATE SET version = inference_vector_versions.version + 1
@@ -182,9 +230,9 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
         foreach (var (inputId, modelVersionId) in touched)
         {
             await s.ExecuteAsync("""
-                INSERT INTO inference_vector_changes (user_id, app_id, version, input_id, model_version_id, op) VALUES (@u, @a, @v, @i, @m, @op)
+                INSERT INTO inference_vector_changes (user_id, app_id, version, input_id, model_version_id, op, created_us) VALUES (@u, @a, @v, @i, @m, @op, @now)
                 ON CONFLICT DO NOTHING;
-                """, ("@u", app.UserId), ("@a", app.AppId), ("@v", version), ("@i", inputId), ("@m", modelVersionId), ("@op", op)).ConfigureAwait(false);
+                """, ("@u", app.UserId), ("@a", app.AppId), ("@v", version), ("@i", inputId), ("@m", modelVersionId), ("@op", op), ("@now", now)).ConfigureAwait(false);
         }
     }
 
@@ -208,7 +256,48 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
             ORDER BY c.version;
             """, ("@u", app.UserId), ("@a", app.AppId), ("@v", version)).ConfigureAwait(false);
         var last = rows.Count == 0 ? version : rows[^1].Version;
-        return new VectorChanges(last, rows.Any(r => r.Op == ChangeReset), [.. rows.Where(r => r.Op != ChangeReset).Select(r => (r.InputId, r.ModelVersionId, r.Vector))]);
+        // Read after the changes: a prune that removed entries this read missed has committed its pruned point with them.
+        var prunedThrough = await s.ScalarAsync("SELECT pruned_through FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;",
+            ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        return new VectorChanges(last, version < prunedThrough || rows.Any(r => r.Op == ChangeReset),
+            [.. rows.Where(r => r.Op != ChangeReset).Select(r => (r.InputId, r.ModelVersionId, r.Vector))]);
+    }
+
+    public async Task<long> PruneChangesAsync(TimeSpan retention, CancellationToken cancellationToken)
+    {
+        List<(string UserId, string AppId)> apps;
+        await using (var read = await database.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            apps = await read.QueryAsync(r => (r.GetString(0), r.GetString(1)), "SELECT user_id, app_id FROM inference_vector_versions ORDER BY user_id, app_id;").ConfigureAwait(false);
+        }
+
+        var cutoff = Clock.NowMicros(time) - Clock.Micros(retention);
+        long pruned = 0;
+        foreach (var (userId, appId) in apps)
+        {
+            await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
+            // Every entry at or below the committed version is committed (a writer holds the version row's lock for the
+            // next one until it commits), and a restoring node replays the log after its snapshot: prune up to the oldest
+            // snapshot of an embedding model the app still has vectors of, or the current version when there is none
+            // (its nodes load from the store).
+            var cut = await s.ScalarAsync("""
+                SELECT COALESCE(MAX(c.version), 0) FROM inference_vector_changes c, inference_vector_versions v
+                WHERE v.user_id = @u AND v.app_id = @a AND c.user_id = @u AND c.app_id = @a AND c.created_us < @cutoff AND c.version > v.pruned_through
+                  AND c.version <= COALESCE((SELECT MIN(sn.version) FROM inference_vector_snapshots sn WHERE sn.user_id = @u AND sn.app_id = @a
+                    AND EXISTS (SELECT 1 FROM inference_input_embeddings e WHERE e.user_id = @u AND e.app_id = @a AND e.model_version_id = sn.model_version_id)), v.version);
+                """, ("@u", userId), ("@a", appId), ("@cutoff", cutoff)).ConfigureAwait(false);
+            if (cut > 0
+                && await s.ExecuteAsync("UPDATE inference_vector_versions SET pruned_through = @cut WHERE user_id = @u AND app_id = @a AND pruned_through < @cut;",
+                    ("@u", userId), ("@a", appId), ("@cut", cut)).ConfigureAwait(false) == 1)
+            {
+                pruned += await s.ExecuteAsync("DELETE FROM inference_vector_changes WHERE user_id = @u AND app_id = @a AND version <= @cut;",
+                    ("@u", userId), ("@a", appId), ("@cut", cut)).ConfigureAwait(false);
+            }
+
+            await s.CommitAsync().ConfigureAwait(false);
+        }
+
+        return pruned;
     }
 
     public async Task<(long Version, IReadOnlyList<InputEmbedding> Vectors)> LoadAllAsync(AppRef app, string modelVersionId, CancellationToken cancellationToken)
@@ -238,9 +327,11 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
         var previous = await s.FirstAsync(r => (Version: r.GetInt64(0), Key: r.GetString(1)),
             "SELECT version, blob_key FROM inference_vector_snapshots WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
             ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
-        if (previous != default && previous.Version >= version)
+        // A snapshot of a version the app's log has not reached (its log went with a purge, or a rename) is refused.
+        var current = await s.ScalarAsync("SELECT version FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        if (previous != default && previous.Version >= version || current < version || current == 0)
         {
-            return null;
+            return previous != default && previous.Key == blobKey ? null : blobKey;
         }
 
         await s.ExecuteAsync("""
@@ -251,12 +342,17 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
         return previous == default || previous.Key == blobKey ? null : previous.Key;
     }
 
-    public async Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, float>> PredictedValuesAsync(AppRef app, string conceptsVersionId, string conceptId, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)),
-            "SELECT input_id, value FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND concept_id = @c;",
-            ("@u", app.UserId), ("@a", app.AppId), ("@c", conceptId)).ConfigureAwait(false);
+        var rows = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)), """
+            SELECT e.input_id, MAX(COALESCE(c.value, 0))
+            FROM inference_input_embeddings e
+            LEFT JOIN inference_input_concepts c ON c.user_id = e.user_id AND c.app_id = e.app_id AND c.input_id = e.input_id
+              AND c.model_version_id = e.concepts_version_id AND c.concept_id = @c
+            WHERE e.user_id = @u AND e.app_id = @a AND e.concepts_version_id = @v AND @v <> ''
+            GROUP BY e.input_id;
+            """, ("@u", app.UserId), ("@a", app.AppId), ("@v", conceptsVersionId), ("@c", conceptId)).ConfigureAwait(false);
         return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
     }
 
@@ -265,12 +361,13 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
         await s.ExecuteAsync("""
-            INSERT INTO inference_input_embeddings (user_id, app_id, input_id, model_id, model_version_id, num_dimensions, vector, created_at, created_us)
-            VALUES (@u, @a, @i, @m, @v, @n, @vec, '', @at)
+            INSERT INTO inference_input_embeddings (user_id, app_id, input_id, model_id, model_version_id, num_dimensions, vector, created_at, created_us, concepts_version_id)
+            VALUES (@u, @a, @i, @m, @v, @n, @vec, '', @at, @cv)
             ON CONFLICT (user_id, app_id, input_id, model_version_id) DO UPDATE SET model_id = @m, num_dimensions = @n, vector = @vec, created_us = @at;
+            UPDATE inference_input_embeddings SET concepts_version_id = @cv WHERE user_id = @u AND app_id = @a AND input_id = @i;
             DELETE FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND input_id = @i;
             """,
-            ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId), ("@m", modelId), ("@v", modelVersionId), ("@n", vector.Length),
+            ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId), ("@m", modelId), ("@v", modelVersionId), ("@n", vector.Length), ("@cv", conceptsVersionId),
             ("@vec", MemoryMarshal.AsBytes(vector.AsSpan()).ToArray()), ("@at", Clock.NowMicros(time))).ConfigureAwait(false);
         await LogAsync(s, app, [(inputId, modelVersionId)], ChangeUpsert).ConfigureAwait(false);
         foreach (var (conceptId, value) in concepts)
@@ -316,9 +413,29 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
         await s.CommitAsync().ConfigureAwait(false);
     }
 
+    // The blobs go before the rows: should the transaction fail, a row naming a missing blob only makes a node rebuild
+    // instead of restoring, and the purge, run again, finds the row; the other order could leave a blob no row names.
+    // Snapshot blobs are content-addressed: another app's identical snapshot would share the blob, and that app's nodes
+    // would rebuild rather than restore.
+    private async Task DeleteSnapshotBlobsAsync(DbSession s, AppRef app)
+    {
+        if (blobs is null)
+        {
+            return;
+        }
+
+        var keys = await s.QueryAsync(r => r.GetString(0), "SELECT blob_key FROM inference_vector_snapshots WHERE user_id = @u AND app_id = @a;",
+            ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        foreach (var key in keys.Distinct(StringComparer.Ordinal))
+        {
+            await blobs.DeleteAsync(key, s.CancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async Task PurgeAppAsync(AppRef app, CancellationToken cancellationToken)
     {
         await using var s = await database.WriteAsync(cancellationToken).ConfigureAwait(false);
+        await DeleteSnapshotBlobsAsync(s, app).ConfigureAwait(false);
         // Version back to 0: every node's index of the app sees a version below its own and drops its vectors.
         foreach (var table in Tables.Concat(LogTables))
         {
@@ -339,6 +456,7 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time) : I
 
         // The old id's log goes (its indexes see version 0 and empty out); the new id starts from a reset, so an index any
         // node still holds under the new id (of an app deleted before) reloads rather than merging.
+        await DeleteSnapshotBlobsAsync(s, from).ConfigureAwait(false);
         foreach (var table in LogTables)
         {
             await s.ExecuteAsync($"DELETE FROM {table} WHERE user_id = @u AND app_id = @a;", ("@u", from.UserId), ("@a", from.AppId)).ConfigureAwait(false);

@@ -72,6 +72,9 @@ public class IrisFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Runs once the database exists and before the server migrates and starts it (a store as an older release left it).</summary>
+    protected virtual Task PrepareStoreAsync() => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
         if (OnPostgres)
@@ -79,6 +82,8 @@ public class IrisFixture : IAsyncLifetime
             var cluster = await PostgresCluster.SharedAsync();
             DatabaseUrl = await cluster.CreateDatabaseAsync(GetType().Name);
         }
+
+        await PrepareStoreAsync();
 
         var options = new IrisServerOptions
         {
