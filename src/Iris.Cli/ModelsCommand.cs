@@ -10,6 +10,7 @@ internal static class ModelsCommand
     {
         var models = new Command("models", "Imports model files, lists models.");
         models.Add(BuildImportTfjs());
+        models.Add(ClientCommands.BuildModelsList());
         return models;
     }
 
