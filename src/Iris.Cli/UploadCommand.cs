@@ -90,16 +90,23 @@ internal sealed class Uploader(ClientConnection connection, string appId, string
         var outcomes = sources.Select(s => new Outcome(s)).ToList();
         var clock = Stopwatch.StartNew();
         var interrupted = false;
+        var sent = 0;
         try
         {
             await RunWithProgressAsync(console, "Uploading", outcomes.Count, async advance =>
             {
-                for (var start = 0; start < outcomes.Count; start += batchSize)
+                // The next batch's files are read and hashed while the current batch is in flight.
+                var chunks = outcomes.Chunk(batchSize).ToList();
+                var next = chunks.Count > 0 ? Task.Run(() => Prepare(app, chunks[0]), ct) : null;
+                for (var k = 0; k < chunks.Count; k++)
                 {
                     ct.ThrowIfCancellationRequested();
-                    var chunk = outcomes.Skip(start).Take(batchSize).ToList();
-                    await SendAsync(app, chunk, ct).ConfigureAwait(false);
-                    advance(chunk.Count);
+                    var prepared = await next!.ConfigureAwait(false);
+                    var following = k + 1 < chunks.Count ? chunks[k + 1] : null;
+                    next = following is null ? null : Task.Run(() => Prepare(app, following), ct);
+                    await SendAsync(prepared, ct).ConfigureAwait(false);
+                    sent += chunks[k].Length;
+                    advance(chunks[k].Length);
                 }
             }).ConfigureAwait(false);
         }
@@ -108,7 +115,6 @@ internal sealed class Uploader(ClientConnection connection, string appId, string
             interrupted = true;
         }
 
-        var sent = outcomes.Count(o => o.Status is not null);
         var uploadSeconds = clock.Elapsed.TotalSeconds;
         if (interrupted)
         {
@@ -150,8 +156,10 @@ internal sealed class Uploader(ClientConnection connection, string appId, string
         }
     }
 
-    /// <summary>Builds the batch's inputs (reading each file once), sends them, retries passing failures, records each input's outcome.</summary>
-    private async Task SendAsync(UserAppIDSet app, List<Outcome> chunk, CancellationToken ct)
+    private sealed record Prepared(PostInputsRequest Request, List<Outcome> Members);
+
+    /// <summary>Builds a batch's request, reading each file once; a file that cannot be read is recorded as such and left out.</summary>
+    private Prepared Prepare(UserAppIDSet app, Outcome[] chunk)
     {
         var request = new PostInputsRequest { UserAppId = app };
         var members = new List<Outcome>();
@@ -172,6 +180,13 @@ internal sealed class Uploader(ClientConnection connection, string appId, string
             }
         }
 
+        return new Prepared(request, members);
+    }
+
+    /// <summary>Sends a batch, retrying passing failures, and records each input's outcome.</summary>
+    private async Task SendAsync(Prepared prepared, CancellationToken ct)
+    {
+        var (request, members) = prepared;
         if (members.Count == 0)
         {
             return;
@@ -327,7 +342,8 @@ internal sealed class Uploader(ClientConnection connection, string appId, string
     private int Report(IAnsiConsole console, List<Outcome> outcomes, bool waited)
     {
         var succeeded = outcomes.Count(o => o.Status?.Code == StatusCode.InputSuccess);
-        var failures = outcomes.Where(o => o.Status is { } s && s.Code != StatusCode.InputSuccess && !(waited ? false : s.Code == StatusCode.InputPending || o.AlreadyPresent))
+        // Without the wait, inputs still pending (or already present) are not failures: only refusals are.
+        var failures = outcomes.Where(o => o.Status is { } s && s.Code != StatusCode.InputSuccess && (waited || (s.Code != StatusCode.InputPending && !o.AlreadyPresent)))
             .OrderBy(o => (int)o.Status!.Code).ThenBy(o => o.Source.Label, StringComparer.Ordinal).ToList();
         if (waited)
         {

@@ -128,6 +128,44 @@ public abstract class CliTests<TFixture>(TFixture iris) : IClassFixture<TFixture
     }
 
     [Fact]
+    public async Task Upload_of_a_csv_file_in_the_sdk_format_sends_ids_labels_metadata_and_geo()
+    {
+        await iris.CreateAppAsync("csv");
+        var folder = iris.Scratch("csv");
+        Place(folder, "things", "coffee.png");
+        Place(folder, string.Empty, "rocket.jpg");
+        var csv = Path.Combine(folder, "inputs.csv");
+        await File.WriteAllTextAsync(csv, "inputid,input,concepts,metadata,geopoints\r\n" +
+            "coffee-cup,things/coffee.png,\"cup,drink\",\"{\"\"room\"\": \"\"kitchen\"\"}\",\"-73.98,40.75\"\r\n" +
+            ",rocket.jpg,rocket,,\r\n");
+
+        var run = await iris.RunAsync("upload", csv, "--app", "csv", "--no-color");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("2 of 2 inputs processed successfully; 0 failed.", run.Output, StringComparison.Ordinal);
+
+        var cup = (await iris.Server.Grpc.GetInputAsync(new GetInputRequest { UserAppId = App("csv"), InputId = "coffee-cup" }, CliFixture.Auth)).Input;
+        Assert.Equal(StatusCode.InputSuccess, cup.Status.Code);
+        Assert.Equal(["cup", "drink"], cup.Data.Concepts.Select(c => c.Id).Order(StringComparer.Ordinal));
+        Assert.All(cup.Data.Concepts, c => Assert.Equal(1f, c.Value));
+        Assert.Equal("kitchen", cup.Data.Metadata.Fields["room"].StringValue);
+        Assert.Equal(-73.98f, cup.Data.Geo.GeoPoint.Longitude, 0.001f);
+        Assert.Equal(40.75f, cup.Data.Geo.GeoPoint.Latitude, 0.001f);
+
+        // Without an inputid: the slug of the path and 16 hex digits of SHA-256(path + "\n" + SHA-256 of the content), as docs/cli.md says.
+        var contentHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Photo("rocket.jpg"))));
+        var id = "rocket-jpg-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes("rocket.jpg\n" + contentHash)))[..16];
+        var rocket = (await iris.Server.Grpc.GetInputAsync(new GetInputRequest { UserAppId = App("csv"), InputId = id }, CliFixture.Auth)).Input;
+        Assert.Equal(StatusCode.InputSuccess, rocket.Status.Code);
+        Assert.Equal(["rocket"], rocket.Data.Concepts.Select(c => c.Id));
+
+        // A column the SDKs do not have is refused before anything is sent.
+        await File.WriteAllTextAsync(csv, "input,label\nrocket.jpg,rocket\n");
+        var bad = await iris.RunAsync("upload", csv, "--app", "csv");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal("iris: inputs.csv: the header must name 'input' and may name only inputid, input, concepts, metadata, geopoints; it has 'label'.", bad.Errors.Split('\n')[0].Replace(csv, "inputs.csv", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Predict_prints_the_concepts_the_server_answers()
     {
         var run = await iris.RunAsync("predict", "general-image-recognition", Photo("chelsea.png"), "--no-color");
