@@ -235,6 +235,7 @@ try
     doc.AppendLine(inv, $"- **Bare client**: in this process, one `GrpcChannel`; for each batch of {Batch} files in path order it reads them, sends one `PostInputs`, and checks 10000 — no ids derived from content, no retries, no progress.");
     doc.AppendLine("- **iris upload**: `dotnet exec src/Iris.Cli/bin/Release/net10.0/iris.dll upload <folder> --app A --no-wait --no-color`, timed from process start to exit (runtime start-up, parsing, the folder walk, SHA-256 of each file for its id, the progress output); \"CLI-reported\" is the time it prints for its batches.");
     doc.AppendLine("- **End-to-end**: both are then followed by the same `GetInputCount` poll (every 50 ms) until every input is processed; all must succeed.");
+    doc.AppendLine("- **Reading the ratios**: the machine is shared with other builds (see the load average), so single rounds vary by ±30 % for both clients alike; the medians over alternating rounds are what to compare. The gap between the whole process and the CLI-reported upload is the .NET start-up of a separate process (about 1 s here), paid once per command.");
     BenchmarkDoc.WriteSection(outPath, "## CLI upload (issue 15)", doc.ToString());
     Console.WriteLine($"Wrote the CLI upload section of {outPath} (cpu {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds:F0} s in this process)");
     return 0;
