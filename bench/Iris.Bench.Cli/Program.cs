@@ -230,7 +230,7 @@ try
     doc.AppendLine();
     doc.AppendLine("### How it is measured");
     doc.AppendLine();
-    doc.AppendLine(inv, $"- **Files**: {count:N0} symbolic links, 100 per folder, to {photos.Length} photographs of `tests/photos.sh` (skimage / sklearn samples, {bytesTotal / 1e6:F0} MB in all), so both clients read and send the same bytes; Iris stores each distinct content once (content-addressed blobs), the same for both.");
+    doc.AppendLine(inv, $"- **Files**: {count:N0} symbolic links, 100 per folder, to {photos.Length} photographs of `tests/photos.sh` (skimage / sklearn samples; {bytesTotal / 1e6:F0} MB sent by each client), so both clients read and send the same bytes; Iris stores each distinct content once (content-addressed blobs), the same for both.");
     doc.AppendLine("- **Server**: an in-process `IrisServer` (SQLite, temporary data directory) on loopback; each client uploads into a fresh app.");
     doc.AppendLine(inv, $"- **Bare client**: in this process, one `GrpcChannel`; for each batch of {Batch} files in path order it reads them, sends one `PostInputs`, and checks 10000 — no ids derived from content, no retries, no progress.");
     doc.AppendLine("- **iris upload**: `dotnet exec src/Iris.Cli/bin/Release/net10.0/iris.dll upload <folder> --app A --no-wait --no-color`, timed from process start to exit (runtime start-up, parsing, the folder walk, SHA-256 of each file for its id, the progress output); \"CLI-reported\" is the time it prints for its batches.");
