@@ -1,3 +1,3 @@
 using Iris.Cli;
 
-return await Commands.RunAsync(args).ConfigureAwait(false);
+return await IrisCommandLine.RunAsync(args).ConfigureAwait(false);
