@@ -91,6 +91,7 @@ public sealed class HnswIndex : IVectorIndex
         _random = new Random(_options.Seed);
         EfSearch = _options.EfSearch;
         UseInt8 = _options.Int8;
+        ExactBelowSelectivity = _options.ExactBelowSelectivity;
     }
 
     public int Dimensions => _dimensions;
@@ -100,6 +101,15 @@ public sealed class HnswIndex : IVectorIndex
 
     /// <summary>Whether searches walk with the int8 codes (starts at <see cref="HnswOptions.Int8"/>); codes are kept only when the option is on.</summary>
     public bool UseInt8 { get; set; }
+
+    /// <summary>Allowed share at or below which a filtered search scores the allowed vectors exactly (starts at <see cref="HnswOptions.ExactBelowSelectivity"/>); benchmarks sweep it.</summary>
+    public double ExactBelowSelectivity { get; set; }
+
+    /// <summary>
+    /// Whether a filtered search scores the allowed vectors exactly when that costs fewer distance computations than the
+    /// walk would (about 16·ef / s for a share s); on by default, benchmarks turn it off to time the walk itself.
+    /// </summary>
+    public bool ScanWhenCheaper { get; set; } = true;
 
     /// <summary>Nodes the graph holds, deleted ones (not yet compacted away) included.</summary>
     public int NodeCount => _count;
@@ -250,7 +260,8 @@ public sealed class HnswIndex : IVectorIndex
             }
 
             var selectivity = sampled == 0 ? 1 : (double)passing / sampled;
-            if (selectivity <= _options.ExactBelowSelectivity || selectivity * _ids.Count <= ef)
+            var efWalk = FilteredEf(ef, k, selectivity);
+            if (selectivity <= ExactBelowSelectivity || selectivity * _ids.Count <= ef || (ScanWhenCheaper && selectivity * _ids.Count <= WalkCost(efWalk, selectivity)))
             {
                 var heap = s.Results;
                 heap.Clear();
@@ -265,7 +276,7 @@ public sealed class HnswIndex : IVectorIndex
                 return Drain(heap, k);
             }
 
-            return Walk(s, k, ef, new ByKey(_deleted, _keys, filter));
+            return Walk(s, k, efWalk, new ByKey(_deleted, _keys, filter));
         }
         finally
         {
@@ -302,7 +313,9 @@ public sealed class HnswIndex : IVectorIndex
                 }
             }
 
-            if (passing <= _options.ExactBelowSelectivity * _ids.Count || passing <= ef)
+            var share = (double)passing / _ids.Count;
+            var efWalk = FilteredEf(ef, k, share);
+            if (passing <= ExactBelowSelectivity * _ids.Count || passing <= ef || (ScanWhenCheaper && passing <= WalkCost(efWalk, share)))
             {
                 var heap = s.Results;
                 heap.Clear();
@@ -319,7 +332,7 @@ public sealed class HnswIndex : IVectorIndex
                 return Drain(heap, k);
             }
 
-            return Walk(s, k, ef, new InSet(bits));
+            return Walk(s, k, efWalk, new InSet(bits));
         }
         finally
         {
@@ -448,6 +461,17 @@ public sealed class HnswIndex : IVectorIndex
     }
 
     // ---- search ----
+
+    /// <summary>
+    /// The result list of a filtered walk. The walk stops once its list holds ef allowed nodes and nothing closer is
+    /// left, so with a share s allowed it covers about ef / s nodes of the graph: an unfiltered walk with ef covers ef.
+    /// A list of 2·s·ef (at least 2·k, at most ef) covers about twice what the unfiltered walk covers, which keeps the
+    /// filtered top k as complete as the unfiltered one (the recall gate) at about the same cost.
+    /// </summary>
+    private static int FilteredEf(int ef, int k, double share) => Math.Clamp((int)Math.Ceiling(2 * share * ef), Math.Min(2 * k, ef), ef);
+
+    /// <summary>Distance computations a filtered walk with list <paramref name="efWalk"/> costs, about: ef / s expansions of ~16 new neighbours each.</summary>
+    private static double WalkCost(int efWalk, double share) => 16.0 * efWalk / Math.Max(share, 1e-9);
 
     private Scratch Prepare(ReadOnlySpan<float> query)
     {
@@ -856,7 +880,192 @@ public sealed class HnswIndex : IVectorIndex
 
     private void CompactIfNeeded()
     {
-        // Compaction comes in a later step.
+        if (_tombstones >= 64 && _tombstones > _options.CompactAbove * _count)
+        {
+            CompactLocked();
+        }
+    }
+
+    /// <summary>
+    /// Reclaims every deleted node now (it also happens on its own above <see cref="HnswOptions.CompactAbove"/>):
+    /// each live node that linked to a deleted one is re-linked, on every layer, to the diverse best of its live links
+    /// and its deleted neighbours' live links (the heuristic of the build); then the live nodes are renumbered densely
+    /// and the deleted nodes' vectors, codes and links are dropped. Takes the write lock; cost about one build step per
+    /// affected node, so roughly the share deleted times the build time.
+    /// </summary>
+    public void Compact()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            CompactLocked();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private void CompactLocked()
+    {
+        if (_tombstones == 0)
+        {
+            return;
+        }
+
+        var live = _count - _tombstones;
+        if (live == 0)
+        {
+            var (dimensions, lo, step, random) = (_dimensions, _lo, _step, _random);
+            _ids.Clear();
+            (_vectors, _codes, _keys, _deleted, _levels, _links0, _upper) = ([], [], [], [], [], [], []);
+            (_count, _tombstones, _entry, _maxLevel) = (0, 0, -1, -1);
+            (_dimensions, _lo, _step, _random) = (dimensions, lo, step, random);
+            return;
+        }
+
+        // 1. Re-link around the deleted nodes.
+        var s = t_scratch ??= new Scratch();
+        s.Ensure(_count, _dimensions);
+        var ids = new List<int>();
+        var sims = new List<float>();
+        for (var u = 0; u < _count; u++)
+        {
+            if (_deleted[u])
+            {
+                continue;
+            }
+
+            for (var l = 0; l <= _levels[u]; l++)
+            {
+                var links = Links(u, l);
+                var broken = false;
+                for (var i = 1; i <= links[0] && !broken; i++)
+                {
+                    broken = _deleted[links[i]];
+                }
+
+                if (!broken)
+                {
+                    continue;
+                }
+
+                var stamp = s.NextStamp();
+                s.Visited[u] = stamp;
+                ids.Clear();
+                for (var i = 1; i <= links[0]; i++)
+                {
+                    var n = links[i];
+                    if (!_deleted[n])
+                    {
+                        if (s.Visited[n] != stamp)
+                        {
+                            s.Visited[n] = stamp;
+                            ids.Add(n);
+                        }
+
+                        continue;
+                    }
+
+                    var second = Links(n, l);
+                    for (var j = 1; j <= second[0]; j++)
+                    {
+                        var m = second[j];
+                        if (!_deleted[m] && s.Visited[m] != stamp)
+                        {
+                            s.Visited[m] = stamp;
+                            ids.Add(m);
+                        }
+                    }
+                }
+
+                var own = Vector(u);
+                sims.Clear();
+                foreach (var c in ids)
+                {
+                    sims.Add(TensorPrimitives.Dot(own, Vector(c)));
+                }
+
+                var idArray = ids.ToArray();
+                var simArray = sims.ToArray();
+                Array.Sort(simArray, idArray);
+                Array.Reverse(simArray);
+                Array.Reverse(idArray);
+                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..]);
+            }
+        }
+
+        // 2. Renumber the live nodes densely and drop the deleted ones.
+        var map = new int[_count];
+        var next = 0;
+        for (var id = 0; id < _count; id++)
+        {
+            map[id] = _deleted[id] ? -1 : next++;
+        }
+
+        var d = _dimensions;
+        var capacity = Math.Max(1024, live + live / 4);
+        var vectors = new float[capacity * d];
+        var codes = _options.Int8 ? new byte[capacity * d] : [];
+        var keys = new string[capacity];
+        var levels = new int[capacity];
+        var links0 = new int[capacity * _stride0];
+        var upper = new int[]?[capacity];
+        var (entry, maxLevel) = (-1, -1);
+        for (var id = 0; id < _count; id++)
+        {
+            var to = map[id];
+            if (to < 0)
+            {
+                continue;
+            }
+
+            Vector(id).CopyTo(vectors.AsSpan(to * d, d));
+            if (_options.Int8)
+            {
+                _codes.AsSpan(id * d, d).CopyTo(codes.AsSpan(to * d, d));
+            }
+
+            keys[to] = _keys[id];
+            levels[to] = _levels[id];
+            Remap(Links(id, 0), links0.AsSpan(to * _stride0, _stride0), map);
+            if (_levels[id] > 0)
+            {
+                var up = upper[to] = new int[_levels[id] * _strideUp];
+                for (var l = 1; l <= _levels[id]; l++)
+                {
+                    Remap(Links(id, l), up.AsSpan((l - 1) * _strideUp, _strideUp), map);
+                }
+            }
+
+            if (_levels[id] > maxLevel || id == _entry)
+            {
+                (entry, maxLevel) = (to, Math.Max(maxLevel, _levels[id]));
+            }
+        }
+
+        (_vectors, _codes, _keys, _levels, _links0, _upper, _deleted) = (vectors, codes, keys, levels, links0, upper, new bool[capacity]);
+        (_count, _tombstones, _entry, _maxLevel) = (live, 0, entry, maxLevel);
+        _ids.Clear();
+        for (var id = 0; id < live; id++)
+        {
+            _ids[_keys[id]] = id;
+        }
+    }
+
+    // Copies a link list through the renumbering, leaving out links to dropped nodes.
+    private static void Remap(ReadOnlySpan<int> from, Span<int> to, int[] map)
+    {
+        var count = 0;
+        for (var i = 1; i <= from[0]; i++)
+        {
+            if (map[from[i]] >= 0)
+            {
+                to[++count] = map[from[i]];
+            }
+        }
+
+        to[0] = count;
     }
 
     // ---- plumbing ----
