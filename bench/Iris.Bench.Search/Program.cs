@@ -257,7 +257,7 @@ static string Report(int count, int dim, int queries, double exactQps, double ex
 
     b.AppendLine();
     var unfiltered = iris.First().Value.First(r => r.Ef == new HnswOptions().EfSearch);
-    b.AppendLine(CultureInfo.InvariantCulture, $"Filtered (`SearchAmong`: the allowed set as a bitset over node ids), default ef {new HnswOptions().EfSearch}; the unfiltered float walk at that ef: {unfiltered.Qps:F0} QPS, recall {unfiltered.Recall:F3}. The walk keeps a list of 2·s·ef allowed nodes (at least 2·k); the allowed vectors are scored exactly at or below {new HnswOptions().ExactBelowSelectivity:P0}, or when that costs fewer distance computations than the walk (about 16·list / s).");
+    b.AppendLine(CultureInfo.InvariantCulture, $"Filtered (`SearchAmong`: the allowed set as a bitset over node ids), default ef {new HnswOptions().EfSearch}; the unfiltered float walk at that ef: {unfiltered.Qps:F0} QPS, recall {unfiltered.Recall:F3}. The walk keeps a list of 2·s·ef allowed nodes (at least 2·k); the allowed vectors are scored exactly at or below {new HnswOptions().ExactBelowSelectivity:P0}, or when that costs fewer distance computations than the walk (about 6·list / s).");
     b.AppendLine();
     b.AppendLine("| allowed share | walk | Iris QPS | recall@10 | p99 (ms) | Iris exact filtered scan QPS | faiss HNSW with IDSelector QPS (recall) |");
     b.AppendLine("|---|---|---:|---:|---:|---:|---:|");

@@ -107,7 +107,7 @@ public sealed class HnswIndex : IVectorIndex
 
     /// <summary>
     /// Whether a filtered search scores the allowed vectors exactly when that costs fewer distance computations than the
-    /// walk would (about 16·ef / s for a share s); on by default, benchmarks turn it off to time the walk itself.
+    /// walk would (about 6·list / s for a share s); on by default, benchmarks turn it off to time the walk itself.
     /// </summary>
     public bool ScanWhenCheaper { get; set; } = true;
 
@@ -470,8 +470,12 @@ public sealed class HnswIndex : IVectorIndex
     /// </summary>
     private static int FilteredEf(int ef, int k, double share) => Math.Clamp((int)Math.Ceiling(2 * share * ef), Math.Min(2 * k, ef), ef);
 
-    /// <summary>Distance computations a filtered walk with list <paramref name="efWalk"/> costs, about: ef / s expansions of ~16 new neighbours each.</summary>
-    private static double WalkCost(int efWalk, double share) => 16.0 * efWalk / Math.Max(share, 1e-9);
+    /// <summary>
+    /// Distance computations a filtered walk with list <paramref name="efWalk"/> costs, in units of one exact score:
+    /// about 6·list / s, fitted on the cross-over measured at 20,000 × 1,280-d (docs/benchmarks.md: the forced walk took
+    /// 5–8 × list / s scores' time at shares from 20 % to 2 %).
+    /// </summary>
+    private static double WalkCost(int efWalk, double share) => 6.0 * efWalk / Math.Max(share, 1e-9);
 
     private Scratch Prepare(ReadOnlySpan<float> query)
     {
