@@ -36,4 +36,66 @@ public static class SeededVectors
 
         return v;
     }
+
+    /// <summary>
+    /// Embedding-like vectors, closer to what an image embedder emits than isotropic clusters: each is a point of a
+    /// low-dimensional latent space (<paramref name="latent"/> dimensions, a mixture of <paramref name="clusters"/>
+    /// Gaussians of unequal spread) mapped by one fixed random linear map to <paramref name="dimensions"/>, plus a
+    /// little isotropic noise, then rectified (pooled CNN features are non-negative). So the data has a low intrinsic
+    /// dimension, correlated coordinates and dense, overlapping clusters; nearest neighbours are not trivially the
+    /// cluster mates. The map depends on <paramref name="mapSeed"/> only, so queries drawn with another
+    /// <paramref name="seed"/> and the same map are fresh points of the same distribution, not copies of indexed ones.
+    /// </summary>
+    public static float[][] Embeddings(int count, int dimensions, int seed, int mapSeed = 1280, int latent = 48, int clusters = 64)
+    {
+        var mapRandom = new Random(mapSeed);
+        // Column j of the map: what latent coordinate j adds to each output dimension.
+        var map = new float[latent][];
+        for (var j = 0; j < latent; j++)
+        {
+            map[j] = Gaussian(mapRandom, dimensions, 1f / MathF.Sqrt(latent));
+        }
+
+        var bias = Gaussian(mapRandom, dimensions, 0.3f);
+        var centres = Enumerable.Range(0, clusters).Select(_ => Gaussian(mapRandom, latent, 1f)).ToArray();
+        var spreads = Enumerable.Range(0, clusters).Select(_ => 0.3f + 0.5f * (float)mapRandom.NextDouble()).ToArray();
+        var random = new Random(seed);
+        var result = new float[count][];
+        var z = new float[latent];
+        for (var i = 0; i < count; i++)
+        {
+            var c = random.Next(clusters);
+            var noise = Gaussian(random, latent, spreads[c]);
+            for (var j = 0; j < latent; j++)
+            {
+                z[j] = centres[c][j] + noise[j];
+            }
+
+            var v = Gaussian(random, dimensions, 0.05f);
+            var lanes = System.Numerics.Vector<float>.Count;
+            var vs = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(v.AsSpan());
+            for (var j = 0; j < latent; j++)
+            {
+                var column = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(map[j].AsSpan());
+                for (var b = 0; b < vs.Length; b++)
+                {
+                    vs[b] += column[b] * z[j];
+                }
+
+                for (var d = vs.Length * lanes; d < dimensions; d++)
+                {
+                    v[d] += map[j][d] * z[j];
+                }
+            }
+
+            for (var d = 0; d < dimensions; d++)
+            {
+                v[d] = MathF.Max(0, v[d] + bias[d]);
+            }
+
+            result[i] = v;
+        }
+
+        return result;
+    }
 }

@@ -173,6 +173,66 @@ public sealed class ExactIndex : IVectorIndex
         }
     }
 
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        if (allowed.Count > _slots.Count)
+        {
+            return Search(query, k, allowed.Contains);
+        }
+
+        if (k <= 0)
+        {
+            return [];
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            if (_slots.Count == 0)
+            {
+                return [];
+            }
+
+            // Only the allowed vectors are scored: one key lookup each instead of a callback per stored vector.
+            CheckLength(query);
+            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+            Normalize(query, q);
+            var heap = new PriorityQueue<int, float>(Math.Min(k, allowed.Count) + 1);
+            var dims = _dimensions;
+            foreach (var key in allowed)
+            {
+                if (!_slots.TryGetValue(key, out var slot))
+                {
+                    continue;
+                }
+
+                var cosine = TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q);
+                if (heap.Count < k)
+                {
+                    heap.Enqueue(slot, cosine);
+                }
+                else if (heap.TryPeek(out _, out var worst) && cosine > worst)
+                {
+                    heap.DequeueEnqueue(slot, cosine);
+                }
+            }
+
+            var result = new Neighbor[heap.Count];
+            for (var i = result.Length - 1; i >= 0; i--)
+            {
+                heap.TryDequeue(out var slot, out var cosine);
+                result[i] = new Neighbor(_keys[slot]!, cosine);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
     public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
     {
         _lock.EnterReadLock();

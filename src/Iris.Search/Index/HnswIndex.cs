@@ -1,56 +1,118 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace Iris.Search.Index;
 
 /// <summary>Settings of an <see cref="HnswIndex"/>.</summary>
-/// <param name="M">Links per node on the upper layers (layer 0 keeps 2·M). Memory: about 4·(2·M + M/(M−1)·M) bytes of links per vector beside its 4·d bytes.</param>
+/// <param name="M">Links per node on the upper layers (layer 0 keeps 2·M). Memory: 4·(2·M + 1) bytes of layer-0 links per vector, plus about 4·(M + 1)/(M − 1) for the upper layers, beside its 4·d bytes (and d more with <see cref="Int8"/>).</param>
 /// <param name="EfConstruction">Candidates kept while linking a new node: build time grows linearly with it, recall with diminishing returns.</param>
 /// <param name="EfSearch">Candidates kept while searching (at least k): the recall/speed knob.</param>
 /// <param name="Seed">Seed of the level draws: the same inserts in the same order build the same graph.</param>
 public sealed record HnswOptions(int M = 16, int EfConstruction = 200, int EfSearch = 128, int Seed = 42)
 {
     /// <summary>
-    /// A filter letting through at most this share of the indexed vectors is answered by an exact scan of the vectors it
-    /// lets through, which is then both exact and cheaper than a graph walk that must skip most of what it meets.
+    /// A filter letting through at most this share of the live vectors is answered by an exact scan of the vectors it
+    /// lets through, which is then both exact and cheaper than a graph walk that must skip most of what it meets
+    /// (see docs/benchmarks.md for the measured cross-over).
     /// </summary>
     public double ExactBelowSelectivity { get; init; } = 0.02;
+
+    /// <summary>
+    /// Walk the graph with 8-bit codes of the vectors (one byte per dimension, per-dimension min/max fitted on the
+    /// first <see cref="HnswIndex.QuantizeAfter"/> vectors) and re-score the ef best with the float vectors: a quarter
+    /// of the memory traffic per visited node, at the cost of d bytes more per vector.
+    /// </summary>
+    public bool Int8 { get; init; }
+
+    /// <summary>
+    /// When deleted nodes (tombstones) exceed this share of the graph's nodes, the index compacts: the live
+    /// neighbours of every deleted node are re-linked among themselves and the deleted nodes' memory is reclaimed.
+    /// </summary>
+    public double CompactAbove { get; init; } = 0.2;
 }
 
 /// <summary>
 /// A hierarchical navigable small-world graph (Malkov and Yashunin, 2016) over L2-normalised vectors, written for Iris
-/// on <see cref="TensorPrimitives"/>. Filters apply during the walk: the graph is navigated through every node but only
-/// nodes that pass the filter (and are not deleted) enter the results, and the walk goes on until ef of them are found,
-/// so a filter still yields its k best rather than k minus what a post-filter would drop; very selective
-/// filters are answered exactly (<see cref="HnswOptions.ExactBelowSelectivity"/>). Deletes leave tombstones that still
-/// route searches but never appear in results; a re-inserted key gets a new node. Readers run concurrently; inserts
-/// and deletes take a write lock (one at a time). Snapshots (<see cref="Snapshot"/>, <see cref="Restore"/>) let a restarted node skip the
-/// rebuild. Not done yet: int8 codes with exact re-scoring, and vacuuming tombstones (they go when the index is rebuilt).
+/// on <see cref="TensorPrimitives"/>. Storage is flat: every vector in one contiguous float array (and, with
+/// <see cref="HnswOptions.Int8"/>, one contiguous byte array of codes), layer-0 links in one int array of 2·M + 1
+/// slots per node (a count, then the links), upper layers in one small int array per node that has them. A search
+/// uses a per-thread scratch (visited epochs, two binary heaps) and allocates only its result.
+/// <para>
+/// Filters apply during the walk: the graph is navigated through every node but only nodes that pass the filter (and
+/// are not deleted) enter the results. An allowed set of keys (<see cref="SearchAmong"/>) becomes a bitset over node
+/// ids, built once per query; a set letting through at most <see cref="HnswOptions.ExactBelowSelectivity"/> of the
+/// vectors (or no more than ef) is answered by scoring just those vectors. Deletes leave tombstones that still route
+/// searches but never appear in results; above <see cref="HnswOptions.CompactAbove"/> of the nodes the graph is
+/// compacted. Readers run concurrently; inserts and deletes take a write lock (one at a time). Snapshots
+/// (<see cref="Snapshot"/>, <see cref="Restore"/>) let a restarted node skip the rebuild.
+/// </para>
 /// </summary>
-public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
+public sealed class HnswIndex : IVectorIndex
 {
-    private readonly HnswOptions _options = options ?? new HnswOptions();
+    /// <summary>Vectors inserted before the int8 codes are fitted (searches use the float vectors until then).</summary>
+    public const int QuantizeAfter = 1024;
+
+    private const string SnapshotMagic = "IRIS-HNSW-2";
+
+    private readonly HnswOptions _options;
+    private readonly int _maxUpper;
+    private readonly int _max0;
+    private readonly int _stride0;
+    private readonly int _strideUp;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
-    private Random _random = new((options ?? new HnswOptions()).Seed);
+    private Random _random;
     private float[] _vectors = [];
+    private byte[] _codes = [];
+    private float[]? _lo;
+    private float[]? _step;
     private string[] _keys = [];
     private bool[] _deleted = [];
-    private int[][][] _links = [];
+    private int[] _levels = [];
+    private int[] _links0 = [];
+    private int[]?[] _upper = [];
     private int _count;
+    private int _tombstones;
     private int _dimensions;
     private int _entry = -1;
     private int _maxLevel = -1;
 
     [ThreadStatic]
-    private static int[]? t_visited;
+    private static Scratch? t_scratch;
 
-    [ThreadStatic]
-    private static int t_stamp;
+    public HnswIndex(HnswOptions? options = null)
+    {
+        _options = options ?? new HnswOptions();
+        _maxUpper = _options.M;
+        _max0 = 2 * _options.M;
+        _stride0 = _max0 + 1;
+        _strideUp = _maxUpper + 1;
+        _random = new Random(_options.Seed);
+        EfSearch = _options.EfSearch;
+        UseInt8 = _options.Int8;
+        ExactBelowSelectivity = _options.ExactBelowSelectivity;
+    }
 
     public int Dimensions => _dimensions;
 
     /// <summary>Candidates kept while searching (starts at <see cref="HnswOptions.EfSearch"/>); benchmarks sweep it.</summary>
-    public int EfSearch { get; set; } = (options ?? new HnswOptions()).EfSearch;
+    public int EfSearch { get; set; }
+
+    /// <summary>Whether searches walk with the int8 codes (starts at <see cref="HnswOptions.Int8"/>); codes are kept only when the option is on.</summary>
+    public bool UseInt8 { get; set; }
+
+    /// <summary>Allowed share at or below which a filtered search scores the allowed vectors exactly (starts at <see cref="HnswOptions.ExactBelowSelectivity"/>); benchmarks sweep it.</summary>
+    public double ExactBelowSelectivity { get; set; }
+
+    /// <summary>
+    /// Whether a filtered search scores the allowed vectors exactly when that costs fewer distance computations than the
+    /// walk would (about 6·list / s for a share s); on by default, benchmarks turn it off to time the walk itself.
+    /// </summary>
+    public bool ScanWhenCheaper { get; set; } = true;
+
+    /// <summary>Nodes the graph holds, deleted ones (not yet compacted away) included.</summary>
+    public int NodeCount => _count;
 
     public int Count
     {
@@ -75,13 +137,14 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
         try
         {
             IndexDimensions.Adopt(ref _dimensions, vector);
-
             if (_ids.Remove(key, out var old))
             {
                 _deleted[old] = true;
+                _tombstones++;
             }
 
             Insert(key, vector);
+            CompactIfNeeded();
         }
         finally
         {
@@ -100,6 +163,8 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
             }
 
             _deleted[id] = true;
+            _tombstones++;
+            CompactIfNeeded();
             return true;
         }
         finally
@@ -127,8 +192,9 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
         try
         {
             _ids.Clear();
-            (_vectors, _keys, _deleted, _links) = ([], [], [], []);
-            (_count, _dimensions, _entry, _maxLevel) = (0, 0, -1, -1);
+            (_vectors, _codes, _keys, _deleted, _levels, _links0, _upper) = ([], [], [], [], [], [], []);
+            (_lo, _step) = (null, null);
+            (_count, _tombstones, _dimensions, _entry, _maxLevel) = (0, 0, 0, -1, -1);
             _random = new Random(_options.Seed);
         }
         finally
@@ -173,58 +239,44 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
                 return [];
             }
 
-            if (query.Length != _dimensions)
+            var s = Prepare(query);
+            var ef = Math.Max(EfSearch, k);
+            if (filter is null)
             {
-                throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
+                return Walk(s, k, ef, new LiveOnly(_deleted));
             }
 
-            var q = new float[query.Length];
-            ExactIndex.Normalize(query, q);
-            var ef = Math.Max(EfSearch, k);
-            if (filter is not null)
+            // The filter's share, from a sample of at most 2,048 nodes spread over the graph (a full count would cost a
+            // call per node on every query); callers that know the allowed set use SearchAmong, which counts it exactly.
+            int sampled = 0, passing = 0;
+            var stride = Math.Max(1, _count / 2048);
+            for (var id = 0; id < _count; id += stride)
             {
-                // The filter's share, from a sample of at most 2,048 live nodes spread over the graph (a full count would
-                // cost a filter call per node on every query).
-                int sampled = 0, passing = 0;
-                var stride = Math.Max(1, _count / 2048);
-                for (var id = 0; id < _count; id += stride)
+                if (!_deleted[id])
                 {
-                    if (!_deleted[id])
+                    sampled++;
+                    passing += filter(_keys[id]) ? 1 : 0;
+                }
+            }
+
+            var selectivity = sampled == 0 ? 1 : (double)passing / sampled;
+            var efWalk = FilteredEf(ef, k, selectivity);
+            if (selectivity <= ExactBelowSelectivity || selectivity * _ids.Count <= ef || (ScanWhenCheaper && selectivity * _ids.Count <= WalkCost(efWalk, selectivity)))
+            {
+                var heap = s.Results;
+                heap.Clear();
+                foreach (var (key, id) in _ids)
+                {
+                    if (filter(key))
                     {
-                        sampled++;
-                        passing += filter(_keys[id]) ? 1 : 0;
+                        Offer(heap, id, TensorPrimitives.Dot(Vector(id), s.Query.AsSpan(0, _dimensions)), k);
                     }
                 }
 
-                var selectivity = sampled == 0 ? 1 : (double)passing / sampled;
-                if (selectivity <= _options.ExactBelowSelectivity || selectivity * _ids.Count <= ef)
-                {
-                    return Exact(q, k, filter);
-                }
-
-                // The walk keeps going until ef nodes that pass are found, so it already visits about ef / s nodes; a
-                // wider list is not needed for recall (see the recall gate) and would cost another 1 / s.
+                return Drain(heap, k);
             }
 
-            var entry = _entry;
-            for (var level = _maxLevel; level > 0; level--)
-            {
-                entry = Greedy(q, entry, level);
-            }
-
-            var found = SearchLayer(q, entry, ef, 0, id => !_deleted[id] && (filter is null || filter(_keys[id])));
-            var result = new List<Neighbor>(Math.Min(k, found.Count));
-            foreach (var (id, sim) in found)
-            {
-                if (result.Count == k)
-                {
-                    break;
-                }
-
-                result.Add(new Neighbor(_keys[id], sim));
-            }
-
-            return result;
+            return Walk(s, k, efWalk, new ByKey(_deleted, _keys, filter));
         }
         finally
         {
@@ -232,11 +284,65 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
         }
     }
 
-    private const string SnapshotMagic = "IRIS-HNSW-1";
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        if (k <= 0)
+        {
+            return [];
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            if (_ids.Count == 0 || allowed.Count == 0)
+            {
+                return [];
+            }
+
+            var s = Prepare(query);
+            var ef = Math.Max(EfSearch, k);
+            var bits = s.Bits(_count);
+            var passing = 0;
+            foreach (var key in allowed)
+            {
+                if (_ids.TryGetValue(key, out var id))
+                {
+                    bits[id >> 6] |= 1UL << id;
+                    passing++;
+                }
+            }
+
+            var share = (double)passing / _ids.Count;
+            var efWalk = FilteredEf(ef, k, share);
+            if (passing <= ExactBelowSelectivity * _ids.Count || passing <= ef || (ScanWhenCheaper && passing <= WalkCost(efWalk, share)))
+            {
+                var heap = s.Results;
+                heap.Clear();
+                var q = s.Query.AsSpan(0, _dimensions);
+                for (var w = 0; w < bits.Length; w++)
+                {
+                    for (var word = bits[w]; word != 0; word &= word - 1)
+                    {
+                        var id = (w << 6) + BitOperations.TrailingZeroCount(word);
+                        Offer(heap, id, TensorPrimitives.Dot(Vector(id), q), k);
+                    }
+                }
+
+                return Drain(heap, k);
+            }
+
+            return Walk(s, k, efWalk, new InSet(bits));
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
 
     /// <summary>
-    /// The whole graph as bytes (options, keys, tombstones, links, normalised vectors), for the blob store: a restarted
-    /// node restores it instead of rebuilding. About (4·d + 4·links + key) bytes per node.
+    /// The whole graph as bytes (options, keys, tombstones, links, int8 ranges, normalised vectors), for the blob store:
+    /// a restarted node restores it instead of rebuilding. About 4·d + 4·(2·M + 1) + key bytes per node.
     /// </summary>
     public byte[] Snapshot()
     {
@@ -251,24 +357,33 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
                 w.Write(_options.EfConstruction);
                 w.Write(_dimensions);
                 w.Write(_count);
+                w.Write(_tombstones);
                 w.Write(_entry);
                 w.Write(_maxLevel);
+                w.Write(_lo is not null);
+                if (_lo is not null)
+                {
+                    w.Write(MemoryMarshal.AsBytes(_lo.AsSpan()));
+                    w.Write(MemoryMarshal.AsBytes(_step!.AsSpan()));
+                }
+
                 for (var id = 0; id < _count; id++)
                 {
                     w.Write(_keys[id]);
                     w.Write(_deleted[id]);
-                    w.Write(_links[id].Length);
-                    foreach (var layer in _links[id])
+                    w.Write(_levels[id]);
+                }
+
+                w.Write(MemoryMarshal.AsBytes(_links0.AsSpan(0, _count * _stride0)));
+                for (var id = 0; id < _count; id++)
+                {
+                    if (_upper[id] is { } up)
                     {
-                        w.Write(layer.Length);
-                        foreach (var n in layer)
-                        {
-                            w.Write(n);
-                        }
+                        w.Write(MemoryMarshal.AsBytes(up.AsSpan()));
                     }
                 }
 
-                w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_vectors.AsSpan(0, _count * _dimensions)));
+                w.Write(MemoryMarshal.AsBytes(_vectors.AsSpan(0, _count * _dimensions)));
             }
 
             return buffer.ToArray();
@@ -289,92 +404,323 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
             return null;
         }
 
-        (index._dimensions, index._count, index._entry, index._maxLevel) = (r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
-        var capacity = Math.Max(1024, index._count);
-        (index._keys, index._deleted, index._links, index._vectors) = (new string[capacity], new bool[capacity], new int[capacity][][], new float[capacity * index._dimensions]);
+        (index._dimensions, index._count, index._tombstones, index._entry, index._maxLevel) = (r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+        var d = index._dimensions;
+        if (r.ReadBoolean())
+        {
+            (index._lo, index._step) = (new float[d], new float[d]);
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._lo.AsSpan()));
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._step.AsSpan()));
+        }
+
+        index.Grow(Math.Max(1024, index._count));
         for (var id = 0; id < index._count; id++)
         {
             index._keys[id] = r.ReadString();
             index._deleted[id] = r.ReadBoolean();
-            var layers = new int[r.ReadInt32()][];
-            for (var l = 0; l < layers.Length; l++)
-            {
-                layers[l] = new int[r.ReadInt32()];
-                for (var j = 0; j < layers[l].Length; j++)
-                {
-                    layers[l][j] = r.ReadInt32();
-                }
-            }
-
-            index._links[id] = layers;
+            index._levels[id] = r.ReadInt32();
             if (!index._deleted[id])
             {
                 index._ids[index._keys[id]] = id;
             }
         }
 
-        r.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index._vectors.AsSpan(0, index._count * index._dimensions)));
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._links0.AsSpan(0, index._count * index._stride0)));
+        for (var id = 0; id < index._count; id++)
+        {
+            if (index._levels[id] > 0)
+            {
+                var up = index._upper[id] = new int[index._levels[id] * index._strideUp];
+                r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(up.AsSpan()));
+            }
+        }
+
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._vectors.AsSpan(0, index._count * d)));
+        if (index._options.Int8)
+        {
+            if (index._lo is null && index._count >= QuantizeAfter)
+            {
+                index.FitCodes();
+            }
+            else if (index._lo is not null)
+            {
+                for (var id = 0; id < index._count; id++)
+                {
+                    index.Encode(id);
+                }
+            }
+        }
+        else
+        {
+            (index._lo, index._step) = (null, null);
+        }
+
         // New levels after a restore come from a seed that depends on the size, so they stay reproducible.
         index._random = new Random(index._options.Seed + index._count);
         return index;
     }
 
-    private List<Neighbor> Exact(float[] q, int k, Func<string, bool> filter)
+    // ---- search ----
+
+    /// <summary>
+    /// The result list of a filtered walk. The walk stops once its list holds ef allowed nodes and nothing closer is
+    /// left, so with a share s allowed it covers about ef / s nodes of the graph: an unfiltered walk with ef covers ef.
+    /// A list of 2·s·ef (at least 2·k, at most ef) covers about twice what the unfiltered walk covers, which keeps the
+    /// filtered top k as complete as the unfiltered one (the recall gate) at about the same cost.
+    /// </summary>
+    private static int FilteredEf(int ef, int k, double share) => Math.Clamp((int)Math.Ceiling(2 * share * ef), Math.Min(2 * k, ef), ef);
+
+    /// <summary>
+    /// Distance computations a filtered walk with list <paramref name="efWalk"/> costs, in units of one exact score:
+    /// about 6·list / s, fitted on the cross-over measured at 20,000 × 1,280-d (docs/benchmarks.md: the forced walk took
+    /// 5–8 × list / s scores' time at shares from 20 % to 2 %).
+    /// </summary>
+    private static double WalkCost(int efWalk, double share) => 6.0 * efWalk / Math.Max(share, 1e-9);
+
+    private Scratch Prepare(ReadOnlySpan<float> query)
     {
-        var heap = new PriorityQueue<string, float>(k + 1);
-        foreach (var (key, id) in _ids)
+        if (query.Length != _dimensions)
         {
-            if (!filter(key))
+            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
+        }
+
+        var s = t_scratch ??= new Scratch();
+        s.Ensure(_count, _dimensions);
+        ExactIndex.Normalize(query, s.Query.AsSpan(0, _dimensions));
+        return s;
+    }
+
+    private IReadOnlyList<Neighbor> Walk<TAccept>(Scratch s, int k, int ef, TAccept accept)
+        where TAccept : struct, IAccept
+    {
+        if (UseInt8 && _lo is not null)
+        {
+            var scorer = PrepareCodes(s);
+            Descend(s, ref scorer, ef, ref accept);
+
+            // Re-score the ef best by code with the float vectors: the order (and the cosine reported) is exact.
+            var q = s.Query.AsSpan(0, _dimensions);
+            var found = s.Results;
+            var rescored = s.Candidates;
+            rescored.Clear();
+            for (var i = 0; i < found.Count; i++)
             {
-                continue;
+                Offer(rescored, found.Ids[i], TensorPrimitives.Dot(Vector(found.Ids[i]), q), k);
             }
 
-            var sim = TensorPrimitives.Dot(Vector(id), q);
-            if (heap.Count < k)
+            return Drain(rescored, k);
+        }
+
+        var floats = new FloatScorer(_vectors, _dimensions, s.Query);
+        Descend(s, ref floats, ef, ref accept);
+        var results = s.Results;
+        while (results.Count > k)
+        {
+            results.Pop();
+        }
+
+        return Drain(results, k);
+    }
+
+    private void Descend<TScorer, TAccept>(Scratch s, ref TScorer scorer, int ef, ref TAccept accept)
+        where TScorer : struct, IScorer
+        where TAccept : struct, IAccept
+    {
+        var entry = _entry;
+        var sim = scorer.Score(entry);
+        for (var level = _maxLevel; level > 0; level--)
+        {
+            (entry, sim) = Greedy(ref scorer, entry, sim, level);
+        }
+
+        SearchLayer(s, ref scorer, ref accept, entry, sim, ef, 0);
+    }
+
+    private Int8Scorer PrepareCodes(Scratch s)
+    {
+        // score(q, x) ≈ Σ q·lo + Σ (q·step)·code; q·step is quantised symmetrically to int8 with one scale t, so the
+        // second sum is t · (an integer dot product of bytes).
+        var d = _dimensions;
+        var q = s.Query.AsSpan(0, d);
+        var w = s.Weights.AsSpan(0, d);
+        TensorPrimitives.Multiply(q, _step, w);
+        var offset = TensorPrimitives.Dot(q, _lo);
+        var max = TensorPrimitives.MaxMagnitude(w);
+        var t = max == 0 ? 1 : MathF.Abs(max) / 127f;
+        var code = s.Code;
+        for (var i = 0; i < d; i++)
+        {
+            code[i] = (sbyte)Math.Clamp(MathF.Round(w[i] / t), -127, 127);
+        }
+
+        return new Int8Scorer(_codes, d, code, t, offset);
+    }
+
+    private (int Id, float Sim) Greedy<TScorer>(ref TScorer scorer, int entry, float entrySim, int level)
+        where TScorer : struct, IScorer
+    {
+        var (best, bestSim) = (entry, entrySim);
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            var links = Links(best, level);
+            for (var i = 1; i <= links[0]; i++)
             {
-                heap.Enqueue(key, sim);
+                var n = links[i];
+                var sim = scorer.Score(n);
+                if (sim > bestSim)
+                {
+                    (best, bestSim, changed) = (n, sim, true);
+                }
             }
-            else if (heap.TryPeek(out _, out var worst) && sim > worst)
+        }
+
+        return (best, bestSim);
+    }
+
+    /// <summary>
+    /// Best-first walk of one layer from <paramref name="entry"/>; leaves in <c>s.Results</c> (a min-heap) up to
+    /// <paramref name="ef"/> nodes that <paramref name="accept"/> lets through. Every node is walked through.
+    /// </summary>
+    private void SearchLayer<TScorer, TAccept>(Scratch s, ref TScorer scorer, ref TAccept accept, int entry, float entrySim, int ef, int level)
+        where TScorer : struct, IScorer
+        where TAccept : struct, IAccept
+    {
+        var visited = s.Visited;
+        var stamp = s.NextStamp();
+        var candidates = s.Candidates; // min-heap of −similarity: the most similar first
+        var results = s.Results;       // min-heap of similarity: the one to beat at the root
+        candidates.Clear();
+        results.Clear();
+        visited[entry] = stamp;
+        candidates.Push(-entrySim, entry);
+        if (accept.Accept(entry))
+        {
+            results.Push(entrySim, entry);
+        }
+
+        while (candidates.Count > 0)
+        {
+            var currentSim = -candidates.TopScore;
+            if (results.Count >= ef && currentSim < results.TopScore)
             {
-                heap.DequeueEnqueue(key, sim);
+                break;
             }
+
+            var current = candidates.Pop();
+            var links = Links(current, level);
+            var count = links[0];
+            for (var i = 1; i <= count; i++)
+            {
+                var n = links[i];
+                if (visited[n] == stamp)
+                {
+                    continue;
+                }
+
+                visited[n] = stamp;
+                var sim = scorer.Score(n);
+                var full = results.Count >= ef;
+                if (full && sim <= results.TopScore)
+                {
+                    continue;
+                }
+
+                candidates.Push(-sim, n);
+                if (accept.Accept(n))
+                {
+                    if (full)
+                    {
+                        results.ReplaceTop(sim, n);
+                    }
+                    else
+                    {
+                        results.Push(sim, n);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void Offer(Heap heap, int id, float sim, int k)
+    {
+        if (heap.Count < k)
+        {
+            heap.Push(sim, id);
+        }
+        else if (sim > heap.TopScore)
+        {
+            heap.ReplaceTop(sim, id);
+        }
+    }
+
+    // The heap's nodes, most similar first (the heap is emptied).
+    private Neighbor[] Drain(Heap heap, int k)
+    {
+        while (heap.Count > k)
+        {
+            heap.Pop();
         }
 
         var result = new Neighbor[heap.Count];
         for (var i = result.Length - 1; i >= 0; i--)
         {
-            heap.TryDequeue(out var key, out var sim);
-            result[i] = new Neighbor(key!, sim);
+            var sim = heap.TopScore;
+            result[i] = new Neighbor(_keys[heap.Pop()], sim);
         }
 
-        return [.. result];
+        return result;
     }
+
+    // ---- build ----
 
     private ReadOnlySpan<float> Vector(int id) => _vectors.AsSpan(id * _dimensions, _dimensions);
 
-    private int MaxLinks(int level) => level == 0 ? 2 * _options.M : _options.M;
+    // A node's links on a layer: slot 0 holds the count, the links follow.
+    private Span<int> Links(int id, int level) =>
+        level == 0 ? _links0.AsSpan(id * _stride0, _stride0) : _upper[id].AsSpan((level - 1) * _strideUp, _strideUp);
+
+    private void Grow(int capacity)
+    {
+        Array.Resize(ref _keys, capacity);
+        Array.Resize(ref _deleted, capacity);
+        Array.Resize(ref _levels, capacity);
+        Array.Resize(ref _upper, capacity);
+        Array.Resize(ref _links0, capacity * _stride0);
+        Array.Resize(ref _vectors, capacity * _dimensions);
+        if (_options.Int8)
+        {
+            Array.Resize(ref _codes, capacity * _dimensions);
+        }
+    }
 
     private void Insert(string key, ReadOnlySpan<float> vector)
     {
-        var id = _count++;
+        var id = _count;
         if (id >= _keys.Length)
         {
-            var capacity = Math.Max(1024, _keys.Length * 2);
-            Array.Resize(ref _keys, capacity);
-            Array.Resize(ref _deleted, capacity);
-            Array.Resize(ref _links, capacity);
-            Array.Resize(ref _vectors, capacity * _dimensions);
+            Grow(Math.Max(1024, _keys.Length * 2));
         }
 
+        _count++;
         ExactIndex.Normalize(vector, _vectors.AsSpan(id * _dimensions, _dimensions));
         _keys[id] = key;
         _deleted[id] = false;
         _ids[key] = id;
         var level = (int)(-Math.Log(1 - _random.NextDouble()) / Math.Log(_options.M));
-        _links[id] = new int[level + 1][];
-        for (var l = 0; l <= level; l++)
+        _levels[id] = level;
+        _upper[id] = level > 0 ? new int[level * _strideUp] : null;
+        _links0[id * _stride0] = 0;
+        if (_options.Int8)
         {
-            _links[id][l] = [];
+            if (_lo is not null)
+            {
+                Encode(id);
+            }
+            else if (_count >= QuantizeAfter)
+            {
+                FitCodes();
+            }
         }
 
         if (_entry < 0)
@@ -383,24 +729,29 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
             return;
         }
 
-        var q = Vector(id).ToArray();
+        var s = t_scratch ??= new Scratch();
+        s.Ensure(_count, _dimensions);
+        Vector(id).CopyTo(s.Query);
+        var scorer = new FloatScorer(_vectors, _dimensions, s.Query);
         var entry = _entry;
+        var sim = scorer.Score(entry);
         for (var l = _maxLevel; l > level; l--)
         {
-            entry = Greedy(q, entry, l);
+            (entry, sim) = Greedy(ref scorer, entry, sim, l);
         }
 
+        var all = new Everything();
         for (var l = Math.Min(level, _maxLevel); l >= 0; l--)
         {
-            var candidates = SearchLayer(q, entry, _options.EfConstruction, l, null);
-            var neighbors = SelectNeighbors(candidates, MaxLinks(l));
-            _links[id][l] = neighbors;
-            foreach (var n in neighbors)
+            SearchLayer(s, ref scorer, ref all, entry, sim, _options.EfConstruction, l);
+            var found = s.SortedResults(out var ids, out var sims);
+            (entry, sim) = (ids[0], sims[0]);
+            var links = Links(id, l);
+            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..]);
+            for (var i = 1; i <= links[0]; i++)
             {
-                Link(n, id, l);
+                Link(links[i], id, l);
             }
-
-            entry = candidates[0].Id;
         }
 
         if (level > _maxLevel)
@@ -412,41 +763,57 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
     // Adds id to n's links on a layer; over the limit, n keeps the diverse subset the heuristic picks.
     private void Link(int n, int id, int level)
     {
-        var links = _links[n][level];
-        if (links.Length < MaxLinks(level))
+        var links = Links(n, level);
+        var max = level == 0 ? _max0 : _maxUpper;
+        var count = links[0];
+        for (var i = 1; i <= count; i++)
         {
-            _links[n][level] = [.. links, id];
+            if (links[i] == id)
+            {
+                return;
+            }
+        }
+
+        if (count < max)
+        {
+            links[count + 1] = id;
+            links[0] = count + 1;
             return;
         }
 
         var own = Vector(n);
-        var candidates = new List<(int Id, float Sim)>(links.Length + 1) { (id, TensorPrimitives.Dot(own, Vector(id))) };
-        foreach (var l in links)
+        var ids = new int[count + 1];
+        var scores = new float[count + 1];
+        ids[0] = id;
+        scores[0] = TensorPrimitives.Dot(own, Vector(id));
+        for (var i = 1; i <= count; i++)
         {
-            candidates.Add((l, TensorPrimitives.Dot(own, Vector(l))));
+            ids[i] = links[i];
+            scores[i] = TensorPrimitives.Dot(own, Vector(links[i]));
         }
 
-        candidates.Sort((a, b) => b.Sim.CompareTo(a.Sim));
-        _links[n][level] = SelectNeighbors(candidates, MaxLinks(level));
+        // Most similar first.
+        Array.Sort(scores, ids);
+        Array.Reverse(scores);
+        Array.Reverse(ids);
+        links[0] = SelectNeighbors(ids, scores, max, links[1..]);
     }
 
-    /// <summary>The heuristic of the paper (algorithm 4, keeping pruned ones to fill): a candidate is kept when it is closer to the base than to any kept one.</summary>
-    private int[] SelectNeighbors(List<(int Id, float Sim)> candidates, int max)
+    /// <summary>
+    /// The heuristic of the paper (algorithm 4, keeping pruned ones to fill): walking the candidates most similar first,
+    /// one is kept when it is closer to the base than to any kept one. Writes the kept ids and returns how many.
+    /// </summary>
+    private int SelectNeighbors(ReadOnlySpan<int> ids, ReadOnlySpan<float> sims, int max, Span<int> kept)
     {
-        var kept = new List<int>(max);
-        var pruned = new List<int>();
-        foreach (var (c, sim) in candidates)
+        var count = 0;
+        Span<bool> taken = ids.Length <= 1024 ? stackalloc bool[ids.Length] : new bool[ids.Length];
+        for (var i = 0; i < ids.Length && count < max; i++)
         {
-            if (kept.Count >= max)
-            {
-                break;
-            }
-
+            var vc = Vector(ids[i]);
             var good = true;
-            var vc = Vector(c);
-            foreach (var r in kept)
+            for (var j = 0; j < count; j++)
             {
-                if (TensorPrimitives.Dot(vc, Vector(r)) > sim)
+                if (TensorPrimitives.Dot(vc, Vector(kept[j])) > sims[i])
                 {
                     good = false;
                     break;
@@ -455,122 +822,454 @@ public sealed class HnswIndex(HnswOptions? options = null) : IVectorIndex
 
             if (good)
             {
-                kept.Add(c);
-            }
-            else
-            {
-                pruned.Add(c);
+                kept[count++] = ids[i];
+                taken[i] = true;
             }
         }
 
-        for (var i = 0; i < pruned.Count && kept.Count < max; i++)
+        for (var i = 0; i < ids.Length && count < max; i++)
         {
-            kept.Add(pruned[i]);
+            if (!taken[i])
+            {
+                kept[count++] = ids[i];
+            }
         }
 
-        return [.. kept];
+        return count;
     }
 
-    private int Greedy(ReadOnlySpan<float> q, int entry, int level)
+    // ---- int8 codes ----
+
+    // Per-dimension min/max of the vectors so far; later vectors outside the range are clamped (the re-scoring with the
+    // float vectors keeps the answer's order exact).
+    private void FitCodes()
     {
-        var best = entry;
-        var bestSim = TensorPrimitives.Dot(Vector(entry), q);
-        for (var changed = true; changed;)
+        var d = _dimensions;
+        var lo = new float[d];
+        var hi = new float[d];
+        Array.Fill(lo, float.MaxValue);
+        Array.Fill(hi, float.MinValue);
+        for (var id = 0; id < _count; id++)
         {
-            changed = false;
-            foreach (var n in _links[best].Length > level ? _links[best][level] : [])
-            {
-                var sim = TensorPrimitives.Dot(Vector(n), q);
-                if (sim > bestSim)
-                {
-                    (best, bestSim, changed) = (n, sim, true);
-                }
-            }
+            var v = Vector(id);
+            TensorPrimitives.Min(lo, v, lo);
+            TensorPrimitives.Max(hi, v, hi);
         }
 
-        return best;
+        var step = new float[d];
+        for (var i = 0; i < d; i++)
+        {
+            step[i] = hi[i] > lo[i] ? (hi[i] - lo[i]) / 255f : 1e-9f;
+        }
+
+        (_lo, _step) = (lo, step);
+        for (var id = 0; id < _count; id++)
+        {
+            Encode(id);
+        }
+    }
+
+    private void Encode(int id)
+    {
+        var d = _dimensions;
+        var v = Vector(id);
+        var code = _codes.AsSpan(id * d, d);
+        for (var i = 0; i < d; i++)
+        {
+            code[i] = (byte)Math.Clamp(MathF.Round((v[i] - _lo![i]) / _step![i]), 0, 255);
+        }
+    }
+
+    // ---- tombstones ----
+
+    private void CompactIfNeeded()
+    {
+        if (_tombstones >= 64 && _tombstones > _options.CompactAbove * _count)
+        {
+            CompactLocked();
+        }
     }
 
     /// <summary>
-    /// Best-first walk of one layer from <paramref name="entry"/>; returns up to <paramref name="ef"/> nodes that
-    /// <paramref name="accept"/> lets through (null: all), most similar first. Every node is walked through.
+    /// Reclaims every deleted node now (it also happens on its own above <see cref="HnswOptions.CompactAbove"/>):
+    /// each live node that linked to a deleted one is re-linked, on every layer, to the diverse best of its live links
+    /// and its deleted neighbours' live links (the heuristic of the build); then the live nodes are renumbered densely
+    /// and the deleted nodes' vectors, codes and links are dropped. Takes the write lock; cost about one build step per
+    /// affected node, so roughly the share deleted times the build time.
     /// </summary>
-    private List<(int Id, float Sim)> SearchLayer(ReadOnlySpan<float> q, int entry, int ef, int level, Func<int, bool>? accept)
+    public void Compact()
     {
-        var visited = t_visited;
-        if (visited is null || visited.Length < _count)
+        _lock.EnterWriteLock();
+        try
         {
-            visited = t_visited = new int[Math.Max(_count, _keys.Length)];
-            t_stamp = 0;
+            CompactLocked();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    private void CompactLocked()
+    {
+        if (_tombstones == 0)
+        {
+            return;
         }
 
-        if (++t_stamp == int.MaxValue)
+        var live = _count - _tombstones;
+        if (live == 0)
         {
-            Array.Clear(visited);
-            t_stamp = 1;
+            var (dimensions, lo, step, random) = (_dimensions, _lo, _step, _random);
+            _ids.Clear();
+            (_vectors, _codes, _keys, _deleted, _levels, _links0, _upper) = ([], [], [], [], [], [], []);
+            (_count, _tombstones, _entry, _maxLevel) = (0, 0, -1, -1);
+            (_dimensions, _lo, _step, _random) = (dimensions, lo, step, random);
+            return;
         }
 
-        var stamp = t_stamp;
-        var candidates = new PriorityQueue<int, float>(); // most similar first (negated priority)
-        var results = new PriorityQueue<int, float>();    // least similar first: the one to beat
-        var entrySim = TensorPrimitives.Dot(Vector(entry), q);
-        visited[entry] = stamp;
-        candidates.Enqueue(entry, -entrySim);
-        if (accept is null || accept(entry))
+        // 1. Re-link around the deleted nodes.
+        var s = t_scratch ??= new Scratch();
+        s.Ensure(_count, _dimensions);
+        var ids = new List<int>();
+        var sims = new List<float>();
+        for (var u = 0; u < _count; u++)
         {
-            results.Enqueue(entry, entrySim);
-        }
-
-        while (candidates.TryDequeue(out var current, out var negSim))
-        {
-            if (results.Count >= ef && results.TryPeek(out _, out var worst) && -negSim < worst)
-            {
-                break;
-            }
-
-            var links = _links[current];
-            if (links.Length <= level)
+            if (_deleted[u])
             {
                 continue;
             }
 
-            foreach (var n in links[level])
+            for (var l = 0; l <= _levels[u]; l++)
             {
-                if (visited[n] == stamp)
+                var links = Links(u, l);
+                var broken = false;
+                for (var i = 1; i <= links[0] && !broken; i++)
+                {
+                    broken = _deleted[links[i]];
+                }
+
+                if (!broken)
                 {
                     continue;
                 }
 
-                visited[n] = stamp;
-                var sim = TensorPrimitives.Dot(Vector(n), q);
-                var full = results.Count >= ef;
-                if (full && results.TryPeek(out _, out var bar) && sim <= bar)
+                var stamp = s.NextStamp();
+                s.Visited[u] = stamp;
+                ids.Clear();
+                for (var i = 1; i <= links[0]; i++)
                 {
-                    continue;
+                    var n = links[i];
+                    if (!_deleted[n])
+                    {
+                        if (s.Visited[n] != stamp)
+                        {
+                            s.Visited[n] = stamp;
+                            ids.Add(n);
+                        }
+
+                        continue;
+                    }
+
+                    var second = Links(n, l);
+                    for (var j = 1; j <= second[0]; j++)
+                    {
+                        var m = second[j];
+                        if (!_deleted[m] && s.Visited[m] != stamp)
+                        {
+                            s.Visited[m] = stamp;
+                            ids.Add(m);
+                        }
+                    }
                 }
 
-                candidates.Enqueue(n, -sim);
-                if (accept is null || accept(n))
+                var own = Vector(u);
+                sims.Clear();
+                foreach (var c in ids)
                 {
-                    if (full)
-                    {
-                        results.DequeueEnqueue(n, sim);
-                    }
-                    else
-                    {
-                        results.Enqueue(n, sim);
-                    }
+                    sims.Add(TensorPrimitives.Dot(own, Vector(c)));
                 }
+
+                var idArray = ids.ToArray();
+                var simArray = sims.ToArray();
+                Array.Sort(simArray, idArray);
+                Array.Reverse(simArray);
+                Array.Reverse(idArray);
+                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..]);
             }
         }
 
-        var found = new List<(int Id, float Sim)>(results.Count);
-        while (results.TryDequeue(out var id, out var sim))
+        // 2. Renumber the live nodes densely and drop the deleted ones.
+        var map = new int[_count];
+        var next = 0;
+        for (var id = 0; id < _count; id++)
         {
-            found.Add((id, sim));
+            map[id] = _deleted[id] ? -1 : next++;
         }
 
-        found.Reverse();
-        return found;
+        var d = _dimensions;
+        var capacity = Math.Max(1024, live + live / 4);
+        var vectors = new float[capacity * d];
+        var codes = _options.Int8 ? new byte[capacity * d] : [];
+        var keys = new string[capacity];
+        var levels = new int[capacity];
+        var links0 = new int[capacity * _stride0];
+        var upper = new int[]?[capacity];
+        var (entry, maxLevel) = (-1, -1);
+        for (var id = 0; id < _count; id++)
+        {
+            var to = map[id];
+            if (to < 0)
+            {
+                continue;
+            }
+
+            Vector(id).CopyTo(vectors.AsSpan(to * d, d));
+            if (_options.Int8)
+            {
+                _codes.AsSpan(id * d, d).CopyTo(codes.AsSpan(to * d, d));
+            }
+
+            keys[to] = _keys[id];
+            levels[to] = _levels[id];
+            Remap(Links(id, 0), links0.AsSpan(to * _stride0, _stride0), map);
+            if (_levels[id] > 0)
+            {
+                var up = upper[to] = new int[_levels[id] * _strideUp];
+                for (var l = 1; l <= _levels[id]; l++)
+                {
+                    Remap(Links(id, l), up.AsSpan((l - 1) * _strideUp, _strideUp), map);
+                }
+            }
+
+            if (_levels[id] > maxLevel || id == _entry)
+            {
+                (entry, maxLevel) = (to, Math.Max(maxLevel, _levels[id]));
+            }
+        }
+
+        (_vectors, _codes, _keys, _levels, _links0, _upper, _deleted) = (vectors, codes, keys, levels, links0, upper, new bool[capacity]);
+        (_count, _tombstones, _entry, _maxLevel) = (live, 0, entry, maxLevel);
+        _ids.Clear();
+        for (var id = 0; id < live; id++)
+        {
+            _ids[_keys[id]] = id;
+        }
+    }
+
+    // Copies a link list through the renumbering, leaving out links to dropped nodes.
+    private static void Remap(ReadOnlySpan<int> from, Span<int> to, int[] map)
+    {
+        var count = 0;
+        for (var i = 1; i <= from[0]; i++)
+        {
+            if (map[from[i]] >= 0)
+            {
+                to[++count] = map[from[i]];
+            }
+        }
+
+        to[0] = count;
+    }
+
+    // ---- plumbing ----
+
+    private interface IScorer
+    {
+        float Score(int id);
+    }
+
+    private interface IAccept
+    {
+        bool Accept(int id);
+    }
+
+    private readonly struct FloatScorer(float[] vectors, int dimensions, float[] query) : IScorer
+    {
+        public float Score(int id) => TensorPrimitives.Dot(new ReadOnlySpan<float>(vectors, id * dimensions, dimensions), new ReadOnlySpan<float>(query, 0, dimensions));
+    }
+
+    private readonly struct Int8Scorer(byte[] codes, int dimensions, sbyte[] query, float scale, float offset) : IScorer
+    {
+        public float Score(int id) => offset + scale * Int8Dot.Dot(new ReadOnlySpan<byte>(codes, id * dimensions, dimensions), new ReadOnlySpan<sbyte>(query, 0, dimensions));
+    }
+
+    private readonly struct Everything : IAccept
+    {
+        public bool Accept(int id) => true;
+    }
+
+    private readonly struct LiveOnly(bool[] deleted) : IAccept
+    {
+        public bool Accept(int id) => !deleted[id];
+    }
+
+    private readonly struct InSet(ulong[] bits) : IAccept
+    {
+        public bool Accept(int id) => (bits[id >> 6] & (1UL << id)) != 0;
+    }
+
+    private readonly struct ByKey(bool[] deleted, string[] keys, Func<string, bool> filter) : IAccept
+    {
+        public bool Accept(int id) => !deleted[id] && filter(keys[id]);
+    }
+
+    /// <summary>Per-thread buffers of a search or an insert: nothing is allocated per query but the answer.</summary>
+    private sealed class Scratch
+    {
+        public int[] Visited = [];
+        public float[] Query = [];
+        public float[] Weights = [];
+        public sbyte[] Code = [];
+        public readonly Heap Candidates = new();
+        public readonly Heap Results = new();
+        private ulong[] _bits = [];
+        private int _stamp;
+        private int[] _sortedIds = [];
+        private float[] _sortedSims = [];
+
+        public void Ensure(int count, int dimensions)
+        {
+            if (Visited.Length < count)
+            {
+                Visited = new int[Math.Max(1024, count * 2)];
+                _stamp = 0;
+            }
+
+            if (Query.Length < dimensions)
+            {
+                (Query, Weights, Code) = (new float[dimensions], new float[dimensions], new sbyte[dimensions]);
+            }
+        }
+
+        public int NextStamp()
+        {
+            if (++_stamp == int.MaxValue)
+            {
+                Array.Clear(Visited);
+                _stamp = 1;
+            }
+
+            return _stamp;
+        }
+
+        /// <summary>A cleared bitset over <paramref name="count"/> node ids.</summary>
+        public ulong[] Bits(int count)
+        {
+            var words = (count + 63) >> 6;
+            if (_bits.Length != words)
+            {
+                _bits = new ulong[words];
+            }
+            else
+            {
+                Array.Clear(_bits);
+            }
+
+            return _bits;
+        }
+
+        /// <summary>The results heap as arrays, most similar first (the heap is emptied).</summary>
+        public int SortedResults(out int[] ids, out float[] sims)
+        {
+            var n = Results.Count;
+            if (_sortedIds.Length < n)
+            {
+                (_sortedIds, _sortedSims) = (new int[n * 2], new float[n * 2]);
+            }
+
+            for (var i = n - 1; i >= 0; i--)
+            {
+                _sortedSims[i] = Results.TopScore;
+                _sortedIds[i] = Results.Pop();
+            }
+
+            (ids, sims) = (_sortedIds, _sortedSims);
+            return n;
+        }
+    }
+
+    /// <summary>A binary min-heap of (score, id) on two arrays; reused across searches.</summary>
+    private sealed class Heap
+    {
+        public int[] Ids = new int[64];
+        private float[] _scores = new float[64];
+
+        public int Count { get; private set; }
+
+        public float TopScore => _scores[0];
+
+        public void Clear() => Count = 0;
+
+        public void Push(float score, int id)
+        {
+            if (Count == Ids.Length)
+            {
+                Array.Resize(ref Ids, Count * 2);
+                Array.Resize(ref _scores, Count * 2);
+            }
+
+            var i = Count++;
+            while (i > 0)
+            {
+                var parent = (i - 1) >> 1;
+                if (_scores[parent] <= score)
+                {
+                    break;
+                }
+
+                _scores[i] = _scores[parent];
+                Ids[i] = Ids[parent];
+                i = parent;
+            }
+
+            _scores[i] = score;
+            Ids[i] = id;
+        }
+
+        public int Pop()
+        {
+            var top = Ids[0];
+            var last = --Count;
+            if (last > 0)
+            {
+                SiftDown(_scores[last], Ids[last]);
+            }
+
+            return top;
+        }
+
+        public void ReplaceTop(float score, int id) => SiftDown(score, id);
+
+        private void SiftDown(float score, int id)
+        {
+            var n = Count;
+            var i = 0;
+            while (true)
+            {
+                var child = 2 * i + 1;
+                if (child >= n)
+                {
+                    break;
+                }
+
+                if (child + 1 < n && _scores[child + 1] < _scores[child])
+                {
+                    child++;
+                }
+
+                if (_scores[child] >= score)
+                {
+                    break;
+                }
+
+                _scores[i] = _scores[child];
+                Ids[i] = Ids[child];
+                i = child;
+            }
+
+            _scores[i] = score;
+            Ids[i] = id;
+        }
     }
 }

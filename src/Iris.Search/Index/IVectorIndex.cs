@@ -30,6 +30,13 @@ public interface IVectorIndex
     /// </summary>
     IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter);
 
+    /// <summary>
+    /// The <paramref name="k"/> most similar keys among <paramref name="allowed"/> (the ids a query's filters let
+    /// through), most similar first. An index may turn the set into a bitset over its own node ids once per query, which
+    /// is much cheaper than a callback per node visited; keys it does not hold are ignored.
+    /// </summary>
+    IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed) => Search(query, k, allowed.Contains);
+
     /// <summary>Cosine similarity of the query with <paramref name="key"/>'s vector; false when the key is not indexed.</summary>
     bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine);
 }

@@ -147,7 +147,7 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
         var k = Math.Max(limit, 1);
         while (true)
         {
-            var found = index.Search(q, k, allowed is null ? null : allowed.Contains);
+            var found = allowed is null ? index.Search(q, k, null) : index.SearchAmong(q, k, allowed);
             var hits = found.Select(n => new ScoredHit(n.Key, Score(n.Cosine))).Where(h => h.Score >= minValue).ToList();
             if (allowed is null && hits.Count > 0)
             {
