@@ -24,9 +24,9 @@ public static class Repo
 
     /// <summary>
     /// Converted models shared by every test run on the machine (and by the server tests): conversion happens once,
-    /// later runs reuse it by content hash.
+    /// later runs reuse it by content hash. <c>IRIS_MODELS_DIR</c> when set (run-tests sets it), else a temp folder.
     /// </summary>
-    public static string ModelsDir => Path.Combine(Path.GetTempPath(), "iris-test-models");
+    public static string ModelsDir => Environment.GetEnvironmentVariable("IRIS_MODELS_DIR") is { Length: > 0 } dir ? dir : Path.Combine(Path.GetTempPath(), "iris-test-models");
 
     public static DecodedImage Decode(string path, int minSide = 0) =>
         ImageDecoder.TryDecode(File.ReadAllBytes(path), minSide, out var error) ?? throw new InvalidOperationException($"{path}: {error}");
