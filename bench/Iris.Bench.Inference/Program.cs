@@ -81,6 +81,12 @@ phases.AppendLine("| model | decode | resample + fill | raw run | engine run | p
 phases.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 var engine = server.Services.GetRequiredService<InferenceEngine>();
 var rawCache = new Dictionary<(string Net, int Batch), double>();
+var rawCpuCache = new Dictionary<(string Net, int Batch), double>();
+var cpu = new StringBuilder();
+cpu.AppendLine("### CPU per image, outside and inside ONNX Runtime").AppendLine();
+cpu.AppendLine("Process CPU time (all threads: client, server, ONNX Runtime) per call, which other work on the machine inflates far less than wall time: ONNX Runtime per image for the model's network calls, run raw at batch 1 and at the batcher's largest batch; one whole predict over gRPC at concurrency 1; the difference is the CPU Iris and the transport spend outside ONNX Runtime. On a machine whose cores only this process uses, concurrency-16 throughput cannot exceed ORT(b=max) ÷ (ORT(b=max) + outside) of raw.").AppendLine();
+cpu.AppendLine("| model | ORT CPU ms/img, b=1 | ORT CPU ms/img, b=max | predict CPU ms, c=1 | outside ORT ms | c=16 bound | c=16 measured |");
+cpu.AppendLine("|---|---|---|---|---|---|---|");
 var ratios = new Dictionary<string, double>();
 var overheads = new Dictionary<string, double>();
 foreach (var (modelId, photo, runs) in plans)
@@ -135,7 +141,8 @@ foreach (var (modelId, photo, runs) in plans)
             var key = (net.Name + ":" + format.Width + "x" + format.Height, b);
             if (!rawCache.TryGetValue(key, out var perItem))
             {
-                perItem = rawCache[key] = await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+                (perItem, rawCpuCache[key]) = await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+                rawCache[key] = perItem;
             }
 
             perImage += n * perItem;
@@ -181,6 +188,14 @@ foreach (var (modelId, photo, runs) in plans)
 
     Data? predicted = null;
     var predictMs = await MedianMsAsync(async () => predicted = await model.PredictAsync(scaled, engine, CancellationToken.None));
+    // CPU: ONNX Runtime's per image (raw, from the cache above) against a whole predict's.
+    double OrtCpu(int batch) => calls.Sum(c => c.Calls * rawCpuCache[(c.Net.Name + ":" + c.Format.Width + "x" + c.Format.Height, c.Net.DynamicBatch ? batch : 1)]) * 1000;
+    var predictCpuMs = (await MeasureAsync(async () => await client.PostModelOutputsAsync(request, auth))).CpuMs;
+    var ortMax = OrtCpu(inference.MaxBatchSize);
+    var outsideCpu = predictCpuMs - OrtCpu(1);
+    cpu.AppendLine(CultureInfo.InvariantCulture,
+        $"| {modelId} | {OrtCpu(1):0.00} | {ortMax:0.00} | {predictCpuMs:0.00} | {outsideCpu:0.00} | {ortMax / (ortMax + Math.Max(0, outsideCpu)):0.00} | {ratios[modelId]:0.00} |");
+    Console.WriteLine(cpu.ToString().Split('\n')[^2]);
     var responseMs = await MedianMsAsync(() =>
     {
         var response = new MultiOutputResponse { Status = new Clarifai.Api.Status.Status { Code = StatusCode.Success } };
@@ -202,6 +217,7 @@ foreach (var (modelId, photo, runs) in plans)
 }
 
 report.AppendLine().Append(phases);
+report.AppendLine().Append(cpu);
 
 // The issue's goals, read off this run's table.
 static string Names(IEnumerable<string> ids) => ids.Any() ? string.Join(", ", ids) : "none";
@@ -226,7 +242,10 @@ Console.WriteLine("Wrote " + outPath);
 return;
 
 // Median wall time of one call, in ms, over about a second after a short warm-up.
-static async Task<double> MedianMsAsync(Func<ValueTask> action)
+static async Task<double> MedianMsAsync(Func<ValueTask> action) => (await MeasureAsync(action)).MedianMs;
+
+// Median wall time of one call and the process CPU time per call, in ms, over about a second after a short warm-up.
+static async Task<(double MedianMs, double CpuMs)> MeasureAsync(Func<ValueTask> action)
 {
     for (var i = 0; i < 5; i++)
     {
@@ -235,6 +254,7 @@ static async Task<double> MedianMsAsync(Func<ValueTask> action)
 
     var times = new List<double>();
     var watch = Stopwatch.StartNew();
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     while (times.Count < 5 || (watch.Elapsed.TotalSeconds < 1 && times.Count < 2000))
     {
         var t = Stopwatch.GetTimestamp();
@@ -242,8 +262,9 @@ static async Task<double> MedianMsAsync(Func<ValueTask> action)
         times.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
     }
 
+    var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / times.Count;
     times.Sort();
-    return times[times.Count / 2];
+    return (times[times.Count / 2], cpuMs);
 }
 
 static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Client client, PostModelOutputsRequest request, Metadata auth, int concurrency, double seconds)
@@ -275,7 +296,7 @@ static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Cli
     return (latencies.Count / elapsed, latencies[latencies.Count / 2], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))]);
 }
 
-static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options)
+static async Task<(double Seconds, double CpuSeconds)> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options)
 {
     var path = await net.Locate(sources, CancellationToken.None);
     using var sessionOptions = new SessionOptions
@@ -301,11 +322,15 @@ static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat fo
     var shape = new long[] { batch }.Concat(itemShape.Select(d => (long)d)).ToArray();
     using var input = OrtValue.CreateTensorValueFromMemory(data, shape);
     var name = net.InputName.Length > 0 ? net.InputName : session.InputNames[0];
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    var runs = 0;
     var perRun = Time(() =>
     {
         using var results = session.Run(new RunOptions(), [name], [input], session.OutputNames);
+        runs++;
     }, 1.0);
-    return perRun / batch;
+    var cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / runs;
+    return (perRun / batch, cpuPerRun / batch);
 }
 
 static PixelFormat OcrDetInput(string photo)
