@@ -24,7 +24,7 @@ var root = FindRoot();
 var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
 var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var nodeModules = Path.Combine(root, "node_modules");
-var modelsDir = Path.Combine(Path.GetTempPath(), "iris-test-models");
+var modelsDir = Environment.GetEnvironmentVariable("IRIS_MODELS_DIR") is { Length: > 0 } modelsEnv ? modelsEnv : Path.Combine(Path.GetTempPath(), "iris-test-models");
 var metro = Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg");
 var faces = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg");
 var vrm = Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg");
@@ -55,7 +55,7 @@ var plans = new (string Model, string Photo, (NetworkSpec Net, PixelFormat Forma
     (FaceAttributesModel.Id, faces, [(Networks.BlazeFace, FaceDetectionModel.Input, 1), (Networks.FaceRes, FaceAttributesModel.FaceResInput, 5), (Networks.Emotion, FaceAttributesModel.EmotionInput, 5)]),
     (PersonSegmentationModel.Id, faces, [(Networks.Selfie, PersonSegmentationModel.Input, 1)]),
     (SubjectSegmentationModel.Id, vrm, [(Networks.IsNetSmall, SubjectSegmentationModel.Input, 1)]),
-    // OCR: the detector at the size Iris picks for the photo; one recognizer call per line at the narrowest batch width.
+    // OCR: the detector at the size Iris picks for the photo; one recognizer call per text box at its batch width (filled in below).
     (OcrModel.Id, faces, [(OcrModel.Detector, OcrDetInput(faces), 1), (OcrModel.Recognizer, OcrModel.RecInput, -1)]),
 };
 
@@ -63,7 +63,7 @@ var report = new StringBuilder();
 report.AppendLine("## Models (issue 6)").AppendLine();
 report.AppendLine("### Built-in models: Iris end-to-end vs raw ONNX Runtime").AppendLine();
 report.AppendLine(CultureInfo.InvariantCulture, $"Measured {DateTime.UtcNow:yyyy-MM-dd} on {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription}), ONNX Runtime 1.31.1 CPU, {inference.IntraOpThreads} intra-op threads per session (networks run concurrently), batcher max {inference.MaxBatchSize} items, {(inference.MaxBatchDelay > TimeSpan.Zero ? $"waiting up to {inference.MaxBatchDelay.TotalMilliseconds} ms" : "no waiting (continuous batching)")}, {seconds} s per cell.");
-report.AppendLine("Iris = PostModelOutputs over gRPC on loopback with the photo as base64 (decode, preprocess, queue, batch, run, post-process, serialize). Raw = `InferenceSession.Run` on ready tensors, same session options, batch = what the batcher can form at that concurrency (networks with a fixed batch of 1 run one by one). Pipelines (face-attributes: BlazeFace + 5×FaceRes + 5×Emotion; OCR: detection + one recognition per line) count every network call.").AppendLine();
+report.AppendLine("Iris = PostModelOutputs over gRPC on loopback with the photo as base64 (decode, preprocess, queue, batch, run, post-process, serialize). Raw = `InferenceSession.Run` on ready tensors, same session options, batch = what the batcher can form at that concurrency (networks with a fixed batch of 1 run one by one). Pipelines (face-attributes: BlazeFace + 5×FaceRes + 5×Emotion; OCR: detection + one recognition per text box at the width Iris batches it with) count every network call.").AppendLine();
 report.AppendLine("| model | photo | decode+preprocess ms | raw ms/img (b=1) | Iris c=1 p50 / p99 ms | Iris c=1 overhead ms | c=1 img/s (raw) | c=4 img/s (raw) | c=16 img/s (raw) | c=16 Iris/raw | c=16 p50 / p99 ms |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
 
@@ -74,7 +74,19 @@ if (only is { Length: > 0 })
     plans = plans.Where(p => only.Contains(p.Model)).ToArray();
 }
 
+var phases = new StringBuilder();
+phases.AppendLine("### Where the time goes at concurrency 1").AppendLine();
+phases.AppendLine("Each phase timed alone in the same process, median ms per image: decode (with the reduced JPEG scale the model allows), resample + tensor fill (every network call), raw `InferenceSession.Run` at batch 1, the same run through Iris's batcher (queue, hand-off, output copy), post-processing (the model's predict minus its fills and engine runs), building the response message, and what is left of the gRPC round trip (client and server HTTP/2, authentication, handler). CPU outside ONNX Runtime = every phase but the runs; with ONNX Runtime using all cores during a run, it bounds the concurrency-16 ratio at about cores·raw ÷ (cores·raw + outside CPU).").AppendLine();
+phases.AppendLine("| model | decode | resample + fill | raw run | engine run | post-process | response | gRPC + handler | Iris p50 | p50 − raw | CPU outside ORT | c=16 bound | c=16 measured |");
+phases.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+var engine = server.Services.GetRequiredService<InferenceEngine>();
 var rawCache = new Dictionary<(string Net, int Batch), double>();
+var rawCpuCache = new Dictionary<(string Net, int Batch), double>();
+var cpu = new StringBuilder();
+cpu.AppendLine("### CPU per image, outside and inside ONNX Runtime").AppendLine();
+cpu.AppendLine("Process CPU time (all threads: client, server, ONNX Runtime) per call, which other work on the machine inflates far less than wall time: ONNX Runtime per image for the model's network calls, run raw at batch 1 and at the batcher's largest batch; one whole predict over gRPC at concurrency 1; the difference is the CPU Iris and the transport spend outside ONNX Runtime. On a machine whose cores only this process uses, concurrency-16 throughput cannot exceed ORT(b=max) ÷ (ORT(b=max) + outside) of raw.").AppendLine();
+cpu.AppendLine("| model | ORT CPU ms/img, b=1 | ORT CPU ms/img, b=max | predict CPU ms, c=1 | outside ORT ms | c=16 bound | c=16 measured |");
+cpu.AppendLine("|---|---|---|---|---|---|---|");
 var ratios = new Dictionary<string, double>();
 var overheads = new Dictionary<string, double>();
 foreach (var (modelId, photo, runs) in plans)
@@ -95,8 +107,20 @@ foreach (var (modelId, photo, runs) in plans)
         await client.PostModelOutputsAsync(request, auth);
     }
 
-    var lines = first.Outputs[0].Data.Regions.Count;
-    var calls = runs.Select(r => (r.Net, r.Format, Calls: r.Calls < 0 ? Math.Max(1, lines) : r.Calls)).ToArray();
+    var calls = runs.Where(r => r.Calls > 0).ToArray();
+    if (runs.Any(r => r.Calls < 0))
+    {
+        // OCR: one recognizer call per text box Iris cuts, at the width Iris gives its batch (as the predict does).
+        using var full = ImageDecoder.TryDecode(bytes, out _)!;
+        var crops = OcrModel.Crops(full, await OcrModel.DetectAsync(full, engine, CancellationToken.None));
+        var widths = OcrModel.RecognizerWidths(crops);
+        foreach (var crop in crops)
+        {
+            crop.Dispose();
+        }
+
+        calls = [.. calls, .. widths.GroupBy(w => w).OrderBy(g => g.Key).Select(g => (OcrModel.Recognizer, OcrModel.RecInput with { Width = g.Key }, g.Count()))];
+    }
 
     using var decoded = ImageDecoder.TryDecode(bytes, out _)!;
     var minSide = zoo.Find(modelId)!.DecodeMinSide;
@@ -114,9 +138,11 @@ foreach (var (modelId, photo, runs) in plans)
         foreach (var (net, format, n) in calls)
         {
             var b = net.DynamicBatch ? batch : 1;
-            if (!rawCache.TryGetValue((net.Name, b), out var perItem))
+            var key = (net.Name + ":" + format.Width + "x" + format.Height, b);
+            if (!rawCache.TryGetValue(key, out var perItem))
             {
-                perItem = rawCache[(net.Name, b)] = await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+                (perItem, rawCpuCache[key]) = await RawSecondsPerItemAsync(net, format, decoded, b, sources, inference);
+                rawCache[key] = perItem;
             }
 
             perImage += n * perItem;
@@ -136,8 +162,62 @@ foreach (var (modelId, photo, runs) in plans)
         $"| {modelId} | {Path.GetFileName(photo)} | {prep * 1000:0.0} | {raw[1] * 1000:0.0} | {cells[1].P50:0.0} / {cells[1].P99:0.0} | {cells[1].P50 - (raw[1] * 1000):0.0} | {cells[1].PerSecond:0.0} ({RawRate(1):0.0}) | {cells[4].PerSecond:0.0} ({RawRate(4):0.0}) | {cells[16].PerSecond:0.0} ({RawRate(16):0.0}) | {cells[16].PerSecond / RawRate(16):0.00} | {cells[16].P50:0.0} / {cells[16].P99:0.0} |");
     Console.WriteLine(report.ToString().Split('\n')[^2]);
     ratios[modelId] = cells[16].PerSecond / RawRate(16);
+
+    // Phases at concurrency 1, each alone, in this process.
+    var model = zoo.Find(modelId)!;
+    var decodeMs = await MedianMsAsync(() =>
+    {
+        ImageDecoder.TryDecode(bytes, minSide, out _)!.Dispose();
+        return ValueTask.CompletedTask;
+    });
+    using var scaled = ImageDecoder.TryDecode(bytes, minSide, out _)!;
+    double fillMs = 0, engineMs = 0;
+    foreach (var (net, format, n) in calls)
+    {
+        var whole = new SkiaSharp.SKRect(0, 0, scaled.Width, scaled.Height);
+        fillMs += n * await MedianMsAsync(() =>
+        {
+            ImageTensors.Return(ImageTensors.Rent(scaled.Bitmap, whole, format, letterbox: false, out _));
+            return ValueTask.CompletedTask;
+        });
+        var item = ImageTensors.Rent(scaled.Bitmap, whole, format, letterbox: false, out _);
+        int[] shape = format.Nchw ? [format.Channels, format.Height, format.Width] : [format.Height, format.Width, format.Channels];
+        engineMs += n * await MedianMsAsync(async () => await engine.RunAsync(net, item, shape, CancellationToken.None));
+        ImageTensors.Return(item);
+    }
+
+    Data? predicted = null;
+    var predictMs = await MedianMsAsync(async () => predicted = await model.PredictAsync(scaled, engine, CancellationToken.None));
+    // CPU: ONNX Runtime's per image (raw, from the cache above) against a whole predict's.
+    double OrtCpu(int batch) => calls.Sum(c => c.Calls * rawCpuCache[(c.Net.Name + ":" + c.Format.Width + "x" + c.Format.Height, c.Net.DynamicBatch ? batch : 1)]) * 1000;
+    var predictCpuMs = (await MeasureAsync(async () => await client.PostModelOutputsAsync(request, auth))).CpuMs;
+    var ortMax = OrtCpu(inference.MaxBatchSize);
+    var outsideCpu = predictCpuMs - OrtCpu(1);
+    cpu.AppendLine(CultureInfo.InvariantCulture,
+        $"| {modelId} | {OrtCpu(1):0.00} | {ortMax:0.00} | {predictCpuMs:0.00} | {outsideCpu:0.00} | {ortMax / (ortMax + Math.Max(0, outsideCpu)):0.00} | {ratios[modelId]:0.00} |");
+    Console.WriteLine(cpu.ToString().Split('\n')[^2]);
+    var responseMs = await MedianMsAsync(() =>
+    {
+        var response = new MultiOutputResponse { Status = new Clarifai.Api.Status.Status { Code = StatusCode.Success } };
+        response.Outputs.Add(new Output { Id = "x", Data = predicted!.Clone(), Model = new Model { Id = modelId } });
+        _ = response.ToByteArray();
+        return ValueTask.CompletedTask;
+    });
+    var rawMs = raw[1] * 1000;
+    var postMs = predictMs - fillMs - engineMs;
+    var transportMs = cells[1].P50 - decodeMs - predictMs - responseMs;
+    var outsideMs = decodeMs + fillMs + Math.Max(0, postMs) + responseMs + Math.Max(0, transportMs);
+    var cores = Environment.ProcessorCount;
+    var rawBatchMs = raw[inference.MaxBatchSize] * 1000;
+    var bound = cores * rawBatchMs / ((cores * rawBatchMs) + outsideMs);
+    phases.AppendLine(CultureInfo.InvariantCulture,
+        $"| {modelId} | {decodeMs:0.00} | {fillMs:0.00} | {rawMs:0.00} | {engineMs:0.00} | {postMs:0.00} | {responseMs:0.00} | {transportMs:0.00} | {cells[1].P50:0.00} | {cells[1].P50 - rawMs:0.00} | {outsideMs:0.00} | {bound:0.00} | {ratios[modelId]:0.00} |");
+    Console.WriteLine(phases.ToString().Split('\n')[^2]);
     overheads[modelId] = cells[1].P50 - (raw[1] * 1000);
 }
+
+report.AppendLine().Append(phases);
+report.AppendLine().Append(cpu);
 
 // The issue's goals, read off this run's table.
 static string Names(IEnumerable<string> ids) => ids.Any() ? string.Join(", ", ids) : "none";
@@ -160,6 +240,32 @@ if (only is { Length: > 0 })
 BenchmarkDoc.WriteSection(outPath, "## Models (issue 6)", report.ToString());
 Console.WriteLine("Wrote " + outPath);
 return;
+
+// Median wall time of one call, in ms, over about a second after a short warm-up.
+static async Task<double> MedianMsAsync(Func<ValueTask> action) => (await MeasureAsync(action)).MedianMs;
+
+// Median wall time of one call and the process CPU time per call, in ms, over about a second after a short warm-up.
+static async Task<(double MedianMs, double CpuMs)> MeasureAsync(Func<ValueTask> action)
+{
+    for (var i = 0; i < 5; i++)
+    {
+        await action();
+    }
+
+    var times = new List<double>();
+    var watch = Stopwatch.StartNew();
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    while (times.Count < 5 || (watch.Elapsed.TotalSeconds < 1 && times.Count < 2000))
+    {
+        var t = Stopwatch.GetTimestamp();
+        await action();
+        times.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+    }
+
+    var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / times.Count;
+    times.Sort();
+    return (times[times.Count / 2], cpuMs);
+}
 
 static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Client client, PostModelOutputsRequest request, Metadata auth, int concurrency, double seconds)
 {
@@ -190,7 +296,7 @@ static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Cli
     return (latencies.Count / elapsed, latencies[latencies.Count / 2], latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))]);
 }
 
-static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options)
+static async Task<(double Seconds, double CpuSeconds)> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options)
 {
     var path = await net.Locate(sources, CancellationToken.None);
     using var sessionOptions = new SessionOptions
@@ -216,11 +322,15 @@ static async Task<double> RawSecondsPerItemAsync(NetworkSpec net, PixelFormat fo
     var shape = new long[] { batch }.Concat(itemShape.Select(d => (long)d)).ToArray();
     using var input = OrtValue.CreateTensorValueFromMemory(data, shape);
     var name = net.InputName.Length > 0 ? net.InputName : session.InputNames[0];
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    var runs = 0;
     var perRun = Time(() =>
     {
         using var results = session.Run(new RunOptions(), [name], [input], session.OutputNames);
+        runs++;
     }, 1.0);
-    return perRun / batch;
+    var cpuPerRun = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / runs;
+    return (perRun / batch, cpuPerRun / batch);
 }
 
 static PixelFormat OcrDetInput(string photo)

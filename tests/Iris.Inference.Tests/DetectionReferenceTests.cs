@@ -120,15 +120,18 @@ public sealed class DetectionReferenceTests(EngineFixture fixture, ITestOutputHe
         output.WriteLine(report.ToString());
 
         // Faces a person sees at once (the five of the group screenshot, the one of the face-id screenshot): the same
-        // faces and the same boxes. Measured when written: 5/5 and 1/1, IoU 0.958 and 0.987. Tiny faces (the 48-face
-        // grid of screenshot-facematch, about 15 px each at the network's 256 px) move with the resampling filter
-        // (Iris' triangle filter from a reduced JPEG decode, sharp's cubic in the reference): there the measured
-        // totals are 58 reference faces, 48 Iris, 43 matched, mean IoU 0.779, largest score difference 0.106.
-        Assert.All(clear, c => Assert.True(c.Ref == c.Iris && c.Matched == c.Ref && c.IoU >= 0.9, report.ToString()));
-        Assert.True(refFaces >= 50, report.ToString());
-        Assert.True(matched >= refFaces * 0.7 && irisFaces >= refFaces * 0.7, report.ToString());
-        Assert.True(meanIoU >= 0.75, report.ToString());
-        Assert.True(maxScoreDiff <= 0.15, report.ToString());
+        // faces and the same boxes. Measured when written: 5/5 and 1/1, IoU 0.944 and 0.991. Tiny faces (about 10 px in
+        // the network's 256 px input: the ~100-face grid of screenshot-facematch, the contact sheet of samples.jpg) score
+        // close to the 0.5 threshold, so the resampling filter decides which of them pass: with a triangle (tent) filter
+        // Iris found 48 faces in all where the reference finds 58 (sharp's 'linear' kernel drops the reference itself to
+        // 37 on facematch); with the Catmull-Rom cubic of the reference's sharp 'cubic' it finds 59. Measured when
+        // written: reference 58, Iris 59, matched 48, mean IoU 0.817, largest score difference 0.113.
+        Assert.All(clear, c => Assert.True(c.Ref == c.Iris && c.Matched == c.Ref && c.IoU >= 0.93, report.ToString()));
+        Assert.True(refFaces >= 55, report.ToString());
+        Assert.True(Math.Abs(irisFaces - refFaces) <= Math.Max(3, refFaces * 0.08), report.ToString());
+        Assert.True(matched >= refFaces * 0.78, report.ToString());
+        Assert.True(meanIoU >= 0.80, report.ToString());
+        Assert.True(maxScoreDiff <= 0.13, report.ToString());
     }
 
     private static string CocoName(int c) => c < 0 ? "none" : GeneralDetectionModel.Classes[c].Name;

@@ -89,6 +89,88 @@ public static class OcrTestSet
         ("screenshot-typedoc.png", 17, 556, 143, 175, ["BodyConfig", "Config", "FaceAttentionConfig", "FaceDetectorConfig", "FaceIrisConfig", "FaceResult", "GestureConfig", "ModelInfo", "PersonResult", "WebCamConfig"]),
     ];
 
+    private static readonly string[] SzeliskiPage =
+    [
+        "technical details are too complex to cover in the book itself.",
+        "In teaching our courses, we have found it useful for the students to attempt a number of",
+        "small implementation projects, which often build on one another, in order to get them used to",
+        "working with real-world images and the challenges that these present. The students are then",
+        "asked to choose an individual topic for each of their small-group, final projects. (Sometimes",
+        "these projects even turn into conference papers!) The exercises at the end of each chapter",
+        "contain numerous suggestions for smaller mid-term projects, as well as more open-ended",
+        "problems whose solutions are still active research topics. Wherever possible, I encourage",
+        "students to try their algorithms on their own personal photographs, since this better motivates",
+        "them, often leads to creative variants on the problems, and better acquaints them with the",
+        "variety and complexity of real-world imagery.",
+        "In formulating and solving computer vision problems, I have often found it useful to draw",
+        "inspiration from three high-level approaches:",
+    ];
+
+    /// <summary>
+    /// Photographed and scanned text from Debian packages, unpacked by tests/photos.sh into artifacts/photos: (file,
+    /// crop x, y, width, height — all 0 for the whole image —, lines). Transcribed by hand; crops keep one sign or text
+    /// block and leave out logos, stylised lettering and fragments cut by the frame.
+    /// </summary>
+    private static readonly (string File, int X, int Y, int W, int H, string[] Lines)[] Photographs =
+    [
+        // python3-skimage data/page.png: a photographed text-book page, uneven light, the paper bending away (the last,
+        // half-visible line below the rule is left out).
+        ("page.png", 0, 0, 384, 160, ["Region-based segmentation", "Let us first determine markers of the coins and the", "background. These markers are pixels that we can label", "unambiguously as either object or background. Here,", "the markers are found at the two extreme parts of the", "histogram of grey values:"]),
+        // opencv-doc examples/data: a scanned book page (small serif text, ~9 px x-height), upright and rotated.
+        ("opencv/imageTextN.png", 0, 0, 0, 0, SzeliskiPage),
+        ("opencv/imageTextR.png", 0, 0, 0, 0, SzeliskiPage),
+        // opencv-doc examples/text: scene text photographed outdoors.
+        ("opencv/scenetext01.jpg", 255, 15, 190, 258, ["NOTICE", "DOUBLE", "PARKING", "PROHIBITED", "AT ALL TIMES"]),
+        ("opencv/scenetext02.jpg", 420, 600, 490, 310, ["Sports Centre", "Wivenhoe Park", "Conference Centre", "Car Parks"]),
+        ("opencv/scenetext03.jpg", 100, 525, 525, 108, ["the copy centre"]),
+        ("opencv/scenetext04.jpg", 385, 400, 205, 70, ["GM 125"]),
+        ("opencv/scenetext05.jpg", 460, 300, 245, 105, ["NO PARKING"]),
+        ("opencv/scenetext_word01.jpg", 0, 0, 0, 0, ["CHINA"]),
+        ("opencv/scenetext_word02.jpg", 0, 0, 0, 0, ["HERE"]),
+        ("opencv/scenetext_word03.jpg", 0, 0, 0, 0, ["riser"]),
+        ("opencv/scenetext_word04.jpg", 0, 0, 0, 0, ["Produkt"]),
+    ];
+
+    /// <summary>The folder tests/photos.sh unpacks the Debian packages' photographs into.</summary>
+    public static string PhotosDir(string root) => Path.Combine(root, "artifacts", "photos");
+
+    /// <summary>
+    /// The photographed and scanned part of the set (12 images: a photographed page, a scanned page upright and rotated,
+    /// five signs, four cropped words), from the files tests/photos.sh unpacks; whole files keep their bytes, crops are
+    /// re-encoded losslessly as PNG.
+    /// </summary>
+    public static IReadOnlyList<OcrSample> BuildPhotographed(string photosDir)
+    {
+        var samples = new List<OcrSample>();
+        foreach (var (file, x, y, w, h, lines) in Photographs)
+        {
+            var path = Path.Combine(photosDir, file);
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException($"{path} is missing; run tests/photos.sh");
+            }
+
+            var name = "photo-" + Path.GetFileNameWithoutExtension(file);
+            if (w == 0)
+            {
+                samples.Add(new OcrSample(name, "photo", File.ReadAllBytes(path), Path.GetExtension(path), lines));
+                continue;
+            }
+
+            using var full = SKBitmap.Decode(path) ?? throw new InvalidOperationException($"cannot decode {path}");
+            using var crop = new SKBitmap();
+            if (!full.ExtractSubset(crop, new SKRectI(x, y, x + w, y + h)))
+            {
+                throw new InvalidOperationException($"cannot crop {path}");
+            }
+
+            using var data = crop.Encode(SKEncodedImageFormat.Png, 100);
+            samples.Add(new OcrSample(FormattableString.Invariant($"{name}-{x}-{y}"), "photo", data.ToArray(), ".png", lines));
+        }
+
+        return samples;
+    }
+
     /// <summary>Builds the whole set (28 images: 16 lines, 6 paragraphs, 6 screenshot crops); deterministic for the same packages.</summary>
     public static IReadOnlyList<OcrSample> Build(string nodeModules)
     {

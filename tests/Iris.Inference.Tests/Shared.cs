@@ -24,7 +24,7 @@ public static class Repo
 
     /// <summary>
     /// Converted models shared by every test run on the machine (and by the server tests): conversion happens once,
-    /// later runs reuse it by content hash.
+    /// later runs reuse it by content hash. <c>IRIS_MODELS_DIR</c> when set (run-tests sets it), else a temp folder.
     /// </summary>
     public static string ModelsDir => Iris.Testing.TestModels.Dir;
 

@@ -14,7 +14,7 @@ public sealed class FaceDetectionModel : BuiltinModel
     /// <summary>IoU above which the lower-scoring of two face boxes is dropped (the Human library's <c>face.detector.iouThreshold</c>).</summary>
     public const float NmsIoU = 0.1f;
 
-    internal static readonly PixelFormat Input = new(256, 256, 3, Nchw: false, Scale: 2f, Offset: -1f);
+    internal static readonly PixelFormat Input = new(256, 256, 3, Nchw: false, Scale: 2f, Offset: -1f, Filter: ResampleFilter.CatmullRom);
     internal static readonly ConceptDef Face = ConceptIds.Def("face");
     private static readonly float[][] Anchors = BuildAnchors(256);
 

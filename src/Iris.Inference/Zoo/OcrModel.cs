@@ -214,37 +214,21 @@ public sealed class OcrModel : BuiltinModel
         }
 
         var alphabet = _alphabet ??= LoadAlphabet(engine.Sources.PackagesDir);
-        var crops = new SKBitmap[quads.Count];
+        SKBitmap[] crops = [];
         var buffers = new float[quads.Count][];
         try
         {
-            using (var source = SKImage.FromPixels(image.Bitmap.PeekPixels()))
-            {
-                for (var i = 0; i < quads.Count; i++)
-                {
-                    crops[i] = TextBoxes.Crop(source, quads[i], RecHeight);
-                }
-            }
+            crops = Crops(image, quads);
 
-            var order = Enumerable.Range(0, quads.Count).OrderBy(i => (float)crops[i].Width / crops[i].Height).ToArray();
+            var widths = RecognizerWidths(crops);
             var runs = new Task<NetworkOutput>[quads.Count];
-            for (var start = 0; start < order.Length; start += RecBatch)
+            for (var i = 0; i < crops.Length; i++)
             {
-                var batch = order.AsSpan(start, Math.Min(RecBatch, order.Length - start));
-                var maxRatio = (float)RecMinWidth / RecHeight;
-                foreach (var i in batch)
-                {
-                    maxRatio = Math.Max(maxRatio, (float)crops[i].Width / crops[i].Height);
-                }
-
-                var width = (int)(RecHeight * maxRatio);
+                var width = widths[i];
                 var format = RecInput with { Width = width };
-                foreach (var i in batch)
-                {
-                    var resized = Math.Min(width, (int)Math.Ceiling(RecHeight * (float)crops[i].Width / crops[i].Height));
-                    buffers[i] = ImageTensors.Rent(crops[i], new SKRect(0, 0, crops[i].Width, crops[i].Height), format, Math.Max(1, resized), RecHeight);
-                    runs[i] = engine.RunAsync(Recognizer, buffers[i], [3, RecHeight, width], cancellationToken).AsTask();
-                }
+                var resized = Math.Min(width, (int)Math.Ceiling(RecHeight * (float)crops[i].Width / crops[i].Height));
+                buffers[i] = ImageTensors.Rent(crops[i], new SKRect(0, 0, crops[i].Width, crops[i].Height), format, Math.Max(1, resized), RecHeight);
+                runs[i] = engine.RunAsync(Recognizer, buffers[i], [3, RecHeight, width], cancellationToken).AsTask();
             }
 
             await System.Threading.Tasks.Task.WhenAll(runs).ConfigureAwait(false);
@@ -272,6 +256,57 @@ public sealed class OcrModel : BuiltinModel
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The recognizer input width of each crop (PaddleOCR <c>TextRecognizer</c>): crops sorted by aspect ratio, in
+    /// batches of <see cref="RecBatch"/>, each batch as wide as 48 × its widest aspect (at least <see cref="RecMinWidth"/>).
+    /// </summary>
+    internal static int[] RecognizerWidths(IReadOnlyList<SKBitmap> crops)
+    {
+        var widths = new int[crops.Count];
+        var order = Enumerable.Range(0, crops.Count).OrderBy(i => (float)crops[i].Width / crops[i].Height).ToArray();
+        for (var start = 0; start < order.Length; start += RecBatch)
+        {
+            var batch = order.AsSpan(start, Math.Min(RecBatch, order.Length - start));
+            var maxRatio = (float)RecMinWidth / RecHeight;
+            foreach (var i in batch)
+            {
+                maxRatio = Math.Max(maxRatio, (float)crops[i].Width / crops[i].Height);
+            }
+
+            foreach (var i in batch)
+            {
+                widths[i] = (int)(RecHeight * maxRatio);
+            }
+        }
+
+        return widths;
+    }
+
+    /// <summary>The recognizer crops of <paramref name="quads"/> (48 px high; dispose them), as <see cref="PredictAsync"/> cuts them.</summary>
+    internal static SKBitmap[] Crops(DecodedImage image, IReadOnlyList<Quad> quads)
+    {
+        var crops = new SKBitmap[quads.Count];
+        using var source = SKImage.FromPixels(image.Bitmap.PeekPixels());
+        try
+        {
+            for (var i = 0; i < quads.Count; i++)
+            {
+                crops[i] = TextBoxes.Crop(source, quads[i], RecHeight);
+            }
+        }
+        catch
+        {
+            foreach (var crop in crops)
+            {
+                crop?.Dispose();
+            }
+
+            throw;
+        }
+
+        return crops;
     }
 
     /// <summary>
