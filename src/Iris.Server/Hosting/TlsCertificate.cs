@@ -27,14 +27,10 @@ internal static class TlsCertificate
         {
             certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw new InvalidOperationException(
                 $"--tls-cert / --tls-key: '{certFile}' and '{keyFile}' are not a PEM certificate and its matching PEM private key (an unencrypted PKCS#8, PKCS#1 or SEC1 key): {e.Message}");
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidOperationException($"--tls-cert / --tls-key: '{certFile}' and '{keyFile}' could not be read as PEM: {e.Message}");
         }
 
         using (certificate)
