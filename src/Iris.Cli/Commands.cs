@@ -15,8 +15,10 @@ internal static class Commands
     private const string Usage = """
         Usage:
           iris serve [--data-dir DIR] [--database URL] [--blob-dir DIR] [--http-port N] [--grpc-port N] [--host ADDR]
+                     [--tls-cert PEM --tls-key PEM] [--cors-origins ORIGIN,...|*]
               Runs the server. Environment: IRIS_DATA_DIR (default ~/.iris), IRIS_HTTP_PORT (8080),
-              IRIS_GRPC_PORT (18080), IRIS_HOST (127.0.0.1), IRIS_BOOTSTRAP_USER (admin), IRIS_BOOTSTRAP_PAT.
+              IRIS_GRPC_PORT (18080), IRIS_HOST (127.0.0.1), IRIS_BOOTSTRAP_USER (admin), IRIS_BOOTSTRAP_PAT,
+              IRIS_TLS_CERT / IRIS_TLS_KEY (TLS on both ports), IRIS_CORS_ORIGINS (browser origins; default none).
           iris models import-tfjs <model.json> <out.onnx> [--output LAYER_OR_TENSOR]... [--cache DIR]
               Converts a TensorFlow.js graph or layers model (or nsfwjs' model.min.js) to ONNX; --output adds a named
               intermediate output (e.g. a classifier's pooling layer, for an embedding), --cache reuses conversions.
@@ -70,17 +72,20 @@ internal static class Commands
     private static async Task<int> ServeAsync(string[] args)
     {
         var options = IrisServerOptions.FromEnvironment();
-        var flags = Flags.Parse(args, "--data-dir", "--http-port", "--grpc-port", "--host", "--database", "--blob-dir");
+        var flags = Flags.Parse(args, "--data-dir", "--http-port", "--grpc-port", "--host", "--database", "--blob-dir", "--tls-cert", "--tls-key", "--cors-origins");
         options.DataDir = flags.GetValueOrDefault("--data-dir") ?? options.DataDir;
         options.DatabaseUrl = flags.GetValueOrDefault("--database") ?? options.DatabaseUrl;
         options.BlobDir = flags.GetValueOrDefault("--blob-dir") ?? options.BlobDir;
         options.Host = flags.GetValueOrDefault("--host") ?? options.Host;
         options.HttpPort = Flags.Int(flags, "--http-port") ?? options.HttpPort;
         options.GrpcPort = Flags.Int(flags, "--grpc-port") ?? options.GrpcPort;
+        options.TlsCertFile = flags.GetValueOrDefault("--tls-cert") ?? options.TlsCertFile;
+        options.TlsKeyFile = flags.GetValueOrDefault("--tls-key") ?? options.TlsKeyFile;
+        options.CorsOrigins = flags.GetValueOrDefault("--cors-origins") ?? options.CorsOrigins;
 
         await using var server = IrisServer.Create(options);
         await server.StartAsync().ConfigureAwait(false);
-        Console.WriteLine($"Iris is serving REST on http://{options.Host}:{server.HttpPort} and gRPC on {options.Host}:{server.GrpcPort} (data: {Path.GetFullPath(options.DataDir)}; metadata: {server.Storage})");
+        Console.WriteLine($"Iris is serving REST on {(options.TlsEnabled ? "https" : "http")}://{options.Host}:{server.HttpPort} and gRPC on {options.Host}:{server.GrpcPort}{(options.TlsEnabled ? " over TLS" : string.Empty)} (data: {Path.GetFullPath(options.DataDir)}; metadata: {server.Storage})");
         if (server.Bootstrap.Generated)
         {
             Console.WriteLine($"Bootstrap personal access token for user '{server.Bootstrap.UserId}' (shown once; also in {Path.Combine(options.DataDir, BootstrapCredentials.FileName)}):");
