@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
@@ -18,12 +19,28 @@ internal static class CleartextHttp2Detection
 {
     private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
 
+    /// <summary>How long a new connection may take to send its first bytes (Kestrel's default request-headers timeout).</summary>
+    internal static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(30);
+
     public static ConnectionDelegate Use(ConnectionDelegate next) => async connection =>
     {
         var input = connection.Transport.Input;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        timeout.CancelAfter(FirstBytesTimeout);
         while (true)
         {
-            var result = await input.ReadAsync(connection.ConnectionClosed).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Silent too long, or gone: nothing to answer in either protocol.
+                connection.Abort();
+                return;
+            }
+
             var buffer = result.Buffer;
             var length = (int)Math.Min(buffer.Length, Preface.Length);
             var start = new byte[length];
