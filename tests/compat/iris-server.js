@@ -8,9 +8,9 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..', '..');
 const PAT = 'compat0bootstrap0pat000000000001';
 
-async function startIris() {
+async function startIris(extraArgs = []) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iris-compat-'));
-  const child = spawn(path.join(ROOT, 'iris'), ['serve', '--data-dir', dataDir, '--http-port', '0', '--grpc-port', '0'], {
+  const child = spawn(path.join(ROOT, 'iris'), ['serve', '--data-dir', dataDir, '--http-port', '0', '--grpc-port', '0', ...extraArgs], {
     cwd: ROOT,
     env: { ...process.env, IRIS_BOOTSTRAP_PAT: PAT, IRIS_BOOTSTRAP_USER: 'admin' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -20,10 +20,10 @@ async function startIris() {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('iris did not start within 240 s:\n' + output)); }, 240_000);
     child.stdout.on('data', (chunk) => {
       output += chunk;
-      const m = /REST on http:\/\/([^:]+):(\d+) and gRPC on [^:]+:(\d+)/.exec(output);
+      const m = /REST on (https?):\/\/([^:]+):(\d+) and gRPC on [^:]+:(\d+)/.exec(output);
       if (m) {
         clearTimeout(timer);
-        resolve({ host: m[1], httpPort: Number(m[2]), grpcPort: Number(m[3]) });
+        resolve({ scheme: m[1], host: m[2], httpPort: Number(m[3]), grpcPort: Number(m[4]) });
       }
     });
     child.stderr.on('data', (chunk) => { output += chunk; });
@@ -34,7 +34,7 @@ async function startIris() {
     ...info,
     pat: PAT,
     dataDir,
-    restBase: `http://${info.host}:${info.httpPort}`,
+    restBase: `${info.scheme}://${info.host}:${info.httpPort}`,
     grpcTarget: `${info.host}:${info.grpcPort}`,
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

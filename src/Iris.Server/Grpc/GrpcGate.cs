@@ -76,7 +76,7 @@ internal sealed class GrpcGate(ApiInvoker invoker, long maxMessageBytes)
         if (!rpc.IsClientStreaming)
         {
             var limit = admission.Principal is null ? Math.Min(RequestLimits.MaxUnauthenticatedBodyBytes, maxMessageBytes) : maxMessageBytes;
-            var length = await PeekMessageLengthAsync(http).ConfigureAwait(false);
+            var length = http.Items.ContainsKey(GrpcWebTextMarker) ? AnnouncedTextMessageLength(http) : await PeekMessageLengthAsync(http).ConfigureAwait(false);
             if (length > limit)
             {
                 var error = new IrisException(StatusCode.RpcMaxMessageSizeExceeded, $"The request message of {length} bytes is over the limit of {limit} bytes.");
@@ -88,6 +88,30 @@ internal sealed class GrpcGate(ApiInvoker invoker, long maxMessageBytes)
         http.Features.Set(new GrpcCallState(admission, requestId));
         await next(http).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Set (in <see cref="HttpContext.Items"/>) on a gRPC-web-text request before Grpc.AspNetCore.Web turns it into a gRPC
+    /// call: its body is base64, decoded in place as it is read, so it cannot be peeked at and read again.
+    /// </summary>
+    internal const string GrpcWebTextMarker = "iris.grpc-web-text";
+
+    /// <summary>Marks gRPC-web-text requests for the gate (see <see cref="GrpcWebTextMarker"/>); runs before <c>UseGrpcWeb</c>.</summary>
+    internal static Task MarkGrpcWebTextAsync(HttpContext http, RequestDelegate next)
+    {
+        if (http.Request.ContentType is { } type && type.StartsWith("application/grpc-web-text", StringComparison.OrdinalIgnoreCase))
+        {
+            http.Items[GrpcWebTextMarker] = true;
+        }
+
+        return next(http);
+    }
+
+    /// <summary>
+    /// For a gRPC-web-text body, the message length its Content-Length implies (base64 carries 3 bytes in 4 characters;
+    /// the 5-byte frame header aside), or -1 when the length is not announced; Grpc.AspNetCore's own limit covers the rest.
+    /// </summary>
+    private static long AnnouncedTextMessageLength(HttpContext http) =>
+        http.Request.ContentLength is { } length ? (length / 4 * 3) - 5 : -1;
 
     /// <summary>The length the first frame announces (bytes 1–4, big-endian), or -1 when the body ends sooner; nothing is consumed.</summary>
     private static async Task<long> PeekMessageLengthAsync(HttpContext http)
@@ -112,12 +136,17 @@ internal sealed class GrpcGate(ApiInvoker invoker, long maxMessageBytes)
     internal static async Task WriteResponseAsync(HttpContext http, IMessage response)
     {
         var size = response.CalculateSize();
-        var frame = new byte[5 + size];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)size);
-        response.WriteTo(frame.AsSpan(5));
         http.Response.StatusCode = StatusCodes.Status200OK;
         http.Response.ContentType = "application/grpc";
-        await http.Response.Body.WriteAsync(frame, http.RequestAborted).ConfigureAwait(false);
+
+        // One span of the whole frame, as Grpc.AspNetCore writes messages: gRPC-web-text's base64 writer needs that.
+        var writer = http.Response.BodyWriter;
+        var frame = writer.GetSpan(5 + size)[..(5 + size)];
+        frame[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..], (uint)size);
+        response.WriteTo(frame[5..]);
+        writer.Advance(5 + size);
+        await writer.FlushAsync(http.RequestAborted).ConfigureAwait(false);
         http.Response.AppendTrailer("grpc-status", "0");
     }
 

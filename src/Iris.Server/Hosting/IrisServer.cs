@@ -28,7 +28,7 @@ using Microsoft.Extensions.Logging;
 namespace Iris.Server.Hosting;
 
 /// <summary>
-/// One Iris server: gRPC (h2c) on one port and REST on another, both over the same handlers. The CLI, the tests and the
+/// One Iris server: gRPC (h2c, or TLS) and gRPC-web on one port, REST and gRPC-web on another, all over the same handlers. The CLI, the tests and the
 /// benchmarks all host this same class in-process.
 /// </summary>
 public sealed class IrisServer : IAsyncDisposable
@@ -72,6 +72,8 @@ public sealed class IrisServer : IAsyncDisposable
         var search = SearchOptions.FromEnvironment();
         Directory.CreateDirectory(options.DataDir);
         var bootstrap = BootstrapCredentials.Load(options);
+        var certificate = options.TlsEnabled ? TlsCertificate.Load(options.TlsCertFile!, options.TlsKeyFile!) : null;
+        var cors = WireCors.Policy(options.CorsOriginList);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Iris" });
         builder.Logging.ClearProviders();
@@ -93,21 +95,43 @@ public sealed class IrisServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+
+            // Cleartext HTTP/2 on the gRPC port looks like ALPN h2 to Kestrel (CleartextHttp2Detection), so the scheme
+            // a request names (http) is taken as it is instead of the one Kestrel would infer (https).
+            kestrel.AllowAlternateSchemes = true;
             kestrel.Limits.MaxRequestBodySize = options.MaxMessageBytes;
 
             // Above Iris' own limits (TransportLimits), so the usual oversize request gets an answer with an envelope.
             kestrel.Limits.MaxRequestLineSize = TransportLimits.KestrelRequestLineBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = TransportLimits.KestrelHeaderBytes;
-            kestrel.Listen(address, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(address, options.GrpcPort, listen =>
+            {
+                // gRPC needs HTTP/2; gRPC-web from browsers comes over HTTP/1.1. With TLS, ALPN picks per connection;
+                // in plaintext, the connection preface tells an HTTP/2 (prior knowledge, as gRPC clients do) connection.
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+                else
+                {
+                    listen.Use(CleartextHttp2Detection.Use);
+                }
+            });
             kestrel.Listen(address, options.HttpPort, listen =>
             {
-                // Plaintext HTTP/2 needs prior knowledge, which REST clients do not use; HTTP/1.1 only.
-                listen.Protocols = HttpProtocols.Http1;
+                // Plaintext HTTP/2 needs prior knowledge, which REST clients do not use: HTTP/1.1 only. Over TLS, ALPN
+                // offers h2 and HTTP/1.1.
+                listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                 listen.Use(next => connection =>
                 {
                     connection.Items[RestGateway.ConnectionMarker] = true;
                     return next(connection);
                 });
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
             });
         });
 
@@ -140,6 +164,11 @@ public sealed class IrisServer : IAsyncDisposable
             grpc.MaxSendMessageSize = null;
             grpc.EnableDetailedErrors = false;
         });
+        if (cors is not null)
+        {
+            services.AddCors(c => c.AddDefaultPolicy(cors));
+        }
+
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<MalformedMessages>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceMethodProvider<V2GrpcService>, V2MethodProvider>());
@@ -148,8 +177,19 @@ public sealed class IrisServer : IAsyncDisposable
 
         var app = builder.Build();
         var gateway = app.Services.GetRequiredService<RestGateway>();
+        // CORS first, for REST and gRPC-web on both ports; a preflight it does not answer (CORS off) still gets 204.
+        if (cors is not null)
+        {
+            app.UseCors();
+        }
+
+        app.Use(WireCors.AnswerUnallowedPreflightAsync);
         app.UseIrisPortal();
-        app.UseWhen(RestGateway.IsRestConnection, rest => rest.Run(gateway.HandleAsync));
+        app.UseWhen(RestGateway.IsRestRequest, rest => rest.Run(gateway.HandleAsync));
+
+        // gRPC-web (either port) becomes a gRPC call here, so the gate and the method handlers serve it unchanged.
+        app.Use(GrpcGate.MarkGrpcWebTextAsync);
+        app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
         var grpcGate = new GrpcGate(app.Services.GetRequiredService<ApiInvoker>(), options.MaxMessageBytes);
         app.Use(grpcGate.InvokeAsync);
         app.MapGrpcService<V2GrpcService>();

@@ -44,6 +44,28 @@ public sealed class IrisServerOptions
     /// <summary>Bootstrap personal access token. Env <c>IRIS_BOOTSTRAP_PAT</c>. Default: generated on first start into <c>&lt;data-dir&gt;/bootstrap-pat</c>.</summary>
     public string? BootstrapPat { get; set; }
 
+    /// <summary>
+    /// PEM certificate for TLS on both ports (REST becomes HTTPS with HTTP/1.1 and HTTP/2 by ALPN; gRPC becomes TLS with
+    /// ALPN h2). Env <c>IRIS_TLS_CERT</c>, flag <c>--tls-cert</c>. Default: none (plaintext). Set with <see cref="TlsKeyFile"/>.
+    /// </summary>
+    public string? TlsCertFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCertFile"/> (unencrypted). Env <c>IRIS_TLS_KEY</c>, flag <c>--tls-key</c>.</summary>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>True when <see cref="TlsCertFile"/> and <see cref="TlsKeyFile"/> are set.</summary>
+    public bool TlsEnabled => !string.IsNullOrWhiteSpace(TlsCertFile) && !string.IsNullOrWhiteSpace(TlsKeyFile);
+
+    /// <summary>
+    /// Origins browsers may call REST and gRPC-web from: a comma-separated list of <c>scheme://host[:port]</c>, or
+    /// <c>*</c> for any. Env <c>IRIS_CORS_ORIGINS</c>, flag <c>--cors-origins</c>. Default: none (CORS off).
+    /// </summary>
+    public string? CorsOrigins { get; set; }
+
+    /// <summary><see cref="CorsOrigins"/> as a list (empty when CORS is off); each origin is checked by <see cref="Validate"/>.</summary>
+    public IReadOnlyList<string> CorsOriginList =>
+        string.IsNullOrWhiteSpace(CorsOrigins) ? [] : CorsOrigins.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     /// <summary>Reads the <c>IRIS_*</c> environment variables over the defaults.</summary>
     public static IrisServerOptions FromEnvironment()
     {
@@ -57,6 +79,9 @@ public sealed class IrisServerOptions
         options.MaxMessageBytes = EnvSettings.Int("IRIS_MAX_MESSAGE_BYTES") ?? options.MaxMessageBytes;
         options.BootstrapUser = EnvSettings.String("IRIS_BOOTSTRAP_USER") ?? options.BootstrapUser;
         options.BootstrapPat = EnvSettings.String("IRIS_BOOTSTRAP_PAT");
+        options.TlsCertFile = EnvSettings.String("IRIS_TLS_CERT");
+        options.TlsKeyFile = EnvSettings.String("IRIS_TLS_KEY");
+        options.CorsOrigins = EnvSettings.String("IRIS_CORS_ORIGINS");
         return options;
     }
 
@@ -104,6 +129,23 @@ public sealed class IrisServerOptions
         {
             throw new InvalidOperationException("IRIS_BOOTSTRAP_USER must not be empty.");
         }
+
+        if (string.IsNullOrWhiteSpace(TlsCertFile) != string.IsNullOrWhiteSpace(TlsKeyFile))
+        {
+            throw new InvalidOperationException("TLS needs both --tls-cert (IRIS_TLS_CERT) and --tls-key (IRIS_TLS_KEY); only one is set.");
+        }
+
+        foreach (var origin in CorsOriginList)
+        {
+            if (origin != "*" && !IsOrigin(origin))
+            {
+                throw new InvalidOperationException(
+                    $"--cors-origins / IRIS_CORS_ORIGINS: '{origin}' is not an origin; use scheme://host[:port] without a path (e.g. https://portal.example.com), or *.");
+            }
+        }
     }
 
+    private static bool IsOrigin(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" && !value.EndsWith('/')
+        && string.IsNullOrEmpty(uri.Query) && string.IsNullOrEmpty(uri.Fragment) && string.IsNullOrEmpty(uri.UserInfo);
 }

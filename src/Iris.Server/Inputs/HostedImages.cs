@@ -59,7 +59,8 @@ internal sealed class HostedUrls(IngestionOptions options, IServer server, Hosti
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
         var rest = addresses.Length > 1 ? new Uri(addresses[1]) : null;
         var host = serverOptions.Host is "0.0.0.0" or "::" ? "localhost" : serverOptions.Host;
-        return _base = rest is null ? $"http://{host}:{serverOptions.HttpPort}" : $"http://{host}:{rest.Port}";
+        var scheme = serverOptions.TlsEnabled ? "https" : "http";
+        return _base = rest is null ? $"{scheme}://{host}:{serverOptions.HttpPort}" : $"{scheme}://{host}:{rest.Port}";
     }
 }
 

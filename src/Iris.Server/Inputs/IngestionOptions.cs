@@ -52,7 +52,7 @@ public sealed class IngestionOptions
 
     /// <summary>
     /// Base URL clients use to reach Iris' REST port, for <c>data.image.hosted</c> (e.g. <c>https://iris.example.com</c>).
-    /// Env <c>IRIS_PUBLIC_URL</c>. Default: <c>http://&lt;host&gt;:&lt;bound REST port&gt;</c>.
+    /// Env <c>IRIS_PUBLIC_URL</c>. Default: <c>http://&lt;host&gt;:&lt;bound REST port&gt;</c> (<c>https</c> with TLS).
     /// </summary>
     public string? PublicUrl { get; set; }
 

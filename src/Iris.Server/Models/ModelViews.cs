@@ -27,6 +27,13 @@ internal static class ModelViews
         model.Creator = MainUser;
         model.VersionCount = 1;
         model.ModelVersion = Version(d, withConcepts);
+        if (withConcepts)
+        {
+#pragma warning disable CS0612 // Model.output_info is deprecated: older clients (the legacy JS client) still read concepts there.
+            model.OutputInfo = model.ModelVersion.OutputInfo.Clone();
+#pragma warning restore CS0612
+        }
+
         return model;
     }
 

@@ -268,6 +268,16 @@ internal sealed partial class RestGateway(ApiInvoker invoker, RouteTable routes,
 
     internal static bool IsRestConnection(HttpContext http) =>
         http.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(ConnectionMarker) == true;
+
+    /// <summary>
+    /// True for a gRPC-web request (<c>application/grpc-web</c>, <c>application/grpc-web-text</c>, with or without
+    /// <c>+proto</c>): the REST port hands it to the gRPC pipeline instead of this gateway.
+    /// </summary>
+    internal static bool IsGrpcWeb(HttpRequest request) =>
+        request.ContentType is { } type && type.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A request for this gateway: on the REST port and not gRPC-web.</summary>
+    internal static bool IsRestRequest(HttpContext http) => IsRestConnection(http) && !IsGrpcWeb(http.Request);
 }
 
 /// <summary>
