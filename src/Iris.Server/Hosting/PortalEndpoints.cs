@@ -41,7 +41,7 @@ public static partial class PortalEndpoints
                 // Kestrel lists the gRPC endpoint first and the REST endpoint second (IrisServer adds them in that order).
                 var rest = new Uri(addresses[1]);
                 var host = rest.Host is "0.0.0.0" or "[::]" ? "127.0.0.1" : rest.Host;
-                LogPortal(logger, $"http://{host}:{rest.Port}/", root ?? "(not built: set IRIS_PORTAL_DIR to a built portal/dist)");
+                LogPortal(logger, $"{rest.Scheme}://{host}:{rest.Port}/", root ?? "(not built: set IRIS_PORTAL_DIR to a built portal/dist)");
             }
         });
         app.UseWhen(http => RestGateway.IsRestConnection(http) && IsPortalRequest(http.Request), portal => portal.Run(http => ServeAsync(http, files, directory)));
