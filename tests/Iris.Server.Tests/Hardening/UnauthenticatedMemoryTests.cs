@@ -8,8 +8,11 @@ namespace Iris.Server.Tests.Hardening;
 /// <summary>
 /// Large bodies from callers without credentials cost the server no memory: it answers from the headers and never
 /// buffers the body (issue 16: a 120 MB unauthenticated request used to cost ~0.9 GB of resident memory). The server
-/// runs in this process, so the bodies are generated on the fly and the process' resident memory is the measure.
+/// runs in this process, so the bodies are generated on the fly and the process' resident memory is the measure — which
+/// is why this class runs alone (<see cref="AloneCollection"/>): other classes' servers growing at the same time (loading
+/// models, say) would be counted as this server's.
 /// </summary>
+[Collection(AloneCollection.Name)]
 public sealed class UnauthenticatedMemoryTests(IrisFixture iris) : IClassFixture<IrisFixture>
 {
     private const long BodyBytes = 100L * 1024 * 1024;
@@ -115,4 +118,11 @@ public sealed class UnauthenticatedMemoryTests(IrisFixture iris) : IClassFixture
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+}
+
+/// <summary>Test classes that measure the whole process and so must not run beside any other class.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneCollection
+{
+    public const string Name = "Runs alone";
 }
