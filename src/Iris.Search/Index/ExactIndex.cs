@@ -147,30 +147,41 @@ public sealed class ExactIndex : IVectorIndex
                     continue;
                 }
 
-                var cosine = TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q);
-                if (heap.Count < k)
-                {
-                    heap.Enqueue(slot, cosine);
-                }
-                else if (heap.TryPeek(out _, out var worst) && cosine > worst)
-                {
-                    heap.DequeueEnqueue(slot, cosine);
-                }
+                Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
             }
 
-            var result = new Neighbor[heap.Count];
-            for (var i = result.Length - 1; i >= 0; i--)
-            {
-                heap.TryDequeue(out var slot, out var cosine);
-                result[i] = new Neighbor(_keys[slot]!, cosine);
-            }
-
-            return result;
+            return Drain(heap);
         }
         finally
         {
             _lock.ExitReadLock();
         }
+    }
+
+    /// <summary>Keeps <paramref name="slot"/> among the <paramref name="k"/> best (a min-heap on cosine).</summary>
+    private static void Offer(PriorityQueue<int, float> heap, int k, int slot, float cosine)
+    {
+        if (heap.Count < k)
+        {
+            heap.Enqueue(slot, cosine);
+        }
+        else if (heap.TryPeek(out _, out var worst) && cosine > worst)
+        {
+            heap.DequeueEnqueue(slot, cosine);
+        }
+    }
+
+    /// <summary>The heap's slots as neighbours, best first (the caller holds the lock).</summary>
+    private Neighbor[] Drain(PriorityQueue<int, float> heap)
+    {
+        var result = new Neighbor[heap.Count];
+        for (var i = result.Length - 1; i >= 0; i--)
+        {
+            heap.TryDequeue(out var slot, out var cosine);
+            result[i] = new Neighbor(_keys[slot]!, cosine);
+        }
+
+        return result;
     }
 
     public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
@@ -207,25 +218,10 @@ public sealed class ExactIndex : IVectorIndex
                     continue;
                 }
 
-                var cosine = TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q);
-                if (heap.Count < k)
-                {
-                    heap.Enqueue(slot, cosine);
-                }
-                else if (heap.TryPeek(out _, out var worst) && cosine > worst)
-                {
-                    heap.DequeueEnqueue(slot, cosine);
-                }
+                Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
             }
 
-            var result = new Neighbor[heap.Count];
-            for (var i = result.Length - 1; i >= 0; i--)
-            {
-                heap.TryDequeue(out var slot, out var cosine);
-                result[i] = new Neighbor(_keys[slot]!, cosine);
-            }
-
-            return result;
+            return Drain(heap);
         }
         finally
         {
