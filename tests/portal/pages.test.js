@@ -131,6 +131,8 @@ step('keys: create an app key (secret shown once, it works), list it, delete it'
   assert.ok(!(await row.textContent()).includes(secret), 'the list never shows the secret');
   await row.getByRole('button', { name: /^Delete key / }).click();
   await page.getByRole('status').filter({ hasText: 'deleted' }).waitFor();
+  // The message shows as soon as DELETE answers; the list is re-read after it, so wait for the row to go.
+  await row.waitFor({ state: 'detached' });
   assert.equal(await row.count(), 0);
   const refused = await fetch(iris.restBase + '/v2/inputs', { headers: { Authorization: `Key ${secret}` } });
   assert.equal(refused.status, 401);
