@@ -16,8 +16,12 @@ using Microsoft.Extensions.Logging.Abstractions;
 // the same ONNX files) and by Debian's tesseract on the project's OCR set (tests/Iris.Inference.Tests/OcrTestSet.cs);
 // general detection/recognition by Iris beside the TensorFlow.js original of MB3-CenterNet with its upstream
 // preprocessing, on the photos the pinned packages ship. Writes the "Model quality" section of docs/benchmarks.md.
+//   dotnet run -c Release --project bench/Iris.Bench.Quality -- --diagnose [name part…]
+// prints, for the OCR images whose name contains a part (all without one), each engine's lines with their boxes and
+// scores and the CERs, and writes nothing.
 var root = FindRoot();
-var outPath = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
+var diagnose = args.Length > 0 && args[0] == "--diagnose";
+var outPath = args.Length > 0 && !diagnose ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
 var nodeModules = Path.Combine(root, "node_modules");
 var options = new InferenceOptions { PackagesDir = nodeModules, ModelsDir = Environment.GetEnvironmentVariable("IRIS_MODELS_DIR") is { Length: > 0 } modelsEnv ? modelsEnv : Path.Combine(Path.GetTempPath(), "iris-test-models") };
 await using var engine = new InferenceEngine(options, new ModelSources(options, options.ModelsDir), NullLogger<InferenceEngine>.Instance);
@@ -31,8 +35,20 @@ var subsets = new (string Name, int[] Indexes)[]
     ("rendered + screenshots", Enumerable.Range(0, samples.Length).Where(i => samples[i].Kind != "photo").ToArray()),
     ("photographed + scanned", Enumerable.Range(0, samples.Length).Where(i => samples[i].Kind == "photo").ToArray()),
 };
+if (diagnose)
+{
+    var parts = args.Skip(1).ToArray();
+    samples = samples.Where(s => parts.Length == 0 || parts.Any(p => s.Name.Contains(p, StringComparison.Ordinal))).ToArray();
+}
+
 var dir = Directory.CreateTempSubdirectory("iris-bench-quality-");
 var paths = OcrTestSet.WriteTo(samples, dir.FullName);
+if (diagnose)
+{
+    await DiagnoseAsync();
+    dir.Delete(recursive: true);
+    return;
+}
 
 // OCR: Iris (warmed up on the first image so network loading is not timed).
 var ocr = zoo.Find(OcrModel.Id)!;
@@ -176,6 +192,38 @@ Console.WriteLine(report.ToString());
 BenchmarkDoc.WriteSection(outPath, "## Model quality (issue 14)", report.ToString());
 Console.WriteLine("Wrote " + outPath);
 return;
+
+// Per image: Iris's regions (polygon in image pixels, value, text) and the reference's lines (box in its detector
+// input's pixels, mean character confidence, text), with both CERs.
+async Task DiagnoseAsync()
+{
+    var model = zoo.Find(OcrModel.Id)!;
+    using var refJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference/ocr-reference.mjs"), .. paths], root));
+    var refs = refJson.RootElement.EnumerateArray().ToArray();
+    for (var i = 0; i < samples.Length; i++)
+    {
+        using var image = ImageDecoder.TryDecode(samples[i].Bytes, out _)!;
+        var data = await model.PredictAsync(image, engine, CancellationToken.None);
+        var irisText = string.Join(' ', data.Regions.Select(r => r.Data.Text.Raw));
+        var refText = string.Join(' ', refs[i].GetProperty("lines").EnumerateArray().Select(l => l.GetString()));
+        Console.WriteLine(string.Create(ci, $"{samples[i].Name} ({image.Width}×{image.Height}): CER Iris {OcrMetrics.Cer(irisText, samples[i].Reference):0.000}, reference {OcrMetrics.Cer(refText, samples[i].Reference):0.000}"));
+        Console.WriteLine("  expected: " + samples[i].Reference);
+        foreach (var r in data.Regions)
+        {
+            var points = string.Join(' ', r.RegionInfo.Polygon.Points.Select(p => string.Create(ci, $"({p.Col * image.Width:0},{p.Row * image.Height:0})")));
+            Console.WriteLine(string.Create(ci, $"  Iris      {points}  {r.Value:0.000}  \"{r.Data.Text.Raw}\""));
+        }
+
+        var lines = refs[i].GetProperty("lines").EnumerateArray().ToArray();
+        var boxes = refs[i].GetProperty("boxes").EnumerateArray().ToArray();
+        var scores = refs[i].GetProperty("scores").EnumerateArray().ToArray();
+        for (var j = 0; j < lines.Length; j++)
+        {
+            var points = boxes[j].ValueKind == JsonValueKind.Array ? string.Join(' ', boxes[j].EnumerateArray().Select(p => string.Create(ci, $"({p[0].GetDouble():0},{p[1].GetDouble():0})"))) : "-";
+            Console.WriteLine(string.Create(ci, $"  reference {points}  {scores[j].GetDouble():0.000}  \"{lines[j].GetString()}\""));
+        }
+    }
+}
 
 void Row(string subset, int[] indexes, string engineName, string[] texts, double[] ms)
 {
