@@ -162,9 +162,10 @@ public sealed class OcrModel : BuiltinModel
             var mini = TextBoxes.MiniBox(grown);
             for (var i = 0; i < 4; i++)
             {
+                // + 0f: a corner rounded up from just below 0 is −0, which would be served as "-0" in the polygon.
                 scaled[i] = new SKPoint(
-                    Math.Clamp(MathF.Round(mini[i].X / mapW * imageW), 0, imageW - 1),
-                    Math.Clamp(MathF.Round(mini[i].Y / mapH * imageH), 0, imageH - 1));
+                    Math.Clamp(MathF.Round(mini[i].X / mapW * imageW), 0, imageW - 1) + 0f,
+                    Math.Clamp(MathF.Round(mini[i].Y / mapH * imageH), 0, imageH - 1) + 0f);
             }
 
             var quad = TextBoxes.OrderClockwise(scaled);
