@@ -131,7 +131,7 @@ public sealed class OcrModel : BuiltinModel
     /// region's minimum-area rectangle (short side ≥ 3), its mean probability (≥ <see cref="BoxThreshold"/>), unclipped
     /// (short side ≥ 5), scaled to the image, rounded and clipped, ordered clockwise, kept when both sides are longer
     /// than 3 px. The score is PaddleOCR's "slow" one (<c>det_db_score_mode</c> slow, <c>box_score_slow</c>: the mean
-    /// over the region itself), the mode upstream offers for curved text: its default "fast" score averages the
+    /// over the region itself), which PaddleOCR's FAQ suggests when boxes are missed: the default "fast" score averages the
     /// region's whole minimum-area rectangle, and on a line that bends (the photographed text-book page of the quality
     /// set) that rectangle is half paper, the score falls under 0.6 and the line is dropped.
     /// </summary>
