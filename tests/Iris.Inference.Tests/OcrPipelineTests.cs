@@ -56,6 +56,29 @@ public sealed class OcrPipelineTests(EngineFixture fixture)
     }
 
     [Fact]
+    public void A_bending_line_is_scored_over_its_own_pixels_not_over_its_rectangle()
+    {
+        // A 6 px band sagging by 26 px over 160 px (a line on a page that bends away), probability 0.9: its minimum-area
+        // rectangle is about 160 × 32 and mostly background, so PaddleOCR's default "fast" score (the rectangle's mean,
+        // ≈ 0.17) would drop it; the "slow" score over the region itself is 0.9.
+        const int W = 200, H = 100;
+        var map = new float[W * H];
+        for (var x = 20; x <= 180; x++)
+        {
+            var top = 30 + (int)MathF.Round(0.004f * (x - 100) * (x - 100));
+            for (var y = top; y < top + 6; y++)
+            {
+                map[(y * W) + x] = 0.9f;
+            }
+        }
+
+        // Kept, and unclipped like any box: 160 × 31 grown by 160 · 31 · 1.5 / 382 ≈ 19.5 on every side.
+        var quad = Assert.Single(OcrModel.BoxesFromMap(map, W, H, W, H));
+        Assert.InRange(quad.Width, 192, 204);
+        Assert.InRange(quad.Height, 64, 75);
+    }
+
+    [Fact]
     public void Weak_or_thin_regions_are_not_boxes()
     {
         const int W = 64, H = 32;

@@ -40,17 +40,19 @@ public sealed class OcrQualityGateTests(EngineFixture fixture, ITestOutputHelper
         Assert.Equal(12, samples.Count);
         var m = await MeasureAsync(samples);
 
-        // Photographed pages, signs and words (tests/photos.sh). Measured when written: Iris 0.123 (without spaces 0.105,
-        // word recall 0.743), reference 0.094. Iris is better on the scanned page (upright 0.000 vs 0.001, rotated 0.025
-        // vs 0.046) and worse on two: on the photographed page (0.208 vs 0.000) its detector — normalized as PaddleOCR
-        // trains it, where the JS reference feeds raw 0..1 pixels — joins two close lines of the bending paper into one
-        // box and the recognizer reads only the upper line; "GM 125" is read "GM125" (0.167). The dot-matrix "Produkt" is
-        // 1.000 for both: at its own size the detector's probability map is 0 everywhere (enlarged 1.5× it finds the word).
+        // Photographed pages, signs and words (tests/photos.sh). Measured when written: Iris 0.106 (without spaces 0.089,
+        // word recall 0.764), reference 0.094. Iris is better on the scanned page (upright 0.000 vs 0.001, rotated 0.025
+        // vs 0.046) and reads the bending photographed page (0.004: scored over the region's own pixels, PaddleOCR's
+        // "slow" box score, every line is kept; with the rectangle's "fast" score the fifth line scored 0.48 and was
+        // dropped, 0.208). Above 0.15: "GM 125" read "GM125" (0.167; PaddleOCR's own pipeline, emulated step by step,
+        // reads "GM125" too) and the dot-matrix "Produkt" (1.000 for every engine: at the image's own size the
+        // detector's probability map is 0 everywhere). See docs/benchmarks.md "Model quality".
         var over = Enumerable.Range(0, samples.Count).Where(i => m.IrisCers[i] > 0.15).Select(i => samples[i].Name).ToArray();
-        Assert.True(m.IrisMean <= 0.14 && m.IrisMean <= m.ReferenceMean + 0.04, m.Report);
-        Assert.True(m.IrisNoSpaces <= 0.12, m.Report);
-        Assert.True(m.Recall >= 0.72, m.Report);
-        Assert.True(over.Length <= 3, string.Join(", ", over) + "\n" + m.Report);
+        Assert.True(m.IrisMean <= 0.115 && m.IrisMean <= m.ReferenceMean + 0.02, m.Report);
+        Assert.True(m.IrisNoSpaces <= 0.10, m.Report);
+        Assert.True(m.Recall >= 0.75, m.Report);
+        Assert.True(over.Length <= 2, string.Join(", ", over) + "\n" + m.Report);
+        Assert.True(m.IrisCers[0] <= 0.02, "the photographed page: " + m.Report);
         Assert.True(m.IrisCers[1] <= 0.01 && m.IrisCers[2] <= 0.05, m.Report);
         Assert.True(Enumerable.Range(0, samples.Count).Count(i => m.IrisCers[i] == 0) >= 6, m.Report);
     }

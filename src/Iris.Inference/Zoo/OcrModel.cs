@@ -127,30 +127,33 @@ public sealed class OcrModel : BuiltinModel
     }
 
     /// <summary>
-    /// DB post-processing (PaddleOCR <c>boxes_from_bitmap</c>, "quad" boxes, "fast" scores) and <c>filter_tag_det_res</c>:
-    /// each region's minimum-area rectangle (short side ≥ 3), its mean probability (≥ <see cref="BoxThreshold"/>), grown
-    /// by the unclip distance (short side ≥ 5), scaled to the image, rounded and clipped, ordered clockwise, kept when
-    /// both sides are longer than 3 px.
+    /// DB post-processing (PaddleOCR <c>boxes_from_bitmap</c>, "quad" boxes) and <c>filter_tag_det_res</c>: each
+    /// region's minimum-area rectangle (short side ≥ 3), its mean probability (≥ <see cref="BoxThreshold"/>), unclipped
+    /// (short side ≥ 5), scaled to the image, rounded and clipped, ordered clockwise, kept when both sides are longer
+    /// than 3 px. The score is PaddleOCR's "slow" one (<c>det_db_score_mode</c> slow, <c>box_score_slow</c>: the mean
+    /// over the region itself), which PaddleOCR's FAQ suggests when boxes are missed: the default "fast" score averages the
+    /// region's whole minimum-area rectangle, and on a line that bends (the photographed text-book page of the quality
+    /// set) that rectangle is half paper, the score falls under 0.6 and the line is dropped.
     /// </summary>
     internal static List<Quad> BoxesFromMap(ReadOnlySpan<float> map, int mapW, int mapH, int imageW, int imageH)
     {
         var quads = new List<Quad>();
         const int MinSize = 3;
         var scaled = new SKPoint[4];
-        foreach (var hull in TextBoxes.RegionHulls(map, mapW, mapH, PixelThreshold, MaxRegions))
+        foreach (var region in TextBoxes.RegionHulls(map, mapW, mapH, PixelThreshold, MaxRegions))
         {
-            var rect = TextBoxes.MinAreaRect(hull);
+            var rect = TextBoxes.MinAreaRect(region.Hull);
             if (rect.ShortSide < MinSize)
             {
                 continue;
             }
 
-            if (TextBoxes.MeanInside(map, mapW, mapH, TextBoxes.MiniBox(rect)) < BoxThreshold)
+            if (region.Mean < BoxThreshold)
             {
                 continue;
             }
 
-            var grown = rect.Grow(TextBoxes.UnclipDistance(rect, UnclipRatio));
+            var grown = TextBoxes.Unclip(rect, UnclipRatio);
             if (grown.ShortSide < MinSize + 2)
             {
                 continue;
@@ -159,9 +162,10 @@ public sealed class OcrModel : BuiltinModel
             var mini = TextBoxes.MiniBox(grown);
             for (var i = 0; i < 4; i++)
             {
+                // + 0f: a corner rounded up from just below 0 is −0, which would be served as "-0" in the polygon.
                 scaled[i] = new SKPoint(
-                    Math.Clamp(MathF.Round(mini[i].X / mapW * imageW), 0, imageW - 1),
-                    Math.Clamp(MathF.Round(mini[i].Y / mapH * imageH), 0, imageH - 1));
+                    Math.Clamp(MathF.Round(mini[i].X / mapW * imageW), 0, imageW - 1) + 0f,
+                    Math.Clamp(MathF.Round(mini[i].Y / mapH * imageH), 0, imageH - 1) + 0f);
             }
 
             var quad = TextBoxes.OrderClockwise(scaled);

@@ -24,13 +24,13 @@ internal readonly record struct Quad(SKPoint TopLeft, SKPoint TopRight, SKPoint 
     public float MidY => (TopLeft.Y + TopRight.Y + BottomRight.Y + BottomLeft.Y) / 4;
 }
 
+/// <summary>A text region of the detector's probability map: the convex hull of its pixels and their mean probability.</summary>
+internal readonly record struct TextRegion(SKPoint[] Hull, float Mean);
+
 /// <summary>A minimum-area rotated rectangle: centre, side lengths and the unit direction of its first side.</summary>
 internal readonly record struct RotatedRect(SKPoint Center, float Width, float Height, float CosA, float SinA)
 {
     public float ShortSide => Math.Min(Width, Height);
-
-    /// <summary>The rectangle grown by <paramref name="d"/> on every side (what a round-joined polygon offset's minimum-area box is).</summary>
-    public RotatedRect Grow(float d) => this with { Width = Width + (2 * d), Height = Height + (2 * d) };
 
     public SKPoint[] Corners()
     {
@@ -48,19 +48,22 @@ internal readonly record struct RotatedRect(SKPoint Center, float Width, float H
 /// <summary>
 /// The geometry of DB (differentiable binarization) post-processing, as PaddleOCR's <c>DBPostProcess</c> does it with
 /// OpenCV and pyclipper (ppocr/postprocess/db_postprocess.py): connected text regions of the thresholded probability
-/// map, their minimum-area rotated rectangles, the mean probability inside each ("fast" score), the unclip offset, and
+/// map with their mean probability (the "slow" score), their minimum-area rotated rectangles, the unclip offset, and
 /// the perspective crop of a line (tools/infer/utility.py <c>get_rotate_crop_image</c>). Iris' own implementation.
 /// </summary>
 internal static class TextBoxes
 {
     /// <summary>
     /// For each 8-connected region of <c>map &gt; threshold</c> (at most <paramref name="maxRegions"/>), the convex hull
-    /// of its pixel centres. Only each row's leftmost and rightmost pixels can be hull vertices, so only they are kept.
+    /// of its pixel centres and the mean probability over its pixels. Only each row's leftmost and rightmost pixels can
+    /// be hull vertices, so only they are kept.
     /// </summary>
-    public static List<SKPoint[]> RegionHulls(ReadOnlySpan<float> map, int width, int height, float threshold, int maxRegions)
+    public static List<TextRegion> RegionHulls(ReadOnlySpan<float> map, int width, int height, float threshold, int maxRegions)
     {
         var labels = new int[width * height];
         var stack = new Stack<int>();
+        var sums = new List<double>();
+        var sizes = new List<int>();
         var count = 0;
         for (var start = 0; start < labels.Length && count < maxRegions; start++)
         {
@@ -72,9 +75,13 @@ internal static class TextBoxes
             var label = ++count;
             labels[start] = label;
             stack.Push(start);
+            double sum = 0;
+            var size = 0;
             while (stack.Count > 0)
             {
                 var p = stack.Pop();
+                sum += map[p];
+                size++;
                 int x = p % width, y = p / width;
                 for (var dy = -1; dy <= 1; dy++)
                 {
@@ -101,6 +108,9 @@ internal static class TextBoxes
                     }
                 }
             }
+
+            sums.Add(sum);
+            sizes.Add(size);
         }
 
         // Row extremes per region, in one scan: x grows within a row, so the first pixel seen is the row's minimum.
@@ -150,7 +160,7 @@ internal static class TextBoxes
             }
         }
 
-        return points.Select(p => ConvexHull(p)).ToList();
+        return points.Select((p, l) => new TextRegion(ConvexHull(p), (float)(sums[l] / sizes[l]))).ToList();
     }
 
     /// <summary>Andrew's monotone chain; counter-clockwise in y-down pixel coordinates does not matter for the callers.</summary>
@@ -251,53 +261,19 @@ internal static class TextBoxes
         return new Quad(tl, tr, br, bl);
     }
 
-    /// <summary>Mean of <paramref name="map"/> over the pixels whose centres lie inside the quad (PaddleOCR's "fast" box score).</summary>
-    public static float MeanInside(ReadOnlySpan<float> map, int width, int height, Quad quad)
-    {
-        var x0 = Math.Clamp((int)MathF.Floor(quad.MinX), 0, width - 1);
-        var x1 = Math.Clamp((int)MathF.Ceiling(quad.MaxX), 0, width - 1);
-        var y0 = Math.Clamp((int)MathF.Floor(quad.MinY), 0, height - 1);
-        var y1 = Math.Clamp((int)MathF.Ceiling(quad.MaxY), 0, height - 1);
-        double sum = 0;
-        var n = 0;
-        for (var y = y0; y <= y1; y++)
-        {
-            for (var x = x0; x <= x1; x++)
-            {
-                if (Inside(quad, x, y))
-                {
-                    sum += map[(y * width) + x];
-                    n++;
-                }
-            }
-        }
-
-        return n == 0 ? 0f : (float)(sum / n);
-    }
-
-    /// <summary>Whether (x, y) lies inside or on the convex quad, whichever way its corners turn.</summary>
-    private static bool Inside(Quad q, float x, float y)
-    {
-        var p = new SKPoint(x, y);
-        bool anyPositive = false, anyNegative = false;
-        for (var i = 0; i < 4; i++)
-        {
-            var c = Cross(q[i], q[(i + 1) % 4], p);
-            anyPositive |= c > 1e-4f;
-            anyNegative |= c < -1e-4f;
-        }
-
-        return !(anyPositive && anyNegative);
-    }
-
     /// <summary>
-    /// The unclip distance of DB: the text kernel the network predicts is shrunk by <c>area · (1 − r²) / perimeter</c>
-    /// in training, so it is grown back by <c>area · ratio / perimeter</c> (ratio 1.5 in PP-OCR's inference).
+    /// DB's unclip (PaddleOCR <c>DBPostProcess.unclip</c>, then <c>get_mini_boxes</c>): the text kernel the network
+    /// predicts was shrunk by <c>area · (1 − r²) / perimeter</c> in training, so the box is offset outwards by
+    /// <c>area · ratio / perimeter</c> with round joins, and the offset polygon's minimum-area rectangle is the box grown
+    /// by that distance on every side (the arcs lie inside it). Upstream gets there through pyclipper on integer
+    /// coordinates, which moves the box by up to a pixel; Iris takes the exact rectangle (measured: emulating the
+    /// integer rounding changed no reading for the better on the quality set, and cost "NO PARKING" its space).
     /// </summary>
-    public static float UnclipDistance(RotatedRect rect, float ratio)
+    public static RotatedRect Unclip(RotatedRect rect, float ratio)
     {
         var perimeter = 2 * (rect.Width + rect.Height);
-        return perimeter <= 0 ? 0 : rect.Width * rect.Height * ratio / perimeter;
+        var d = perimeter <= 0 ? 0 : rect.Width * rect.Height * ratio / perimeter;
+        return rect with { Width = rect.Width + (2 * d), Height = rect.Height + (2 * d) };
     }
 
     /// <summary>PaddleOCR's <c>order_points_clockwise</c>: top-left has the smallest x + y, bottom-right the largest; of the other two, top-right has the smaller y − x.</summary>
