@@ -8,7 +8,12 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Iris.Core.Apps;
 using Iris.Inference.Indexing;
+using Rank = Clarifai.Api.Rank;
+using Iris.Inference.Predict;
 using Iris.Search.Index;
+using Iris.Search.Planning;
+using Iris.Storage.Inputs;
+using Iris.Storage.Searches;
 using Iris.Server.Hosting;
 using Iris.Storage.Vectors;
 using Iris.Testing;
@@ -169,7 +174,8 @@ internal static class EndToEnd
                 }
             }
 
-            var report = Report(vectors, calls, embedMs, searchMs, storedMs);
+            var phases = await PhasesAsync(server.Services, grpc, auth, ids, app, embedder, photos, calls);
+            var report = Report(vectors, calls, embedMs, searchMs, storedMs) + phases;
             Console.WriteLine(report);
             Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(root, "docs", "benchmarks.md"), "## Search end to end (issue 11)", report);
         }
@@ -179,6 +185,72 @@ internal static class EndToEnd
             await server.DisposeAsync();
             dataDir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Where a search's time goes: each phase the server runs, called in-process on the same components the RPC uses
+    /// (its DI services), one after another as the RPC runs them, <paramref name="calls"/> times each; beside the whole RPC
+    /// by stored input over gRPC and a GetInput over gRPC (the transport, authentication and access floor of any call).
+    /// </summary>
+    private static async Task<string> PhasesAsync(IServiceProvider services, V2.V2Client grpc, Metadata auth, UserAppIDSet ids, AppRef app, IImageModel embedder, byte[][] photos, int calls)
+    {
+        var workflows = services.GetRequiredService<IBaseWorkflows>();
+        var store = services.GetRequiredService<IInputIndexStore>();
+        var indexes = services.GetRequiredService<VectorIndexes>();
+        var searches = services.GetRequiredService<ISearchStore>();
+        var inputs = services.GetRequiredService<IInputStore>();
+        var predictor = services.GetRequiredService<ImagePredictor>();
+        var planner = services.GetRequiredService<SearchPlanner>();
+        var everything = new ConceptFilter(int.MaxValue, 0, null, []);
+        var timings = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+        var clock = new Stopwatch();
+        async Task<T> Time<T>(string phase, Func<Task<T>> run)
+        {
+            clock.Restart();
+            var result = await run();
+            var ms = clock.Elapsed.TotalMilliseconds;
+            if (!timings.TryGetValue(phase, out var list))
+            {
+                timings[phase] = list = [];
+            }
+
+            list.Add(ms);
+            return result;
+        }
+
+        for (var i = 0; i < calls + 20; i++)
+        {
+            var n = i % photos.Length;
+            var inputId = "photo" + n.ToString(CultureInfo.InvariantCulture);
+            await Time("base workflow lookup (IBaseWorkflows.ForAppAsync)", async () => await workflows.ForAppAsync(app, default));
+            var stored = await Time("stored input's embedding (FindEmbeddingAsync)", () => store.FindEmbeddingAsync(app, inputId, default));
+            await Time("embed the image in-process (ImagePredictor)", () => predictor.PredictAsync(embedder, app, [new ImageSource.Bytes(photos[n])], everything, default));
+            var index = await Time("index acquisition + catch-up (VectorIndexes.GetAsync)", () => indexes.GetAsync(app, embedder.Descriptor.VersionId, default));
+            var found = await Time("exact scan, top 10 (IVectorIndex.Search)", () => Task.FromResult(index.Search(stored!.Vector, 10, null)));
+            var hitIds = found.Select(h => h.Key).ToList();
+            await Time("visibility check (ISearchStore.VisibleAsync)", () => searches.VisibleAsync(app, hitIds, default));
+            await Time("hydration: inputs (ListInputsAsync)", () => inputs.ListInputsAsync(app, 1, hitIds.Count, null, hitIds, default));
+            await Time("hydration: input-level annotations", () => inputs.InputLevelAnnotationsAsync(app, hitIds, default));
+            await Time("planner, by stored input (SearchPlanner.RunAsync)", () => planner.RunAsync(app, new SearchQuery([new Iris.Search.Planning.Rank.SimilarTo(inputId, false)], [], [], 0), 10, false, default));
+            var request = new PostInputsSearchesRequest { UserAppId = ids, Pagination = new Pagination { Page = 1, PerPage = 10 } };
+            request.Searches.Add(new Clarifai.Api.Search { Query = new Query { Ranks = { new Rank { Annotation = new Annotation { InputId = inputId } } } } });
+            await Time("whole RPC by stored input (gRPC)", async () => await grpc.PostInputsSearchesAsync(request, auth));
+            await Time("GetInput (gRPC): transport + auth + access floor", async () => await grpc.GetInputAsync(new GetInputRequest { UserAppId = ids, InputId = inputId }, auth));
+        }
+
+        var text = new StringBuilder();
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Phases ({calls} runs each after 20 warm-up runs, in-process on the server's own components, in the order the RPC runs them; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end):");
+        text.AppendLine();
+        text.AppendLine("| phase | median (ms) | p90 (ms) |");
+        text.AppendLine("|---|---:|---:|");
+        foreach (var (phase, list) in timings)
+        {
+            var kept = list.Skip(20).ToList();
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {phase} | {Percentile(kept, 0.5):F3} | {Percentile(kept, 0.9):F3} |");
+        }
+
+        return text.ToString();
     }
 
     private static void Check(Clarifai.Api.Status.Status status)
