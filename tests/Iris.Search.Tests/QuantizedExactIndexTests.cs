@@ -15,6 +15,7 @@ public sealed class QuantizedExactIndexTests
     [Theory]
     [InlineData(5_000, 256)]
     [InlineData(4_000, 1280)]
+    [InlineData(9_000, 96)]
     public void Answers_equal_a_float_scan_sorted_by_cosine_then_key(int count, int dimensions)
     {
         var vectors = SeededVectors.Embeddings(count, dimensions, seed: 11);
