@@ -28,7 +28,8 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     /// candidate exactly instead of asking the index for its (approximate) top hits: the total is the exact number of
     /// matches (only_count), and the hits follow one total order (score, then newest input first), so a run with a larger
     /// limit starts with the hits of a smaller one (exact pages). Otherwise a single plain vector rank is answered by the
-    /// index, and reports the index size as its estimate when unfiltered.
+    /// index, its hits in one total order too (score, then input id: exact pages with the exact engine), and reports the
+    /// index size as its estimate when unfiltered.
     /// </summary>
     public async Task<SearchResult> RunAsync(AppRef app, SearchQuery query, int limit, bool exactTotal, CancellationToken cancellationToken)
     {
@@ -141,10 +142,17 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     /// <summary>Cosine in [-1, 1] as Clarifai's score: about 1 for the same image, about 0.5 for unrelated (orthogonal) ones.</summary>
     public static float Score(float cosine) => Math.Clamp((1 + cosine) / 2, 0f, 1f);
 
+    /// <summary>
+    /// One vector rank's first <paramref name="limit"/> hits from the index, in one total order: score descending, then
+    /// input id (ordinal). Pages are slices of that order, so page N + 1 continues page N with no duplicate and no gap: the
+    /// index is asked for one hit more than needed and again for more until the last hit it returned scores strictly
+    /// below the last hit kept (nothing it left out can tie with or beat a kept hit), it ran out, or the rest fall under
+    /// <paramref name="minValue"/>. Exact with the exact engine; with <c>hnsw</c> the order is the graph's answer.
+    /// </summary>
     private async Task<SearchResult> NearestAsync(AppRef app, IVectorIndex index, float[] q, List<Candidate>? candidates, float minValue, int limit, CancellationToken cancellationToken)
     {
         HashSet<string>? allowed = candidates is null ? null : [.. candidates.Select(c => c.InputId)];
-        var k = Math.Max(limit, 1);
+        var k = Math.Max(limit, 1) + 1;
         while (true)
         {
             var found = allowed is null ? index.Search(q, k, null) : index.SearchAmong(q, k, allowed);
@@ -156,8 +164,9 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
                 hits.RemoveAll(h => !visible.Contains(h.InputId));
             }
 
-            var exhausted = found.Count < k || hits.Count < found.Count && found.Count > 0 && Score(found[^1].Cosine) < minValue;
-            if (hits.Count >= limit || exhausted)
+            hits.Sort(InTotalOrder);
+            var exhausted = found.Count < k || Score(found[^1].Cosine) < minValue;
+            if (exhausted || (hits.Count >= limit && (limit == 0 || hits[limit - 1].Score > Score(found[^1].Cosine))))
             {
                 // An estimate, as Clarifai's: the indexed inputs the filter lets through (the index size without one).
                 var total = allowed is null ? Math.Max(index.Count, hits.Count) : hits.Count < limit ? hits.Count : allowed.Count(index.Contains);
@@ -166,6 +175,13 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
 
             k = k > int.MaxValue / 4 ? int.MaxValue : k * 4;
         }
+    }
+
+    /// <summary>Score descending, then input id: the order of a vector rank's hits, whatever page is asked for.</summary>
+    private static int InTotalOrder(ScoredHit a, ScoredHit b)
+    {
+        var byScore = b.Score.CompareTo(a.Score);
+        return byScore != 0 ? byScore : string.CompareOrdinal(a.InputId, b.InputId);
     }
 
     private async Task<float[]> EmbedAsync(AppRef app, Rank rank, IImageModel embedder, int dimensions, CancellationToken cancellationToken)

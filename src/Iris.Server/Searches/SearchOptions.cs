@@ -7,8 +7,9 @@ namespace Iris.Server.Searches;
 public sealed class SearchOptions
 {
     /// <summary>
-    /// The engine behind each (app, embedding model) index. Env <c>IRIS_SEARCH_INDEX</c>: <c>exact</c> (default; SIMD scan,
-    /// about 1 ms per 10,000 vectors of 1280-d per query, nothing to build) or <c>hnsw</c> (the graph; faster queries on
+    /// The engine behind each (app, embedding model) index. Env <c>IRIS_SEARCH_INDEX</c>: <c>exact</c> (default; exact answers from a
+    /// scan of int8 codes with the few possible hits re-scored by their float vectors, <see cref="QuantizedExactIndex"/>;
+    /// nothing to build) or <c>hnsw</c> (the graph; faster queries on
     /// large apps; snapshotted to the blob store so a restarted node restores it instead of rebuilding).
     /// </summary>
     public string Index { get; set; } = "exact";
@@ -59,7 +60,7 @@ public sealed class SearchOptions
     }
 
     /// <summary>A new, empty index of the configured engine.</summary>
-    public IVectorIndex NewIndex() => Index == "hnsw" ? new HnswIndex(Hnsw) : new ExactIndex();
+    public IVectorIndex NewIndex() => Index == "hnsw" ? new HnswIndex(Hnsw) : new QuantizedExactIndex();
 
     /// <summary>The index a snapshot holds (HNSW only; the exact index reloads from the store, which costs as much).</summary>
     public IVectorIndex? RestoreIndex(byte[] snapshot) => Index == "hnsw" ? HnswIndex.Restore(snapshot, Hnsw) : null;

@@ -64,7 +64,7 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
             // Pages are exact: every candidate is scored exactly (no approximate index top-k, whose set depends on how
             // many hits are asked for), so inputs come in one total order (score, then newest first) whatever the page,
             // and an input's annotations in theirs (creation time, then id). Page N + 1 continues page N: no duplicates,
-            // no gaps. The cost is a scan of the app's candidates per page (~1 ms per 10,000 vectors of 1280-d).
+            // no gaps. The cost is a scan of the app's candidates per page (one float dot product per candidate).
             var result = await planner.RunAsync(app, query, inputLimit, exactTotal: true, ct).ConfigureAwait(false);
             var ids = result.Hits.Select(h => h.InputId).ToList();
             var annotations = ids.Count == 0 ? [] : await inputs.ListAnnotationsAsync(app, new AnnotationQuery([], ids, [], []), 1, int.MaxValue, ct).ConfigureAwait(false);

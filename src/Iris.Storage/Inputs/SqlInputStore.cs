@@ -170,8 +170,11 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
 
         if (ids.Count > 0)
         {
+            // By id: the unique (user_id, app_id, id) index finds the few rows. "+deleting" keeps SQLite (no statistics)
+            // from choosing the (user_id, app_id, deleting, …) indexes instead, which read every input of the app (10,000
+            // inputs: 5.7 ms against 0.2 ms measured for a search's 10 hits).
             var (list, values) = Sql.InList("id", ids);
-            where += " AND id IN " + list;
+            where = where.Replace(" AND deleting = 0", " AND +deleting = 0", StringComparison.Ordinal) + " AND id IN " + list;
             parameters.AddRange(values);
         }
 

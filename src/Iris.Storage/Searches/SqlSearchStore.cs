@@ -43,7 +43,9 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
         foreach (var chunk in inputIds.Chunk(500))
         {
             var (list, values) = Sql.InList("i", chunk);
-            visible.UnionWith(await s.QueryAsync(r => r.GetString(0), $"SELECT id FROM inputs WHERE user_id = @u AND app_id = @a AND deleting = 0 AND id IN {list};",
+            // "+deleting": the unique (user_id, app_id, id) index, not one led by (user_id, app_id, deleting) that SQLite
+            // would otherwise pick and read every input of the app with.
+            visible.UnionWith(await s.QueryAsync(r => r.GetString(0), $"SELECT id FROM inputs WHERE user_id = @u AND app_id = @a AND +deleting = 0 AND id IN {list};",
                 [("@u", app.UserId), ("@a", app.AppId), .. values]).ConfigureAwait(false));
         }
 

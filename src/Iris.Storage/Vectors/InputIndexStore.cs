@@ -236,10 +236,29 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time, IBl
         }
     }
 
+    // SQLite: each app's version as last read, with the file's data version at that read (PRAGMA data_version moves on
+    // every commit of any other connection or process). While the file has not changed, the app's version has not either.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<AppRef, (long DataVersion, long Version)> _versions = new();
+
     public async Task<long> VersionAsync(AppRef app, CancellationToken cancellationToken)
     {
+        // Every search asks first (VectorIndexes' catch-up). On SQLite an unchanged file answers from memory (a few µs
+        // instead of a session and a query); PostgreSQL has no such signal for other nodes' writes and is always asked.
+        var dataVersion = database.Dialect == SqlDialect.Sqlite ? database.ChangeVersion("inference") : (long?)null;
+        if (dataVersion is { } seen && _versions.TryGetValue(app, out var cached) && cached.DataVersion == seen)
+        {
+            return cached.Version;
+        }
+
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return await s.ScalarAsync("SELECT version FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        var version = await s.ScalarAsync("SELECT version FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
+        if (dataVersion is { } read)
+        {
+            // Read before the query: a commit in between moves the data version, and the next call reads again.
+            _versions[app] = (read, version);
+        }
+
+        return version;
     }
 
     public async Task<VectorChanges> ChangesSinceAsync(AppRef app, long version, CancellationToken cancellationToken)

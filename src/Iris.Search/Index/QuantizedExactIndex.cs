@@ -1,0 +1,437 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Iris.Search.Index;
+
+/// <summary>
+/// Exact search that reads a quarter of the memory of a float scan: beside each (L2-normalised) float vector x it keeps
+/// int8 codes c with one scale a (x ≈ a·c, a = max|xᵢ| / 127) and the exact norm of what the codes miss, r = ‖x − a·c‖.
+/// A query q (unit length) is rounded to int16 codes t·q̂ (error e = q − t·q̂, norm computed per query). Then for every
+/// vector, by Cauchy–Schwarz, q·x lies within a·t·(q̂·c) ± (r + a·‖e‖·‖c‖): one integer dot product over the codes gives
+/// each vector a lower and an upper bound. The k-th largest lower bound τ is below the k-th best true score, so every
+/// vector of the true top k has an upper bound ≥ τ; only those few are re-scored with their float vectors. The answer is
+/// the float scan's, exactly (same dot products on the same floats), in one total order: cosine, then key (ordinal).
+/// Memory: 4·d + d + 12 bytes per vector (6.4 KB at 1,280-d) plus the key map. Small indexes (under
+/// <see cref="CodesFrom"/> vectors) and large k are scored with the floats directly.
+/// </summary>
+public sealed class QuantizedExactIndex : IVectorIndex
+{
+    /// <summary>Below this many stored vectors, a float scan costs about as little as the codes pass and is used instead.</summary>
+    public const int CodesFrom = 2048;
+
+    // Covers float rounding of the float dot product (at most ~d·2⁻²⁴ of Σ|qᵢxᵢ| ≤ 1) and of the stored bounds, on each side.
+    private const float Slack = 2e-4f;
+
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
+    private readonly Stack<int> _free = new();
+    private float[] _vectors = [];
+    private sbyte[] _codes = [];
+    private float[] _scales = [];
+    private float[] _residuals = [];
+    private float[] _codeNorms = [];
+    private string?[] _keys = [];
+    private int _used;
+    private int _dimensions;
+
+    public int Dimensions => _dimensions;
+
+    public int Count
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _slots.Count;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    public void Upsert(string key, ReadOnlySpan<float> vector)
+    {
+        IndexDimensions.RequireNonEmpty(vector);
+        _lock.EnterWriteLock();
+        try
+        {
+            IndexDimensions.Adopt(ref _dimensions, vector);
+            var d = _dimensions;
+            if (!_slots.TryGetValue(key, out var slot))
+            {
+                slot = _free.Count > 0 ? _free.Pop() : _used++;
+                if (slot >= _keys.Length)
+                {
+                    var capacity = Math.Max(64, _keys.Length * 2);
+                    Array.Resize(ref _keys, capacity);
+                    Array.Resize(ref _vectors, capacity * d);
+                    Array.Resize(ref _codes, capacity * d);
+                    Array.Resize(ref _scales, capacity);
+                    Array.Resize(ref _residuals, capacity);
+                    Array.Resize(ref _codeNorms, capacity);
+                }
+
+                _slots[key] = slot;
+                _keys[slot] = key;
+            }
+
+            var target = _vectors.AsSpan(slot * d, d);
+            ExactIndex.Normalize(vector, target);
+            (_scales[slot], _residuals[slot], _codeNorms[slot]) = Encode(target, _codes.AsSpan(slot * d, d));
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>The int8 codes of <paramref name="x"/>, their scale, the exact norm of the rounding error and the codes' norm.</summary>
+    private static (float Scale, float Residual, float CodeNorm) Encode(ReadOnlySpan<float> x, Span<sbyte> codes)
+    {
+        var max = MathF.Abs(TensorPrimitives.MaxMagnitude(x));
+        if (max == 0 || !float.IsFinite(max))
+        {
+            codes.Clear();
+            return (0, max == 0 ? 0 : float.PositiveInfinity, 0);
+        }
+
+        var scale = max / 127f;
+        double residual = 0, norm = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            var c = (int)Math.Clamp(MathF.Round(x[i] / scale), -127, 127);
+            codes[i] = (sbyte)c;
+            var miss = x[i] - ((double)scale * c);
+            residual += miss * miss;
+            norm += (double)c * c;
+        }
+
+        return (scale, (float)Math.Sqrt(residual) * 1.0001f, (float)Math.Sqrt(norm) * 1.0001f);
+    }
+
+    public bool Remove(string key)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            if (!_slots.Remove(key, out var slot))
+            {
+                return false;
+            }
+
+            _keys[slot] = null;
+            _free.Push(slot);
+            return true;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public bool Contains(string key)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return _slots.ContainsKey(key);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    public void Clear()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            _slots.Clear();
+            _free.Clear();
+            (_keys, _vectors, _codes, _scales, _residuals, _codeNorms) = ([], [], [], [], [], []);
+            _used = 0;
+            _dimensions = 0;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
+    {
+        if (k <= 0)
+        {
+            return [];
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            if (_slots.Count == 0)
+            {
+                return [];
+            }
+
+            CheckLength(query);
+            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+            ExactIndex.Normalize(query, q);
+            return _used < CodesFrom || (long)k * 8 >= _slots.Count ? FloatScan(q, k, filter) : CodesScan(q, k, filter);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        if (k <= 0)
+        {
+            return [];
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            if (_slots.Count == 0)
+            {
+                return [];
+            }
+
+            CheckLength(query);
+            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+            ExactIndex.Normalize(query, q);
+            if ((long)allowed.Count * 4 >= _slots.Count)
+            {
+                return _used < CodesFrom || (long)k * 8 >= allowed.Count ? FloatScan(q, k, allowed.Contains) : CodesScan(q, k, allowed.Contains);
+            }
+
+            // A small allowed set: only its vectors are scored, one key lookup each.
+            var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, allowed.Count) + 1, Worse.Instance);
+            var d = _dimensions;
+            foreach (var key in allowed)
+            {
+                if (_slots.TryGetValue(key, out var slot))
+                {
+                    Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
+                }
+            }
+
+            return Drain(heap);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    private Neighbor[] FloatScan(ReadOnlySpan<float> q, int k, Func<string, bool>? filter)
+    {
+        var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, _slots.Count) + 1, Worse.Instance);
+        var d = _dimensions;
+        for (var slot = 0; slot < _used; slot++)
+        {
+            var key = _keys[slot];
+            if (key is not null && (filter is null || filter(key)))
+            {
+                Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
+            }
+        }
+
+        return Drain(heap);
+    }
+
+    private Neighbor[] CodesScan(ReadOnlySpan<float> q, int k, Func<string, bool>? filter)
+    {
+        var d = _dimensions;
+        // The query as int16 codes, small enough that d products of 127·|q̂ᵢ| add up in an int.
+        var limit = Math.Min(short.MaxValue, int.MaxValue / (127 * d));
+        var top = MathF.Abs(TensorPrimitives.MaxMagnitude(q));
+        if (top == 0)
+        {
+            return FloatScan(q, k, filter);
+        }
+
+        var t = top / limit;
+        var qq = ArrayPool<short>.Shared.Rent(d);
+        var upper = ArrayPool<float>.Shared.Rent(_used);
+        try
+        {
+            double miss = 0;
+            for (var i = 0; i < d; i++)
+            {
+                var v = (int)Math.Clamp(MathF.Round(q[i] / t), -limit, limit);
+                qq[i] = (short)v;
+                var e = q[i] - ((double)t * v);
+                miss += e * e;
+            }
+
+            var queryMiss = (float)Math.Sqrt(miss) * 1.0001f;
+            var codes = new ReadOnlySpan<short>(qq, 0, d);
+
+            // Pass 1: bounds from the codes; τ = the k-th largest lower bound.
+            var lows = new PriorityQueue<int, float>(Math.Min(k, _slots.Count) + 1);
+            for (var slot = 0; slot < _used; slot++)
+            {
+                var key = _keys[slot];
+                if (key is null || (filter is not null && !filter(key)))
+                {
+                    upper[slot] = float.NegativeInfinity;
+                    continue;
+                }
+
+                var a = _scales[slot];
+                var approx = (double)a * t * Dot(_codes.AsSpan(slot * d, d), codes);
+                var bound = _residuals[slot] + (a * queryMiss * _codeNorms[slot]) + Slack;
+                upper[slot] = (float)(approx + bound) + Slack;
+                var low = (float)(approx - bound) - Slack;
+                if (lows.Count < k)
+                {
+                    lows.Enqueue(slot, low);
+                }
+                else if (lows.TryPeek(out _, out var worst) && low > worst)
+                {
+                    lows.DequeueEnqueue(slot, low);
+                }
+            }
+
+            var tau = float.NegativeInfinity;
+            if (lows.Count == k && lows.TryPeek(out _, out var kth))
+            {
+                tau = kth;
+            }
+
+            // Pass 2: only vectors that can still be in the top k are scored with their floats.
+            var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, _slots.Count) + 1, Worse.Instance);
+            for (var slot = 0; slot < _used; slot++)
+            {
+                if (upper[slot] >= tau && _keys[slot] is not null)
+                {
+                    Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
+                }
+            }
+
+            return Drain(heap);
+        }
+        finally
+        {
+            ArrayPool<short>.Shared.Return(qq);
+            ArrayPool<float>.Shared.Return(upper);
+        }
+    }
+
+    /// <summary>Σ codes[i]·query[i] exactly: int8 codes widened to int16, multiplied and added in pairs (AVX2 when present).</summary>
+    private static int Dot(ReadOnlySpan<sbyte> codes, ReadOnlySpan<short> query)
+    {
+        var n = codes.Length;
+        var i = 0;
+        var sum = 0;
+        ref var rc = ref MemoryMarshal.GetReference(codes);
+        ref var rq = ref MemoryMarshal.GetReference(query);
+        if (Avx2.IsSupported && n >= 16)
+        {
+            var acc0 = Vector256<int>.Zero;
+            var acc1 = Vector256<int>.Zero;
+            for (; i <= n - 32; i += 32)
+            {
+                var c0 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref rc, (nuint)i));
+                var c1 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref rc, (nuint)(i + 16)));
+                acc0 = Avx2.Add(acc0, Avx2.MultiplyAddAdjacent(c0, Vector256.LoadUnsafe(ref rq, (nuint)i)));
+                acc1 = Avx2.Add(acc1, Avx2.MultiplyAddAdjacent(c1, Vector256.LoadUnsafe(ref rq, (nuint)(i + 16))));
+            }
+
+            for (; i <= n - 16; i += 16)
+            {
+                var c0 = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref rc, (nuint)i));
+                acc0 = Avx2.Add(acc0, Avx2.MultiplyAddAdjacent(c0, Vector256.LoadUnsafe(ref rq, (nuint)i)));
+            }
+
+            sum = Vector256.Sum(Avx2.Add(acc0, acc1));
+        }
+
+        for (; i < n; i++)
+        {
+            sum += Unsafe.Add(ref rc, i) * Unsafe.Add(ref rq, i);
+        }
+
+        return sum;
+    }
+
+    /// <summary>Keeps <paramref name="slot"/> among the <paramref name="k"/> best (the heap's root is the worst kept).</summary>
+    private void Offer(PriorityQueue<int, (float, string)> heap, int k, int slot, float cosine)
+    {
+        var entry = (cosine, _keys[slot]!);
+        if (heap.Count < k)
+        {
+            heap.Enqueue(slot, entry);
+        }
+        else if (heap.TryPeek(out _, out var worst) && Worse.Instance.Compare(worst, entry) < 0)
+        {
+            heap.DequeueEnqueue(slot, entry);
+        }
+    }
+
+    private Neighbor[] Drain(PriorityQueue<int, (float, string)> heap)
+    {
+        var result = new Neighbor[heap.Count];
+        for (var i = result.Length - 1; i >= 0; i--)
+        {
+            heap.TryDequeue(out var slot, out var entry);
+            result[i] = new Neighbor(_keys[slot]!, entry.Item1);
+        }
+
+        return result;
+    }
+
+    public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (!_slots.TryGetValue(key, out var slot))
+            {
+                cosine = 0;
+                return false;
+            }
+
+            CheckLength(query);
+            var norm = TensorPrimitives.Norm(query);
+            cosine = norm == 0 ? 0 : TensorPrimitives.Dot(_vectors.AsSpan(slot * _dimensions, _dimensions), query) / norm;
+            return true;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    private void CheckLength(ReadOnlySpan<float> query)
+    {
+        if (query.Length != _dimensions)
+        {
+            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
+        }
+    }
+
+    /// <summary>The answer's total order, worst first: lower cosine, then (equal cosines) the larger key.</summary>
+    private sealed class Worse : IComparer<(float Cosine, string Key)>
+    {
+        public static readonly Worse Instance = new();
+
+        public int Compare((float Cosine, string Key) x, (float Cosine, string Key) y)
+        {
+            var byCosine = x.Cosine.CompareTo(y.Cosine);
+            return byCosine != 0 ? byCosine : string.CompareOrdinal(y.Key, x.Key);
+        }
+    }
+}
