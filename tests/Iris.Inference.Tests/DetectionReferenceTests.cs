@@ -64,9 +64,9 @@ public sealed class DetectionReferenceTests(EngineFixture fixture, ITestOutputHe
         output.WriteLine(report.ToString());
 
         // The goals: identical top-1 and box IoU ≥ 0.95 with the reference. Measured when written: 6/6,
-        // 102/107 boxes matched, mean IoU 0.962, largest score difference 0.085 (metro-north, read at its own size,
-        // is identical; the larger photos differ by the resampling: Iris decodes at a reduced JPEG scale and filters
-        // with a triangle, the reference resizes the full image with sharp's cubic).
+        // 104/107 boxes matched, mean IoU 0.969, largest score difference 0.087 (metro-north, read at its own size,
+        // is identical; the larger photos differ by the resampling: Iris decodes at a reduced JPEG scale, the
+        // reference resizes the full image; both with a cubic kernel — Iris's triangle filter matched 102/107, IoU 0.962).
         Assert.True(agree == Photos.Length, report.ToString());
         Assert.True(total >= 100, report.ToString());
         Assert.True(matched >= total * 0.93, report.ToString());

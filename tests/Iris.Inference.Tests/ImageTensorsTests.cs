@@ -166,6 +166,36 @@ public sealed class MaskTests
     }
 
     [Fact]
+    public void A_wide_mask_is_the_bilinear_stretch_of_the_map_in_every_pixel()
+    {
+        // 3 × 3 map (values outside 0..1 clamped) to 101 × 37: wide enough for the vectorized rows and their scalar tail.
+        float[] map = [0f, 0.5f, 1.2f, 1f, -0.3f, 0.25f, 0.75f, 0.1f, 0.9f];
+        var region = Iris.Inference.Zoo.Masks.Region(map, 3, 3, 101, 37, _ => new Clarifai.Api.Concept())!;
+        using var png = SKBitmap.Decode(region.RegionInfo.Mask.Image.Base64.ToByteArray());
+        Assert.Equal((101, 37, SKColorType.Gray8), (png.Width, png.Height, png.ColorType));
+        static double Coordinate(int i, int from, int to) => Math.Clamp(((i + 0.5) * from / to) - 0.5, 0, from - 1);
+        double At(int x, int y) => Math.Clamp(map[(y * 3) + x], 0, 1);
+        var worst = 0.0;
+        for (var y = 0; y < 37; y++)
+        {
+            for (var x = 0; x < 101; x++)
+            {
+                var sx = Coordinate(x, 3, 101);
+                var sy = Coordinate(y, 3, 37);
+                int x0 = Math.Min((int)sx, 1), y0 = Math.Min((int)sy, 1);
+                double fx = sx - x0, fy = sy - y0;
+                var top = At(x0, y0) + ((At(x0 + 1, y0) - At(x0, y0)) * fx);
+                var bottom = At(x0, y0 + 1) + ((At(x0 + 1, y0 + 1) - At(x0, y0 + 1)) * fx);
+                var expected = (top + ((bottom - top) * fy)) * 255;
+                worst = Math.Max(worst, Math.Abs(png.GetPixel(x, y).Red - expected));
+            }
+        }
+
+        // Rounded to the nearest byte (float arithmetic: at most a hair over half a level).
+        Assert.True(worst <= 0.51, $"largest difference {worst}");
+    }
+
+    [Fact]
     public void An_empty_map_gives_no_region()
     {
         Assert.Null(Iris.Inference.Zoo.Masks.Region(new float[16], 4, 4, 10, 10, _ => new Clarifai.Api.Concept()));

@@ -37,7 +37,7 @@ public sealed class GeneralDetectionModel : BuiltinModel
     /// <summary>Boxes scoring below this are not reported (the Human library's default is 0.2).</summary>
     public const float MinScore = 0.2f;
 
-    internal static readonly PixelFormat Input = new(512, 512, 3, Nchw: false, Scale: 255f, Offset: 0f);
+    internal static readonly PixelFormat Input = new(512, 512, 3, Nchw: false, Scale: 255f, Offset: 0f, Filter: ResampleFilter.CatmullRom);
 
     public static readonly IReadOnlyList<ConceptDef> Classes = CocoLabels.Names.Select(n => ConceptIds.Def(n)).ToArray();
 
