@@ -96,7 +96,7 @@ internal static class Masks
             var bytes = output.GetBuffer();
             BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(idat), dataLength);
             Span<byte> crc = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32.Of(bytes.AsSpan(idat + 4, dataLength + 4)));
+            BinaryPrimitives.WriteUInt32BigEndian(crc, System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(idat + 4, dataLength + 4)));
             output.Write(crc);
             Chunk(output, "IEND"u8, []);
             return output.ToArray();
@@ -116,7 +116,7 @@ internal static class Masks
         var start = (int)output.Position;
         output.Write(type);
         output.Write(data);
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32.Of(output.GetBuffer().AsSpan(start, type.Length + data.Length)));
+        BinaryPrimitives.WriteUInt32BigEndian(word, System.IO.Hashing.Crc32.HashToUInt32(output.GetBuffer().AsSpan(start, type.Length + data.Length)));
         output.Write(word);
     }
 
@@ -214,63 +214,6 @@ internal static class Masks
         for (; x < current.Length; x++)
         {
             filtered[x] = (byte)(current[x] - previous[x]);
-        }
-    }
-
-    /// <summary>The CRC-32 of PNG chunks (ISO 3309, reflected polynomial 0xEDB88320), eight bytes per step (slicing-by-8).</summary>
-    private static class Crc32
-    {
-        private static readonly uint[] Table = Build();
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static uint Of(ReadOnlySpan<byte> bytes)
-        {
-            var crc = 0xFFFFFFFFu;
-            var t = Table.AsSpan();
-            var i = 0;
-            for (; i + 8 <= bytes.Length; i += 8)
-            {
-                var low = BinaryPrimitives.ReadUInt32LittleEndian(bytes[i..]) ^ crc;
-                var high = BinaryPrimitives.ReadUInt32LittleEndian(bytes[(i + 4)..]);
-                crc = t[(7 * 256) + (int)(low & 0xFF)] ^ t[(6 * 256) + (int)((low >> 8) & 0xFF)]
-                    ^ t[(5 * 256) + (int)((low >> 16) & 0xFF)] ^ t[(4 * 256) + (int)(low >> 24)]
-                    ^ t[(3 * 256) + (int)(high & 0xFF)] ^ t[(2 * 256) + (int)((high >> 8) & 0xFF)]
-                    ^ t[256 + (int)((high >> 16) & 0xFF)] ^ t[(int)(high >> 24)];
-            }
-
-            for (; i < bytes.Length; i++)
-            {
-                crc = t[(int)((crc ^ bytes[i]) & 0xFF)] ^ (crc >> 8);
-            }
-
-            return crc ^ 0xFFFFFFFFu;
-        }
-
-        /// <summary>Table k holds the CRC of a byte followed by k zero bytes.</summary>
-        private static uint[] Build()
-        {
-            var table = new uint[8 * 256];
-            for (var n = 0u; n < 256; n++)
-            {
-                var c = n;
-                for (var k = 0; k < 8; k++)
-                {
-                    c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                }
-
-                table[n] = c;
-            }
-
-            for (var n = 0; n < 256; n++)
-            {
-                for (var k = 1; k < 8; k++)
-                {
-                    var previous = table[((k - 1) * 256) + n];
-                    table[(k * 256) + n] = table[(int)(previous & 0xFF)] ^ (previous >> 8);
-                }
-            }
-
-            return table;
         }
     }
 }
