@@ -12,7 +12,9 @@ using Iris.Testing;
 // 1 % and the exact/walk cross-over, and what the first query after a restart costs.
 // Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc]
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- e2e …   (visual search end to end over gRPC)
+//        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
 if (args is ["e2e", ..]) { await Iris.Bench.Search.EndToEnd.RunAsync(FindRoot(), args[1..]); return; }
+if (args is ["lab", ..]) { Iris.Bench.Search.Lab.Run(args[1..]); return; }
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
 var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1280;
 var queryCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 500;
