@@ -51,6 +51,29 @@ internal static class Lab
 
         var truth = queries.Select(q => exact.Search(q, K, null).Select(n => n.Key).ToHashSet()).ToArray();
         Console.WriteLine($"{count} × {dim}; load {Load()}");
+        if (args.Contains("--kernel"))
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                foreach (var ef in new[] { 16, 24, 32, 64 })
+                {
+                    hnsw.EfSearch = ef;
+                    foreach (var (tp, noPrefetch) in new[] { (true, true), (true, false), (false, true), (false, false) })
+                    {
+                        HnswIndex.LabSwitches(tp, noPrefetch);
+                        Measure($"{(tp ? "TensorPrimitives" : "FMA x4")} {(noPrefetch ? "no prefetch" : "prefetch")} ef {ef}", queries, truth, q => hnsw.Search(q, K, null));
+                    }
+
+                    HnswIndex.LabSwitches(false, false);
+                    hnsw.UseInt8 = true;
+                    Measure($"int8 ef {ef}", queries, truth, q => hnsw.Search(q, K, null));
+                    hnsw.UseInt8 = false;
+                }
+            }
+
+            return;
+        }
+
         foreach (var share in new[] { 0.1, 0.2, 0.02 })
         {
             var modulo = (uint)Math.Round(1 / share);
@@ -67,11 +90,7 @@ internal static class Lab
                         var name = int8 ? "int8" : "float";
                         Measure($"unfiltered {name} ef {ef}", queries, truth, q => hnsw.Search(q, K, null));
                         (hnsw.ExactBelowSelectivity, hnsw.ScanWhenCheaper, hnsw.TwoHopBelowSelectivity) = (0, false, 1);
-                        foreach (var target in new[] { 8, 16, 32, 1000 })
-                        {
-                            hnsw.TwoHopTarget = target;
-                            Measure($"{share:P0} two-hop {target} {name} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, allowed));
-                        }
+                        Measure($"{share:P0} two-hop {name} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, allowed));
 
                         hnsw.TwoHopBelowSelectivity = 0;
                         Measure($"{share:P0} walk-all {name} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, allowed));

@@ -88,6 +88,16 @@ public sealed class HnswIndex : IVectorIndex
     [ThreadStatic]
     private static long t_scored;
 
+    // Lab switches (bench/Iris.Bench.Search/Lab.cs compares the variants in one run): the walk's float kernel, and
+    // whether the unfiltered walk gathers a node's unvisited neighbours and prefetches their vectors before scoring.
+    [ThreadStatic]
+    private static bool t_tensorPrimitives;
+
+    [ThreadStatic]
+    private static bool t_noPrefetch;
+
+    internal static void LabSwitches(bool tensorPrimitives, bool noPrefetch) => (t_tensorPrimitives, t_noPrefetch) = (tensorPrimitives, noPrefetch);
+
     /// <summary>Float distance computations this thread has made in graph walks (a measure for the benchmark).</summary>
     internal static long ScoredOnThisThread => t_scored;
 
@@ -737,6 +747,7 @@ public sealed class HnswIndex : IVectorIndex
         var stamp = s.NextStamp();
         var candidates = s.Candidates; // min-heap of −similarity: the most similar first
         var results = s.Results;       // min-heap of similarity: the one to beat at the root
+        var gathered = s.Gathered(_max0 + 1);
         candidates.Clear();
         results.Clear();
         visited[entry] = stamp;
@@ -757,15 +768,27 @@ public sealed class HnswIndex : IVectorIndex
             var current = candidates.Pop();
             var links = Links(current, level);
             var count = links[0];
+
+            // The unvisited neighbours first, their vectors' heads prefetched together (their loads overlap instead of
+            // each stalling its score), then scored.
+            var fresh = 0;
             for (var i = 1; i <= count; i++)
             {
                 var n = links[i];
-                if (visited[n] == stamp)
+                if (visited[n] != stamp)
                 {
-                    continue;
+                    visited[n] = stamp;
+                    gathered[fresh++] = n;
+                    if (!t_noPrefetch)
+                    {
+                        scorer.Prefetch(n);
+                    }
                 }
+            }
 
-                visited[n] = stamp;
+            for (var i = 0; i < fresh; i++)
+            {
+                var n = gathered[i];
                 var sim = scorer.Score(n);
                 var full = results.Count >= ef;
                 if (full && sim <= results.TopScore)
@@ -1249,7 +1272,9 @@ public sealed class HnswIndex : IVectorIndex
         public float Score(int id)
         {
             t_scored++;
-            return TensorPrimitives.Dot(new ReadOnlySpan<float>(vectors, id * dimensions, dimensions), new ReadOnlySpan<float>(query, 0, dimensions));
+            return t_tensorPrimitives
+                ? TensorPrimitives.Dot(new ReadOnlySpan<float>(vectors, id * dimensions, dimensions), new ReadOnlySpan<float>(query, 0, dimensions))
+                : FloatDot.Dot(ref vectors[id * dimensions], ref MemoryMarshal.GetArrayDataReference(query), dimensions);
         }
 
         public void Prefetch(int id)
