@@ -65,7 +65,14 @@ public sealed class HnswIndex : IVectorIndex
     private readonly int _stride0;
     private readonly int _strideUp;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
-    private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
+    private Dictionary<string, int> _ids = new(StringComparer.Ordinal);
+
+    // While a compaction builds its graph off the lock: the keys inserted or deleted since it copied the graph, replayed
+    // into the new graph before the swap. Guarded by the write lock (writers add) and the compactor's own lock.
+    private HashSet<string>? _dirty;
+    private readonly Lock _dirtyLock = new();
+    private Task? _compaction;
+    private int _generation;
     private Random _random;
     private float[] _vectors = [];
     private byte[] _codes = [];
@@ -167,6 +174,7 @@ public sealed class HnswIndex : IVectorIndex
         try
         {
             IndexDimensions.Adopt(ref _dimensions, vector);
+            MarkDirty(key);
             if (_ids.Remove(key, out var old))
             {
                 _deleted[old] = true;
@@ -192,6 +200,7 @@ public sealed class HnswIndex : IVectorIndex
                 return false;
             }
 
+            MarkDirty(key);
             _deleted[id] = true;
             _tombstones++;
             CompactIfNeeded();
@@ -221,6 +230,7 @@ public sealed class HnswIndex : IVectorIndex
         _lock.EnterWriteLock();
         try
         {
+            _generation++; // a compaction under way is dropped at its swap
             _ids.Clear();
             (_vectors, _codes, _keys, _deleted, _levels, _links0, _upper) = ([], [], [], [], [], [], []);
             (_lo, _step) = (null, null);
@@ -1052,31 +1062,217 @@ public sealed class HnswIndex : IVectorIndex
 
     // ---- tombstones ----
 
-    private void CompactIfNeeded()
+    /// <summary>Graphs below this many nodes compact under the write lock at once (a few milliseconds); larger ones off it.</summary>
+    internal const int CompactOffLockFrom = 4096;
+
+    // Under the write lock.
+    private void MarkDirty(string key)
     {
-        if (_tombstones >= 64 && _tombstones > _options.CompactAbove * _count)
+        if (_dirty is not null)
         {
-            CompactLocked();
+            lock (_dirtyLock)
+            {
+                _dirty.Add(key);
+            }
         }
     }
 
+    // Under the write lock.
+    private void CompactIfNeeded()
+    {
+        if (_tombstones < 64 || _tombstones <= _options.CompactAbove * _count || _compaction is { IsCompleted: false })
+        {
+            return;
+        }
+
+        if (!OffLock)
+        {
+            CompactLocked();
+            return;
+        }
+
+        _compaction = Task.Run(CompactOffLock);
+    }
+
+    // Whether a compaction should build its graph off the lock: large enough to matter, with the int8 ranges (if any)
+    // fitted, so the vectors and codes below the current count never change while it reads them.
+    private bool OffLock => _count >= CompactOffLockFrom && (!_options.Int8 || _lo is not null);
+
+    /// <summary>The compaction the index started on its own, if one is under way (tests wait for it).</summary>
+    internal Task CompactionDone => _compaction ?? Task.CompletedTask;
+
     /// <summary>
-    /// Reclaims every deleted node now (it also happens on its own above <see cref="HnswOptions.CompactAbove"/>):
-    /// each live node that linked to a deleted one is re-linked, on every layer, to the diverse best of its live links
-    /// and its deleted neighbours' live links (the heuristic of the build); then the live nodes are renumbered densely
-    /// and the deleted nodes' vectors, codes and links are dropped. Takes the write lock; cost about one build step per
-    /// affected node, so roughly the share deleted times the build time.
+    /// Reclaims every deleted node now (it also happens on its own, in the background, above
+    /// <see cref="HnswOptions.CompactAbove"/>): each live node that linked to a deleted one is re-linked, on every layer,
+    /// to the diverse best of its live links and its deleted neighbours' live links (the heuristic of the build); then the
+    /// live nodes are renumbered densely and the deleted nodes' vectors, codes and links are dropped. Cost about one build
+    /// step per affected node, so roughly the share deleted times the build time. On a large graph the new graph is built
+    /// from a copy while searches, inserts and deletes go on; the inserts and deletes that arrive meanwhile are replayed
+    /// into it, and only the last few of them and the swap happen under the write lock.
     /// </summary>
     public void Compact()
     {
+        _compaction?.Wait();
         _lock.EnterWriteLock();
         try
         {
-            CompactLocked();
+            if (!OffLock)
+            {
+                CompactLocked();
+                return;
+            }
         }
         finally
         {
             _lock.ExitWriteLock();
+        }
+
+        CompactOffLock();
+    }
+
+    private void CompactOffLock()
+    {
+        // 1. A private copy of the graph, taken under the read lock (searches go on; writers wait for the copy only).
+        HnswIndex copy;
+        int generation;
+        _lock.EnterReadLock();
+        try
+        {
+            if (_tombstones == 0 || _dirty is not null)
+            {
+                return;
+            }
+
+            generation = _generation;
+            copy = CopyForCompaction();
+            lock (_dirtyLock)
+            {
+                _dirty = new HashSet<string>(StringComparer.Ordinal);
+            }
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+
+        try
+        {
+            // 2. The compacted graph, built without any lock; then the writes that arrived meanwhile, in rounds, until
+            // few are left.
+            copy.CompactLocked();
+            var buffer = new float[_dimensions];
+            for (var round = 0; round < 8; round++)
+            {
+                string[] keys;
+                lock (_dirtyLock)
+                {
+                    if (_dirty!.Count <= 16)
+                    {
+                        break;
+                    }
+
+                    keys = [.. _dirty];
+                    _dirty.Clear();
+                }
+
+                foreach (var key in keys)
+                {
+                    bool present;
+                    _lock.EnterReadLock();
+                    try
+                    {
+                        present = _ids.TryGetValue(key, out var id);
+                        if (present)
+                        {
+                            Vector(id).CopyTo(buffer);
+                        }
+                    }
+                    finally
+                    {
+                        _lock.ExitReadLock();
+                    }
+
+                    copy.Replay(key, present ? buffer : null);
+                }
+            }
+
+            // 3. The last writes and the swap, under the write lock.
+            _lock.EnterWriteLock();
+            try
+            {
+                if (generation != _generation)
+                {
+                    return;
+                }
+
+                lock (_dirtyLock)
+                {
+                    foreach (var key in _dirty!)
+                    {
+                        copy.Replay(key, _ids.TryGetValue(key, out var id) ? Vector(id) : null);
+                    }
+                }
+
+                (_vectors, _codes, _lo, _step, _keys, _deleted, _levels, _links0, _upper, _ids) =
+                    (copy._vectors, copy._codes, copy._lo, copy._step, copy._keys, copy._deleted, copy._levels, copy._links0, copy._upper, copy._ids);
+                (_count, _tombstones, _entry, _maxLevel) = (copy._count, copy._tombstones, copy._entry, copy._maxLevel);
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+        finally
+        {
+            lock (_dirtyLock)
+            {
+                _dirty = null;
+            }
+        }
+    }
+
+    // Under the read lock: a graph sharing this one's vectors, codes, keys and levels (never rewritten below the count)
+    // with its own copy of the links and tombstones, which writers change in place.
+    private HnswIndex CopyForCompaction()
+    {
+        var copy = new HnswIndex(_options)
+        {
+            _dimensions = _dimensions,
+            _count = _count,
+            _tombstones = _tombstones,
+            _entry = _entry,
+            _maxLevel = _maxLevel,
+            _vectors = _vectors,
+            _codes = _codes,
+            _lo = _lo,
+            _step = _step,
+            _keys = _keys,
+            _levels = _levels,
+            _deleted = _deleted[.._count],
+            _links0 = _links0[..(_count * _stride0)],
+            _upper = new int[]?[_count],
+            _random = new Random(_options.Seed + _count),
+        };
+        for (var id = 0; id < _count; id++)
+        {
+            copy._upper[id] = _upper[id] is { } up ? up[..] : null;
+        }
+
+        return copy;
+    }
+
+    // Brings one key of a compaction's private graph up to date: its vector as the live graph holds it now, or gone.
+    private void Replay(string key, ReadOnlySpan<float> vector)
+    {
+        if (_ids.Remove(key, out var old))
+        {
+            _deleted[old] = true;
+            _tombstones++;
+        }
+
+        if (!vector.IsEmpty)
+        {
+            Insert(key, vector);
         }
     }
 
