@@ -51,6 +51,36 @@ internal static class Lab
 
         var truth = queries.Select(q => exact.Search(q, K, null).Select(n => n.Key).ToHashSet()).ToArray();
         Console.WriteLine($"{count} × {dim}; load {Load()}");
+        if (args.Contains("--convert"))
+        {
+            var allowed = Enumerable.Range(0, count).Where(i => Mix(i) % 10 == 3).Select(Key).ToHashSet();
+            var filteredTruth = queries.Select(q => exact.SearchAmong(q, K, allowed).Select(n => n.Key).ToHashSet()).ToArray();
+            for (var round = 0; round < 2; round++)
+            {
+                foreach (var int8 in new[] { false, true })
+                {
+                    hnsw.UseInt8 = int8;
+                    hnsw.EfSearch = 64;
+                    Measure($"unfiltered {(int8 ? "int8" : "float")} ef 64", queries, truth, q => hnsw.Search(q, K, null));
+                    foreach (var ef in new[] { 16, 32 })
+                    {
+                        hnsw.EfSearch = ef;
+                        Measure($"10 % {(int8 ? "int8" : "float")} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, allowed));
+                    }
+                }
+
+                var cpu = ThreadCpu.Seconds();
+                for (var i = 0; i < queries.Length; i++)
+                {
+                    hnsw.BitsetOf(allowed);
+                }
+
+                Console.WriteLine($"10 % allowed set to bitset alone: {queries.Length / (ThreadCpu.Seconds() - cpu):F0} per CPU-second ({allowed.Count} keys)");
+            }
+
+            return;
+        }
+
         if (args.Contains("--kernel"))
         {
             for (var round = 0; round < 3; round++)

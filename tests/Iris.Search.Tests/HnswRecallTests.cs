@@ -10,7 +10,7 @@ namespace Iris.Search.Tests;
 /// (<see cref="SeededVectors.Embeddings"/>: a low-dimensional latent mixture mapped up, rectified) of
 /// <see cref="Dimensions"/> dimensions, 200 fresh queries from the same distribution (not copies of indexed vectors).
 /// recall@10 at the default settings must be at least 0.99 without a filter and with the planner's allowed sets letting
-/// 10 % and 1 % of the vectors through (10 % is walked with a bitset, 1 % scored exactly), and with a key callback at
+/// 10 % and 1 % of the vectors through (10 % by the two-hop walk over a bitset, 1 % scored exactly), and with a key callback at
 /// 10 %. A deliberately weak graph (M 4, ef_construction 12, ef 10) on the same data must fall below 0.99, so the gate
 /// can fail. The dimension is below the 1,280 of the base-workflow embedder to keep the build within the test's budget
 /// on 2 shared cores (about 1 min CPU for the default graph at 128-d); docs/benchmarks.md has the 1,280-d numbers.
@@ -81,7 +81,7 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
 
     [Fact]
     public void Recall_at_10_with_a_10_percent_allowed_set_is_at_least_099() =>
-        Assert.InRange(Recall(Built.Value.Hnsw, Allowed(10), false, "10 % allowed set (bitset walk)"), 0.99, 1.0);
+        Assert.InRange(Recall(Built.Value.Hnsw, Allowed(10), false, "10 % allowed set (two-hop bitset walk)"), 0.99, 1.0);
 
     [Fact]
     public void Recall_at_10_with_a_1_percent_allowed_set_is_at_least_099() =>

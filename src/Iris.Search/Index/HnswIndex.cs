@@ -342,16 +342,7 @@ public sealed class HnswIndex : IVectorIndex
 
             var s = Prepare(query);
             var ef = Math.Max(EfSearch, k);
-            var bits = s.Bits(_count);
-            var passing = 0;
-            foreach (var key in allowed)
-            {
-                if (_ids.TryGetValue(key, out var id))
-                {
-                    bits[id >> 6] |= 1UL << id;
-                    passing++;
-                }
-            }
+            var passing = FillBits(s, allowed, out var bits);
 
             var share = (double)passing / _ids.Count;
             var twoHop = share < TwoHopBelowSelectivity;
@@ -375,6 +366,39 @@ public sealed class HnswIndex : IVectorIndex
             }
 
             return Walk(s, k, efWalk, new InSet(bits), twoHop);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    // The allowed keys as a bitset over node ids (one dictionary lookup per key); returns how many are indexed.
+    private int FillBits(Scratch s, IReadOnlySet<string> allowed, out ulong[] bits)
+    {
+        bits = s.Bits(_count);
+        var passing = 0;
+        foreach (var key in allowed)
+        {
+            if (_ids.TryGetValue(key, out var id))
+            {
+                bits[id >> 6] |= 1UL << id;
+                passing++;
+            }
+        }
+
+        return passing;
+    }
+
+    /// <summary>Only the first step of <see cref="SearchAmong"/>, the allowed keys turned into a bitset (the benchmark times it apart).</summary>
+    internal int BitsetOf(IReadOnlySet<string> allowed)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            var s = t_scratch ??= new Scratch();
+            s.Ensure(_count, _dimensions);
+            return FillBits(s, allowed, out _);
         }
         finally
         {
