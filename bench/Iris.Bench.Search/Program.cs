@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Iris.Bench;
+using Iris.Bench.Search;
 using Iris.Search.Index;
 using Iris.Testing;
 
@@ -12,18 +13,39 @@ using Iris.Testing;
 // 1 % and the exact/walk cross-over, and what the first query after a restart costs.
 // Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc]
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- e2e …   (visual search end to end over gRPC)
+//        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
 if (args is ["e2e", ..]) { await Iris.Bench.Search.EndToEnd.RunAsync(FindRoot(), args[1..]); return; }
-var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
-var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1280;
-var queryCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 500;
+if (args is ["lab", ..]) { Iris.Bench.Search.Lab.Run(args[1..]); return; }
+int Flag(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+var numbers = new List<int>();
+for (var a = 0; a < args.Length; a++)
+{
+    if (args[a].StartsWith("--", StringComparison.Ordinal))
+    {
+        a += args[a] is "--ef-construction" or "--rounds" ? 1 : 0;
+        continue;
+    }
+
+    numbers.Add(int.Parse(args[a], CultureInfo.InvariantCulture));
+}
+
+var count = numbers.Count > 0 ? numbers[0] : 100_000;
+var dim = numbers.Count > 1 ? numbers[1] : 1280;
+var queryCount = numbers.Count > 2 ? numbers[2] : 500;
+var efConstruction = Flag("--ef-construction", 200);
+var rounds = Flag("--rounds", 2);
 var writeDoc = !args.Contains("--no-doc");
+var withFaiss = !args.Contains("--no-faiss");
+var withRestart = !args.Contains("--no-restart");
 const int K = 10;
 int[] sweep = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+int[] filteredSweep = [10, 16, 24, 32, 48, 64, 128];
 var work = Directory.CreateTempSubdirectory("iris-bench-search-");
 var outPath = Path.Combine(FindRoot(), "docs", "benchmarks.md");
+var options = new HnswOptions(EfConstruction: efConstruction) { Int8 = true };
 try
 {
-    Console.WriteLine($"{count} × {dim}-d embedding-like vectors, {queryCount} fresh queries; load {Load()}");
+    Console.WriteLine($"{count} × {dim}-d embedding-like vectors, {queryCount} fresh queries, ef_construction {efConstruction}, {rounds} round(s); load {Load()}");
     var vectors = SeededVectors.Embeddings(count, dim, seed: 20261206);
     var queries = SeededVectors.Embeddings(queryCount, dim, seed: 7);
     foreach (var v in vectors.Concat(queries))
@@ -42,98 +64,143 @@ try
     }
 
     var truth = new int[queryCount][];
-    var (exactQps, exactP99) = Time(queries, q => exact.Search(q, K, null), (i, found) => truth[i] = [.. found.Select(n => Id(n.Key))]);
+    var exactTime = Time(queries, q => exact.Search(q, K, null), (i, found) => truth[i] = [.. found.Select(n => Id(n.Key))]);
     File.WriteAllBytes(Path.Combine(work.FullName, "truth.i32"), MemoryMarshal.AsBytes(truth.SelectMany(t => t).ToArray().AsSpan()).ToArray());
-    Console.WriteLine($"exact: {exactQps:F0} QPS, p99 {exactP99:F2} ms");
+    Console.WriteLine($"exact: {exactTime.Qps:F0} QPS per CPU-second ({exactTime.WallQps:F0} wall), p99 {exactTime.P99:F2} ms");
+
+    // Filtered ground truth, from the exact index (then it is dropped: at 1M it is 5 GB).
+    var shares = new[] { 0.1, 0.05, 0.02, 0.01 };
+    var allowedSets = new Dictionary<double, HashSet<string>>();
+    var filteredTruths = new Dictionary<double, HashSet<string>[]>();
+    var exactFilteredQps = new Dictionary<double, double>();
+    foreach (var share in shares)
+    {
+        var modulo = (uint)Math.Round(1 / share);
+        var allowed = allowedSets[share] = Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key).ToHashSet();
+        var ft = filteredTruths[share] = new HashSet<string>[queryCount];
+        exactFilteredQps[share] = Time(queries, q => exact.SearchAmong(q, K, allowed), (i, found) => ft[i] = [.. found.Select(n => n.Key)]).Qps;
+    }
+
+    exact = null;
+    GC.Collect();
 
     GC.Collect();
     var before = GC.GetTotalMemory(true);
-    var hnsw = new HnswIndex(new HnswOptions { Int8 = true });
+    var hnsw = new HnswIndex(options);
     var clock = Stopwatch.StartNew();
+    var buildCpu = ThreadCpu.Seconds();
     for (var i = 0; i < count; i++)
     {
         hnsw.Upsert(Key(i), vectors[i]);
     }
 
     var build = clock.Elapsed.TotalSeconds;
+    buildCpu = ThreadCpu.Seconds() - buildCpu;
     // Int8 keeps d bytes of codes per vector beside the floats: the float-only index is that much smaller.
     var bytesInt8 = (GC.GetTotalMemory(true) - before) / (double)count;
     var bytesFloat = bytesInt8 - dim;
-    Console.WriteLine($"iris hnsw: built in {build:F1} s, {bytesFloat:F0} bytes/vector float, {bytesInt8:F0} with int8 codes; load {Load()}");
-
-    var sweeps = new Dictionary<string, List<(int Ef, double Recall, double Qps, double P99)>>();
-    foreach (var int8 in new[] { false, true })
-    {
-        hnsw.UseInt8 = int8;
-        var rows = sweeps[int8 ? "Iris HNSW int8 + re-score" : "Iris HNSW float"] = [];
-        foreach (var ef in sweep)
-        {
-            hnsw.EfSearch = ef;
-            double hits = 0;
-            var (qps, p99) = Time(queries, q => hnsw.Search(q, K, null), (i, found) => hits += found.Count(n => truth[i].Contains(Id(n.Key))));
-            rows.Add((ef, hits / (queryCount * K), qps, p99));
-            Console.WriteLine($"  {(int8 ? "int8" : "float")} ef {ef}: recall {hits / (queryCount * K):F4}, {qps:F0} QPS, p99 {p99:F2} ms");
-        }
-    }
-
-    // Filtered: the planner's allowed set (SearchAmong), walked with a bitset, at the default ef, against the exact
-    // filtered scan and against the unfiltered walk at the same ef; then the walk and the exact scan of the allowed
-    // vectors side by side over shares, to place the cross-over.
-    hnsw.EfSearch = new HnswOptions().EfSearch;
-    var filtered = new List<(string Name, bool Int8, double Recall, double Qps, double P99, double ExactQps)>();
-    var crossover = new List<(double Share, double WalkQps, double WalkRecall, double ExactQps)>();
-    foreach (var share in new[] { 0.2, 0.1, 0.05, 0.02, 0.01, 0.005 })
-    {
-        var modulo = (uint)Math.Round(1 / share);
-        var allowed = Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key).ToHashSet();
-        var filteredTruth = new HashSet<string>[queryCount];
-        var (exactFilteredQps, _) = Time(queries, q => exact.SearchAmong(q, K, allowed), (i, found) => filteredTruth[i] = [.. found.Select(n => n.Key)]);
-        foreach (var int8 in new[] { false, true })
-        {
-            hnsw.UseInt8 = int8;
-            double hits = 0;
-            var (qps, p99) = Time(queries, q => hnsw.SearchAmong(q, K, allowed), (i, found) => hits += found.Count(n => filteredTruth[i].Contains(n.Key)));
-            filtered.Add(($"{share * 100:0.#} %", int8, hits / (queryCount * K), qps, p99, exactFilteredQps));
-            Console.WriteLine($"  filter {share:P1} ({(int8 ? "int8" : "float")}): recall {hits / (queryCount * K):F4}, {qps:F0} QPS, p99 {p99:F2} ms (exact filtered scan {exactFilteredQps:F0} QPS)");
-        }
-
-        hnsw.UseInt8 = false;
-        var threshold = hnsw.ExactBelowSelectivity;
-        (hnsw.ExactBelowSelectivity, hnsw.ScanWhenCheaper) = (0, false);
-        double walkHits = 0;
-        var (walkQps, _) = Time(queries, q => hnsw.SearchAmong(q, K, allowed), (i, found) => walkHits += found.Count(n => filteredTruth[i].Contains(n.Key)));
-        hnsw.ExactBelowSelectivity = 1;
-        var (scanQps, _) = Time(queries, q => hnsw.SearchAmong(q, K, allowed), (_, _) => { });
-        (hnsw.ExactBelowSelectivity, hnsw.ScanWhenCheaper) = (threshold, true);
-        crossover.Add((share, walkQps, walkHits / (queryCount * K), scanQps));
-        Console.WriteLine($"    walk forced: {walkQps:F0} QPS (recall {walkHits / (queryCount * K):F4}); exact scan of the allowed vectors: {scanQps:F0} QPS");
-    }
-
-    // A restart: the node restores the snapshot (instead of rebuilding) and answers its first query; warm queries after.
-    hnsw.UseInt8 = false;
-    var snapshotClock = Stopwatch.StartNew();
-    var snapshot = hnsw.Snapshot();
-    var snapshotS = snapshotClock.Elapsed.TotalSeconds;
-    var restoreClock = Stopwatch.StartNew();
-    var restored = HnswIndex.Restore(snapshot, new HnswOptions { Int8 = true })!;
-    var restoreS = restoreClock.Elapsed.TotalSeconds;
-    restored.UseInt8 = false;
-    var firstClock = Stopwatch.StartNew();
-    restored.Search(queries[^1], K, null);
-    var firstMs = firstClock.Elapsed.TotalMilliseconds;
-    var (warmQps, _) = Time(queries, q => restored.Search(q, K, null), (_, _) => { });
-    var restart = (SnapshotMb: snapshot.Length / 1048576.0, SnapshotS: snapshotS, RestoreS: restoreS, FirstMs: firstMs, WarmMs: 1000 / warmQps);
-    Console.WriteLine($"  snapshot {restart.SnapshotMb:F0} MB written in {snapshotS:F1} s, restored in {restoreS:F1} s; first query {firstMs:F2} ms, warm {restart.WarmMs:F2} ms; load {Load()}");
-    snapshot = null;
-    restored = null;
-    exact = null;
-    hnsw = null;
+    Console.WriteLine($"iris hnsw: built in {build:F1} s ({buildCpu:F1} s CPU), {bytesFloat:F0} bytes/vector float, {bytesInt8:F0} with int8 codes; load {Load()}");
     vectors = null;
     GC.Collect();
 
-    Console.WriteLine("peers: /usr/bin/python3 peers.py (hnswlib, faiss)");
-    var peers = RunPeers(work.FullName, count, dim, queryCount, sweep);
-    var report = Report(count, dim, queryCount, exactQps, exactP99, build, bytesFloat, bytesInt8, sweeps, filtered, crossover, restart, peers);
+    // Unfiltered sweeps, interleaved with the peers' when there are several rounds: Iris, peers, Iris, peers …
+    var sweeps = new Dictionary<string, List<Row>>();
+    var peerRuns = new List<List<JsonElement>>();
+    var exactQps = exactTime.Qps;
+    for (var round = 0; round < rounds; round++)
+    {
+        foreach (var int8 in new[] { false, true })
+        {
+            hnsw.UseInt8 = int8;
+            var name = int8 ? "Iris HNSW int8 + re-score" : "Iris HNSW float";
+            var rows = sweeps.TryGetValue(name, out var r) ? r : sweeps[name] = [];
+            foreach (var ef in sweep)
+            {
+                hnsw.EfSearch = ef;
+                double hits = 0;
+                var t = Time(queries, q => hnsw.Search(q, K, null), (i, found) => hits += found.Count(n => truth[i].Contains(Id(n.Key))));
+                rows.Add(new Row(ef, hits / (queryCount * K), t.Qps, t.WallQps, t.P99));
+                Console.WriteLine($"  round {round + 1} {(int8 ? "int8" : "float")} ef {ef}: recall {hits / (queryCount * K):F4}, {t.Qps:F0} QPS/CPU-s ({t.WallQps:F0} wall), p99 {t.P99:F2} ms; load {Load()}");
+            }
+        }
+
+        if (rounds > 1)
+        {
+            peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, round == 0 ? "build" : "query", withFaiss));
+        }
+    }
+
+    // Filtered: the planner's allowed set (SearchAmong) at each share, swept over ef with the index's own choice of walk
+    // or scan, against the unfiltered sweep above; then the two walks and the scan forced, at the default ef.
+    hnsw.EfSearch = new HnswOptions().EfSearch;
+    var filtered = new List<(double Share, bool Int8, List<Row> Rows, double ExactQps)>();
+    var forced = new List<(double Share, string Walk, double Recall, double Qps)>();
+    foreach (var share in shares)
+    {
+        var allowed = allowedSets[share];
+        var ft = filteredTruths[share];
+        foreach (var int8 in new[] { false, true })
+        {
+            hnsw.UseInt8 = int8;
+            var rows = new List<Row>();
+            foreach (var ef in filteredSweep)
+            {
+                hnsw.EfSearch = ef;
+                double hits = 0;
+                var t = Time(queries, q => hnsw.SearchAmong(q, K, allowed), (i, found) => hits += found.Count(n => ft[i].Contains(n.Key)));
+                rows.Add(new Row(ef, hits / (queryCount * K), t.Qps, t.WallQps, t.P99));
+                Console.WriteLine($"  filter {share:P0} ({(int8 ? "int8" : "float")}) ef {ef}: recall {hits / (queryCount * K):F4}, {t.Qps:F0} QPS/CPU-s, p99 {t.P99:F2} ms");
+            }
+
+            filtered.Add((share, int8, rows, exactFilteredQps[share]));
+        }
+
+        hnsw.UseInt8 = false;
+        hnsw.EfSearch = new HnswOptions().EfSearch;
+        foreach (var (walk, exactBelow, twoHopBelow) in new[] { ("two-hop walk", 0.0, 1.0), ("walk scoring every node", 0.0, 0.0), ("exact scan of the allowed", 1.0, 0.5) })
+        {
+            (hnsw.ExactBelowSelectivity, hnsw.ScanWhenCheaper, hnsw.TwoHopBelowSelectivity) = (exactBelow, false, twoHopBelow);
+            double hits = 0;
+            var t = Time(queries, q => hnsw.SearchAmong(q, K, allowed), (i, found) => hits += found.Count(n => ft[i].Contains(n.Key)));
+            forced.Add((share, walk, hits / (queryCount * K), t.Qps));
+            Console.WriteLine($"    forced {walk}: {t.Qps:F0} QPS/CPU-s (recall {hits / (queryCount * K):F4})");
+        }
+
+        (hnsw.ExactBelowSelectivity, hnsw.ScanWhenCheaper, hnsw.TwoHopBelowSelectivity) = (new HnswOptions().ExactBelowSelectivity, true, 0.5);
+    }
+
+    // A restart: the node restores the snapshot (instead of rebuilding) and answers its first query; warm queries after.
+    (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart = null;
+    if (withRestart)
+    {
+        hnsw.UseInt8 = false;
+        hnsw.EfSearch = new HnswOptions().EfSearch;
+        var snapshotClock = Stopwatch.StartNew();
+        var snapshot = hnsw.Snapshot();
+        var snapshotS = snapshotClock.Elapsed.TotalSeconds;
+        hnsw = null;
+        GC.Collect();
+        var restoreClock = Stopwatch.StartNew();
+        var restored = HnswIndex.Restore(snapshot, options)!;
+        var restoreS = restoreClock.Elapsed.TotalSeconds;
+        restored.UseInt8 = false;
+        var firstClock = Stopwatch.StartNew();
+        restored.Search(queries[^1], K, null);
+        var firstMs = firstClock.Elapsed.TotalMilliseconds;
+        var warm = Time(queries, q => restored.Search(q, K, null), (_, _) => { });
+        restart = (snapshot.Length / 1048576.0, snapshotS, restoreS, firstMs, 1000 / warm.WallQps);
+        Console.WriteLine($"  snapshot {restart.Value.SnapshotMb:F0} MB written in {snapshotS:F1} s, restored in {restoreS:F1} s; first query {firstMs:F2} ms, warm {restart.Value.WarmMs:F2} ms; load {Load()}");
+    }
+
+    hnsw = null;
+    GC.Collect();
+    if (rounds <= 1)
+    {
+        Console.WriteLine("peers: /usr/bin/python3 peers.py (hnswlib" + (withFaiss ? ", faiss)" : ")"));
+        peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "build", withFaiss));
+    }
+
+    var report = Report(count, dim, queryCount, efConstruction, rounds, exactQps, exactTime.P99, build, buildCpu, bytesFloat, bytesInt8, sweeps, filtered, forced, restart, peerRuns);
     if (writeDoc)
     {
         BenchmarkDoc.WriteSection(outPath, "## Search (issue 11)", report);
@@ -154,7 +221,8 @@ static uint Mix(int i) => unchecked((uint)i * 2654435761u) >> 7;
 
 static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
-static (double Qps, double P99) Time(float[][] queries, Func<float[], IReadOnlyList<Neighbor>> search, Action<int, IReadOnlyList<Neighbor>> check)
+// QPS per CPU-second of the searching thread (steady on a shared machine) and per wall-clock second, and the wall p99.
+static (double Qps, double WallQps, double P99) Time(float[][] queries, Func<float[], IReadOnlyList<Neighbor>> search, Action<int, IReadOnlyList<Neighbor>> check)
 {
     for (var i = 0; i < Math.Min(20, queries.Length); i++)
     {
@@ -163,6 +231,7 @@ static (double Qps, double P99) Time(float[][] queries, Func<float[], IReadOnlyL
 
     var latencies = new double[queries.Length];
     var results = new IReadOnlyList<Neighbor>[queries.Length];
+    var cpu = ThreadCpu.Seconds();
     for (var i = 0; i < queries.Length; i++)
     {
         var t = Stopwatch.GetTimestamp();
@@ -170,13 +239,14 @@ static (double Qps, double P99) Time(float[][] queries, Func<float[], IReadOnlyL
         latencies[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
     }
 
+    cpu = ThreadCpu.Seconds() - cpu;
     for (var i = 0; i < queries.Length; i++)
     {
         check(i, results[i]);
     }
 
     Array.Sort(latencies);
-    return (queries.Length / (latencies.Sum() / 1000), latencies[(int)(0.99 * (latencies.Length - 1))]);
+    return (queries.Length / cpu, queries.Length / (latencies.Sum() / 1000), latencies[(int)(0.99 * (latencies.Length - 1))]);
 }
 
 static void Write(string path, float[][] rows)
@@ -188,10 +258,12 @@ static void Write(string path, float[][] rows)
     }
 }
 
-static List<JsonElement> RunPeers(string work, int count, int dim, int queries, int[] sweep)
+static List<JsonElement> RunPeers(string work, int count, int dim, int queries, int[] sweep, int efConstruction, string mode, bool withFaiss)
 {
     var script = Path.Combine(FindRoot(), "bench", "Iris.Bench.Search", "peers.py");
-    var start = new ProcessStartInfo("/usr/bin/python3", [script, work, count.ToString(CultureInfo.InvariantCulture), dim.ToString(CultureInfo.InvariantCulture), queries.ToString(CultureInfo.InvariantCulture), string.Join(',', sweep)])
+    string[] arguments = [script, work, count.ToString(CultureInfo.InvariantCulture), dim.ToString(CultureInfo.InvariantCulture), queries.ToString(CultureInfo.InvariantCulture), string.Join(',', sweep),
+        efConstruction.ToString(CultureInfo.InvariantCulture), mode, withFaiss ? "hnswlib,faiss" : "hnswlib"];
+    var start = new ProcessStartInfo("/usr/bin/python3", arguments)
     {
         RedirectStandardOutput = true,
     };
@@ -213,70 +285,112 @@ static List<JsonElement> RunPeers(string work, int count, int dim, int queries, 
     return lines;
 }
 
-static string Report(int count, int dim, int queries, double exactQps, double exactP99, double build, double bytesFloat, double bytesInt8,
-    Dictionary<string, List<(int Ef, double Recall, double Qps, double P99)>> iris, List<(string Name, bool Int8, double Recall, double Qps, double P99, double ExactQps)> filtered,
-    List<(double Share, double WalkQps, double WalkRecall, double ExactQps)> crossover,
-    (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs) restart, List<JsonElement> peers)
+static string Report(int count, int dim, int queries, int efConstruction, int rounds, double exactQps, double exactP99, double build, double buildCpu, double bytesFloat, double bytesInt8,
+    Dictionary<string, List<Row>> iris, List<(double Share, bool Int8, List<Row> Rows, double ExactQps)> filtered, List<(double Share, string Walk, double Recall, double Qps)> forced,
+    (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart, List<List<JsonElement>> peerRuns)
 {
-    static string At(IEnumerable<(int Ef, double Recall, double Qps, double P99)> sweep, double recall) =>
-        sweep.FirstOrDefault(s => s.Recall >= recall) is { Ef: > 0 } s ? $"{s.Qps:F0} (ef {s.Ef}, p99 {s.P99:F2} ms)" : "not reached";
-    static IEnumerable<(int Ef, double Recall, double Qps, double P99)> Sweep(JsonElement peer) =>
-        peer.GetProperty("sweep").EnumerateArray().Select(r => (r.GetProperty("ef").GetInt32(), r.GetProperty("recall").GetDouble(), r.GetProperty("qps").GetDouble(), r.GetProperty("p99_ms").GetDouble()));
+    // Rounds averaged per ef (recall is the same every round; QPS and p99 are the means).
+    static List<Row> Mean(IEnumerable<Row> rows) => [.. rows.GroupBy(r => r.Ef).OrderBy(g => g.Key).Select(g => new Row(g.Key, g.Average(r => r.Recall), g.Average(r => r.Qps), g.Average(r => r.WallQps), g.Average(r => r.P99)))];
+    static Row? First(List<Row> rows, double recall) => rows.FirstOrDefault(r => r.Recall >= recall);
+    static string At(List<Row> rows, double recall) =>
+        First(rows, recall) is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r.Qps:F0} (ef {r.Ef}; wall {r.WallQps:F0}, p99 {r.P99:F2} ms)") : "not reached";
+    static IEnumerable<Row> PeerRows(JsonElement peer) =>
+        peer.GetProperty("sweep").EnumerateArray().Select(r => new Row(r.GetProperty("ef").GetInt32(), r.GetProperty("recall").GetDouble(), r.GetProperty("qps").GetDouble(), r.GetProperty("qps_wall").GetDouble(), r.GetProperty("p99_ms").GetDouble()));
+
+    var irisRows = iris.ToDictionary(p => p.Key, p => Mean(p.Value));
+    var builds = peerRuns[0];
+    var peerNames = builds.Select(p => p.GetProperty("engine").GetString()!).ToList();
+    var peerRows = peerNames.ToDictionary(n => n, n => Mean(peerRuns.SelectMany(run => run.Where(p => p.GetProperty("engine").GetString() == n)).SelectMany(PeerRows)));
 
     var b = new StringBuilder();
     b.AppendLine("## Search (issue 11)");
     b.AppendLine();
-    b.AppendLine(CultureInfo.InvariantCulture, $"`bench/Iris.Bench.Search/setup.sh && nice dotnet run -c Release --project bench/Iris.Bench.Search -- {count} {dim} {queries}`: {count:N0} seeded embedding-like vectors of {dim} dimensions");
+    b.AppendLine(CultureInfo.InvariantCulture, $"`bench/Iris.Bench.Search/setup.sh && nice dotnet run -c Release --project bench/Iris.Bench.Search -- {count} {dim} {queries}{(efConstruction != 200 ? $" --ef-construction {efConstruction}" : "")}{(rounds != 2 ? $" --rounds {rounds}" : "")}`: {count:N0} seeded embedding-like vectors of {dim} dimensions");
     b.AppendLine("(`SeededVectors.Embeddings`: a 48-d latent mixture of 64 clusters mapped to the output dimension, small noise, rectified, L2-normalised),");
     b.AppendLine(CultureInfo.InvariantCulture, $"{queries} fresh queries from the same distribution (not copies of indexed vectors), k = 10, every engine single-threaded on the same vectors in one run; recall is");
-    b.AppendLine("against the exact top 10. hnswlib and faiss are Debian's `python3-hnswlib` and `python3-faiss`, both built with M = 16 and ef_construction = 200 like Iris.");
+    b.AppendLine(CultureInfo.InvariantCulture, $"against the exact top 10. hnswlib and faiss are Debian's `python3-hnswlib` and `python3-faiss`, built with M = 16 and ef_construction = {efConstruction} like Iris.");
+    b.AppendLine(CultureInfo.InvariantCulture, $"QPS is queries per CPU-second of the searching thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` in Iris, `time.thread_time()` in peers.py), which other processes on this shared machine disturb far less than wall-clock time; wall-clock QPS and p99 beside it. {(rounds > 1 ? $"The sweeps ran {rounds} times, Iris and the peers in turn (Iris, peers, Iris, peers), and are averaged." : "One round: Iris first, then the peers.")}");
     b.AppendLine();
     b.AppendLine("| engine | build (s) | memory / vector (bytes) | QPS at recall@10 ≥ 0.95 | QPS at recall@10 ≥ 0.99 |");
     b.AppendLine("|---|---:|---:|---:|---:|");
     b.AppendLine(CultureInfo.InvariantCulture, $"| Iris exact (SIMD scan) | 0 | {dim * 4} + key | {exactQps:F0} (recall 1, p99 {exactP99:F2} ms) | same |");
-    foreach (var (name, rows) in iris)
+    foreach (var (name, rows) in irisRows)
     {
         var bytes = name.Contains("int8", StringComparison.Ordinal) ? bytesInt8 : bytesFloat;
-        b.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {build:F1} | {bytes:F0} | {At(rows, 0.95)} | {At(rows, 0.99)} |");
+        b.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {build:F1} ({buildCpu:F1} CPU) | {bytes:F0} | {At(rows, 0.95)} | {At(rows, 0.99)} |");
     }
 
-    foreach (var peer in peers)
+    foreach (var peer in builds)
     {
-        b.AppendLine(CultureInfo.InvariantCulture, $"| {peer.GetProperty("engine").GetString()} | {peer.GetProperty("build_s").GetDouble():F1} | {peer.GetProperty("bytes_per_vector").GetDouble():F0} | {At(Sweep(peer), 0.95)} | {At(Sweep(peer), 0.99)} |");
+        var name = peer.GetProperty("engine").GetString()!;
+        b.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {peer.GetProperty("build_s").GetDouble():F1} ({peer.GetProperty("build_cpu_s").GetDouble():F1} CPU) | {peer.GetProperty("bytes_per_vector").GetDouble():F0} | {At(peerRows[name], 0.95)} | {At(peerRows[name], 0.99)} |");
     }
 
     b.AppendLine();
-    b.AppendLine("One graph serves both Iris rows (built once with int8 codes; the float row walks the float vectors). Sweeps (ef: recall, QPS):");
-    foreach (var (name, rows) in iris)
+    if (peerRows.Keys.FirstOrDefault(n => n.StartsWith("hnswlib", StringComparison.Ordinal)) is { } hnswlib)
+    {
+        var ratios = new List<string>();
+        foreach (var (name, rows) in irisRows)
+        {
+            foreach (var recall in new[] { 0.95, 0.99 })
+            {
+                if (First(rows, recall) is { } mine && First(peerRows[hnswlib], recall) is { } theirs)
+                {
+                    ratios.Add(string.Create(CultureInfo.InvariantCulture, $"{name} at ≥ {recall}: {mine.Qps / theirs.Qps:F2}× (wall {mine.WallQps / theirs.WallQps:F2}×)"));
+                }
+            }
+        }
+
+        b.AppendLine("Against hnswlib at equal recall (QPS ratio, CPU time): " + string.Join("; ", ratios) + ".");
+        b.AppendLine();
+    }
+
+    if (First(irisRows["Iris HNSW float"], 0.99) is { } at99)
+    {
+        b.AppendLine(CultureInfo.InvariantCulture, $"Against exact search: Iris float at recall@10 ≥ 0.99 answers {at99.Qps / exactQps:F1}× the exact scan's QPS{(irisRows.TryGetValue("Iris HNSW int8 + re-score", out var i8) && First(i8, 0.99) is { } i899 ? string.Create(CultureInfo.InvariantCulture, $", int8 {i899.Qps / exactQps:F1}×") : "")}.");
+        b.AppendLine();
+    }
+
+    b.AppendLine("One graph serves both Iris rows (built once with int8 codes; the float row walks the float vectors). Sweeps (ef: recall, QPS per CPU-second):");
+    foreach (var (name, rows) in irisRows.Concat(peerRows))
     {
         b.AppendLine("- " + name + ": " + string.Join("; ", rows.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Ef}: {s.Recall:F3}, {s.Qps:F0}"))) + ".");
     }
 
-    foreach (var peer in peers)
-    {
-        b.AppendLine("- " + peer.GetProperty("engine").GetString() + ": " + string.Join("; ", Sweep(peer).Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Ef}: {s.Recall:F3}, {s.Qps:F0}"))) + ".");
-    }
-
     b.AppendLine();
-    var unfiltered = iris.First().Value.First(r => r.Ef == new HnswOptions().EfSearch);
-    b.AppendLine(CultureInfo.InvariantCulture, $"Filtered (`SearchAmong`: the allowed set as a bitset over node ids), default ef {new HnswOptions().EfSearch}; the unfiltered float walk at that ef: {unfiltered.Qps:F0} QPS, recall {unfiltered.Recall:F3}. The walk keeps a list of 2·s·ef allowed nodes (at least 2·k); the allowed vectors are scored exactly at or below {new HnswOptions().ExactBelowSelectivity:P0}, or when that costs fewer distance computations than the walk (about 6·list / s).");
+    b.AppendLine(CultureInfo.InvariantCulture, $"Filtered (`SearchAmong`: the allowed set as a bitset over node ids; the index picks the walk or the exact scan of the allowed vectors by its cost model), swept over ef like the unfiltered rows and compared at equal recall with the unfiltered walk of the same kind:");
     b.AppendLine();
-    b.AppendLine("| allowed share | walk | Iris QPS | recall@10 | p99 (ms) | Iris exact filtered scan QPS | faiss HNSW with IDSelector QPS (recall) |");
-    b.AppendLine("|---|---|---:|---:|---:|---:|---:|");
-    var faiss = peers.FirstOrDefault(p => p.TryGetProperty("filtered", out _));
+    b.AppendLine("| allowed share | walk | QPS at recall ≥ 0.95 | QPS at recall ≥ 0.99 | vs unfiltered at ≥ 0.99 | at the default ef 128: recall, QPS, p99 | Iris exact filtered scan QPS | faiss HNSW + IDSelector at ef 128: QPS (recall) |");
+    b.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+    var faiss = builds.FirstOrDefault(p => p.TryGetProperty("filtered", out _));
     foreach (var f in filtered)
     {
-        var peer = faiss.ValueKind == JsonValueKind.Object && faiss.GetProperty("filtered").TryGetProperty(f.Name.Replace(" ", "", StringComparison.Ordinal), out var pf) && pf.TryGetProperty("qps", out var pq)
-            ? string.Create(CultureInfo.InvariantCulture, $"{pq.GetDouble():F0} ({pf.GetProperty("recall").GetDouble():F3})") : "n/a";
-        b.AppendLine(CultureInfo.InvariantCulture, $"| {f.Name} | {(f.Int8 ? "int8" : "float")} | {f.Qps:F0} | {f.Recall:F3} | {f.P99:F2} | {f.ExactQps:F0} | {(f.Int8 ? "" : peer)} |");
+        var unfiltered = irisRows[f.Int8 ? "Iris HNSW int8 + re-score" : "Iris HNSW float"];
+        var ratio = First(f.Rows, 0.99) is { } fr && First(unfiltered, 0.99) is { } ur ? string.Create(CultureInfo.InvariantCulture, $"{fr.Qps / ur.Qps:F2}×") : "n/a";
+        var atDefault = f.Rows.First(r => r.Ef == 128);
+        var key = string.Create(CultureInfo.InvariantCulture, $"{f.Share * 100:0.#}%");
+        var peer = !f.Int8 && faiss.ValueKind == JsonValueKind.Object && faiss.GetProperty("filtered").TryGetProperty(key, out var pf) && pf.TryGetProperty("qps", out var pq)
+            ? string.Create(CultureInfo.InvariantCulture, $"{pq.GetDouble():F0} ({pf.GetProperty("recall").GetDouble():F3})") : "";
+        b.AppendLine(CultureInfo.InvariantCulture, $"| {f.Share * 100:0.#} % | {(f.Int8 ? "int8" : "float")} | {At(f.Rows, 0.95)} | {At(f.Rows, 0.99)} | {ratio} | {atDefault.Recall:F3}, {atDefault.Qps:F0}, {atDefault.P99:F2} ms | {f.ExactQps:F0} | {peer} |");
     }
 
     b.AppendLine();
-    b.AppendLine("Cross-over (float): the filtered graph walk forced, against scoring just the allowed vectors: " + string.Join("; ", crossover.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Share:P1}: walk {c.WalkQps:F0} QPS (recall {c.WalkRecall:F3}), scan {c.ExactQps:F0} QPS"))) + ".");
+    b.AppendLine("Filtered sweeps (ef: recall, QPS per CPU-second):");
+    foreach (var f in filtered)
+    {
+        b.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- {f.Share * 100:0.#} % {(f.Int8 ? "int8" : "float")}: ") + string.Join("; ", f.Rows.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Ef}: {s.Recall:F3}, {s.Qps:F0}"))) + ".");
+    }
+
     b.AppendLine();
-    b.AppendLine(CultureInfo.InvariantCulture, $"First query after a restart: a restarted node restores the HNSW snapshot from the blob store instead of rebuilding ({restart.SnapshotMb:F0} MB, written in {restart.SnapshotS:F1} s, restored in {restart.RestoreS:F1} s against {build:F1} s to rebuild); the first query on the restored graph took {restart.FirstMs:F2} ms, a warm one {restart.WarmMs:F2} ms on average. hnswlib with a filter is not measured: Debian's 0.6.2 has no filter in its Python API.");
+    b.AppendLine("Each filtered strategy forced at ef 128 (float): " + string.Join("; ", forced.GroupBy(f => f.Share).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key * 100:0.#} %: ") + string.Join(", ", g.Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Walk} {f.Qps:F0} QPS (recall {f.Recall:F3})"))))) + ".");
     b.AppendLine();
-    b.AppendLine(CultureInfo.InvariantCulture, $"Load average at the end of the run: {Load()} on {Environment.ProcessorCount} cores; on a shared machine absolute numbers are noisy and engines measured minutes apart see different load.");
+    if (restart is { } r)
+    {
+        b.AppendLine(CultureInfo.InvariantCulture, $"First query after a restart: a restarted node restores the HNSW snapshot from the blob store instead of rebuilding ({r.SnapshotMb:F0} MB, written in {r.SnapshotS:F1} s, restored in {r.RestoreS:F1} s against {build:F1} s to rebuild); the first query on the restored graph took {r.FirstMs:F2} ms, a warm one {r.WarmMs:F2} ms on average (wall clock, ef 128).");
+        b.AppendLine();
+    }
+
+    b.AppendLine(CultureInfo.InvariantCulture, $"Load average at the end of the run: {Load()} on {Environment.ProcessorCount} cores.");
     return b.ToString();
 }
 
@@ -290,3 +404,6 @@ static string FindRoot()
 
     return dir;
 }
+
+/// <summary>One point of a sweep: recall@10 and QPS per CPU-second and per wall-clock second, wall p99 in ms.</summary>
+internal sealed record Row(int Ef, double Recall, double Qps, double WallQps, double P99);

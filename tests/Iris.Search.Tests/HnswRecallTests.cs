@@ -10,7 +10,7 @@ namespace Iris.Search.Tests;
 /// (<see cref="SeededVectors.Embeddings"/>: a low-dimensional latent mixture mapped up, rectified) of
 /// <see cref="Dimensions"/> dimensions, 200 fresh queries from the same distribution (not copies of indexed vectors).
 /// recall@10 at the default settings must be at least 0.99 without a filter and with the planner's allowed sets letting
-/// 10 % and 1 % of the vectors through (10 % is walked with a bitset, 1 % scored exactly), and with a key callback at
+/// 10 % and 1 % of the vectors through (10 % by the two-hop walk over a bitset, 1 % scored exactly), and with a key callback at
 /// 10 %. A deliberately weak graph (M 4, ef_construction 12, ef 10) on the same data must fall below 0.99, so the gate
 /// can fail. The dimension is below the 1,280 of the base-workflow embedder to keep the build within the test's budget
 /// on 2 shared cores (about 1 min CPU for the default graph at 128-d); docs/benchmarks.md has the 1,280-d numbers.
@@ -81,7 +81,7 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
 
     [Fact]
     public void Recall_at_10_with_a_10_percent_allowed_set_is_at_least_099() =>
-        Assert.InRange(Recall(Built.Value.Hnsw, Allowed(10), false, "10 % allowed set (bitset walk)"), 0.99, 1.0);
+        Assert.InRange(Recall(Built.Value.Hnsw, Allowed(10), false, "10 % allowed set (two-hop bitset walk)"), 0.99, 1.0);
 
     [Fact]
     public void Recall_at_10_with_a_1_percent_allowed_set_is_at_least_099() =>
@@ -142,7 +142,7 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
 public sealed class HnswCompactionTests(ITestOutputHelper output)
 {
     [Fact]
-    public void Deleting_30_percent_compacts_the_graph_and_keeps_recall()
+    public async Task Deleting_30_percent_compacts_the_graph_and_keeps_recall()
     {
         const int count = 30_000, dimensions = 64, k = 10;
         var vectors = SeededVectors.Embeddings(count, dimensions, seed: 31);
@@ -165,6 +165,7 @@ public sealed class HnswCompactionTests(ITestOutputHelper output)
             Assert.True(exact.Remove("k" + i));
         }
 
+        await index.CompactionDone; // compaction of a graph this size runs in the background
         output.WriteLine($"{deleted.Count} deletes (with compaction) in {clock.Elapsed.TotalSeconds:F1} s; nodes {index.NodeCount} for {index.Count} live keys");
         Assert.Equal(count - deleted.Count, index.Count);
 
@@ -192,6 +193,105 @@ public sealed class HnswCompactionTests(ITestOutputHelper output)
         Assert.False(restored.Contains("k" + deleted[0]));
         restored.Upsert("new", vectors[deleted[0]]);
         Assert.Equal("new", restored.Search(vectors[deleted[0]], 1, null)[0].Key);
+    }
+}
+
+/// <summary>
+/// Compaction off the write lock: while a large graph compacts (30 % of its nodes deleted), a loop on another thread keeps
+/// searching, inserting new keys and deleting live ones; the searches keep answering throughout, and after the swap every
+/// key inserted during the compaction is found, every key deleted during it is gone, the count is exact, the deleted
+/// nodes from before it are reclaimed and recall@10 against brute force stays at least 0.99.
+/// </summary>
+public sealed class HnswConcurrentCompactionTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Searches_inserts_and_deletes_go_on_during_a_compaction_and_none_is_lost()
+    {
+        const int count = 40_000, extra = 3000, dimensions = 64, k = 10;
+        var vectors = SeededVectors.Embeddings(count + extra, dimensions, seed: 41);
+        var queries = SeededVectors.Embeddings(100, dimensions, seed: 42);
+
+        // CompactAbove 1: nothing compacts on its own, the test starts the one compaction itself.
+        var index = new HnswIndex(new HnswOptions(M: 16, EfConstruction: 100, EfSearch: 64) { CompactAbove = 1 });
+        var exact = new ExactIndex();
+        for (var i = 0; i < count; i++)
+        {
+            index.Upsert("k" + i, vectors[i]);
+            exact.Upsert("k" + i, vectors[i]);
+        }
+
+        var before = Enumerable.Range(0, count).Where(i => i % 10 < 3).ToList();
+        foreach (var i in before)
+        {
+            Assert.True(index.Remove("k" + i));
+            Assert.True(exact.Remove("k" + i));
+        }
+
+        Assert.Equal(count, index.NodeCount);
+        var live = Enumerable.Range(0, count).Where(i => i % 10 >= 3).ToList();
+        var inserted = new List<int>();
+        var deletedDuring = new List<int>();
+        var searches = 0;
+        var clock = Stopwatch.StartNew();
+        var compaction = Task.Run(index.Compact);
+        while (!compaction.IsCompleted)
+        {
+            var found = index.Search(queries[searches % queries.Length], k, null);
+            Assert.Equal(k, found.Count);
+            searches++;
+            if (inserted.Count < extra)
+            {
+                var n = inserted.Count;
+                index.Upsert("new" + n, vectors[count + n]);
+                exact.Upsert("new" + n, vectors[count + n]);
+                inserted.Add(n);
+                var victim = live[n * 7 % live.Count];
+                if (!deletedDuring.Contains(victim))
+                {
+                    Assert.True(index.Remove("k" + victim));
+                    Assert.True(exact.Remove("k" + victim));
+                    deletedDuring.Add(victim);
+                }
+            }
+        }
+
+        await compaction;
+        output.WriteLine($"compaction took {clock.Elapsed.TotalSeconds:F2} s; meanwhile {searches} searches, {inserted.Count} inserts, {deletedDuring.Count} deletes; nodes {index.NodeCount} for {index.Count} live keys");
+
+        // The loop kept going while the compaction ran (nothing waited for it), and it did write during it.
+        Assert.InRange(searches, 20, int.MaxValue);
+        Assert.InRange(inserted.Count, 20, extra);
+
+        // Nothing lost: the count is exact, every new key is there and found by its own vector, every deleted one gone.
+        Assert.Equal(count - before.Count + inserted.Count - deletedDuring.Count, index.Count);
+        foreach (var n in inserted)
+        {
+            Assert.True(index.TrySimilarity(vectors[count + n], "new" + n, out var self));
+            Assert.InRange(self, 0.9999f, 1.0001f);
+        }
+
+        // Found by its own vector: all but a few (the same graph compacted under the lock and then given the same
+        // inserts misses 3 of 3,000 here too: a property of the re-linking around deleted nodes, not of the replay).
+        var missing = inserted.Count(n => !index.Search(vectors[count + n], k, null).Any(x => x.Key == "new" + n));
+        output.WriteLine($"{missing} of {inserted.Count} new keys not among the top {k} of their own vector");
+        Assert.InRange(missing, 0, inserted.Count / 200);
+
+        foreach (var i in deletedDuring.Concat(before))
+        {
+            Assert.False(index.Contains("k" + i));
+        }
+
+        // The nodes deleted before the compaction are reclaimed (those deleted during it may still be tombstones).
+        Assert.InRange(index.NodeCount, index.Count, index.Count + deletedDuring.Count);
+        var recall = queries.Average(q =>
+        {
+            var truth = exact.Search(q, k, null).Select(n => n.Key).ToHashSet();
+            var found = index.Search(q, k, null);
+            Assert.All(found, n => Assert.True(exact.Contains(n.Key)));
+            return found.Count(n => truth.Contains(n.Key)) / (double)k;
+        });
+        output.WriteLine($"recall@{k} after the compaction: {recall:F4}");
+        Assert.InRange(recall, 0.99, 1.0);
     }
 }
 

@@ -1,0 +1,33 @@
+using System.Runtime.InteropServices;
+
+namespace Iris.Bench.Search;
+
+/// <summary>
+/// CPU time of the calling thread (clock_gettime(CLOCK_THREAD_CPUTIME_ID)): on a machine shared with other work, QPS per
+/// CPU-second of the searching thread is far steadier than per wall-clock second, which counts the time other processes
+/// held the core. peers.py measures hnswlib and faiss the same way (time.thread_time).
+/// </summary>
+internal static partial class ThreadCpu
+{
+    private const int ClockThreadCpuTimeId = 3;
+
+    public static double Seconds()
+    {
+        if (ClockGetTime(ClockThreadCpuTimeId, out var t) != 0)
+        {
+            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed.");
+        }
+
+        return t.Seconds + t.Nanoseconds / 1e9;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
+}
