@@ -326,4 +326,24 @@ public sealed class HnswSnapshotTests
         Assert.Contains(restored.Search(vectors[7], 2, null), n => n.Key == "new");
         Assert.Null(HnswIndex.Restore(original.Snapshot(), options with { M = 16 }));
     }
+
+    // VectorIndexes skips a snapshot longer than one array can hold by this number, so it must be the real length.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_snapshot_length_is_known_before_the_snapshot_is_written(bool int8)
+    {
+        var options = new HnswOptions(M: 8, EfConstruction: 64, EfSearch: 32) { Int8 = int8 };
+        var index = new HnswIndex(options);
+        Assert.Equal(index.Snapshot().Length, index.SnapshotLength());
+        var vectors = SeededVectors.Clustered(2000, 24, 20, seed: 5);
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            // Keys of 1 to 200 characters, some outside ASCII: their length prefixes take one or two bytes.
+            index.Upsert(new string(i % 3 == 0 ? 'é' : 'k', 1 + (i % 200)) + i, vectors[i]);
+        }
+
+        index.Remove("k1");
+        Assert.Equal(index.Snapshot().Length, index.SnapshotLength());
+    }
 }

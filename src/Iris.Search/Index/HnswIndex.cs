@@ -407,6 +407,47 @@ public sealed class HnswIndex : IVectorIndex
     }
 
     /// <summary>
+    /// The length in bytes <see cref="Snapshot"/> would have now. A snapshot is one array, so a graph whose snapshot would
+    /// exceed <see cref="Array.MaxLength"/> (about 400,000 vectors of 1,280-d) cannot be written; callers check first.
+    /// </summary>
+    public long SnapshotLength()
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            long length = StringLength(SnapshotMagic) + (7 * sizeof(int)) + 1;
+            if (_lo is not null)
+            {
+                length += 2L * _dimensions * sizeof(float);
+            }
+
+            for (var id = 0; id < _count; id++)
+            {
+                length += StringLength(_keys[id]) + 1 + sizeof(int) + ((long)(_upper[id]?.Length ?? 0) * sizeof(int));
+            }
+
+            return length + ((long)_count * _stride0 * sizeof(int)) + ((long)_count * _dimensions * sizeof(float));
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+
+        // BinaryWriter.Write(string): the UTF-8 length as a 7-bit encoded integer, then the bytes.
+        static long StringLength(string value)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetByteCount(value);
+            var prefix = 1;
+            for (var rest = (uint)bytes >> 7; rest != 0; rest >>= 7)
+            {
+                prefix++;
+            }
+
+            return prefix + bytes;
+        }
+    }
+
+    /// <summary>
     /// The whole graph as bytes (options, keys, tombstones, links, int8 ranges, normalised vectors), for the blob store:
     /// a restarted node restores it instead of rebuilding. About 4·d + 4·(2·M + 1) + key bytes per node.
     /// </summary>

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using Iris.Core.Apps;
 using Iris.Storage.Blobs;
 using Iris.Storage.Vectors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Iris.Search.Index;
 
@@ -12,8 +14,10 @@ namespace Iris.Search.Index;
 /// whichever node wrote it. A version below the index's own (the app was purged or renamed away) or a reset in the log
 /// (an app renamed onto this id) reloads the index.
 /// </summary>
-public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = null) : IAppLifecycleListener
+public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = null, ILogger<VectorIndexes>? logger = null) : IAppLifecycleListener
 {
+    private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
+
     /// <summary>Changes applied since the last snapshot (at least this many, and a tenth of the index) before the next one is written.</summary>
     public const int SnapshotEvery = 1000;
 
@@ -102,14 +106,29 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
             return;
         }
 
-        var key = await blobs.PutAsync(graph.Snapshot(), cancellationToken).ConfigureAwait(false);
-        var replaced = await store.SaveSnapshotAsync(app, modelVersionId, entry.Version, key, cancellationToken).ConfigureAwait(false);
-        if (replaced is not null)
+        // A snapshot only spares a restarted node the rebuild: one that cannot be written is logged and skipped, never
+        // the failure of the search that triggered it. The next attempt comes after another SnapshotEvery changes.
+        entry.Unsnapshotted = 0;
+        var length = graph.SnapshotLength();
+        if (length > Array.MaxLength)
         {
-            await blobs.DeleteAsync(replaced, cancellationToken).ConfigureAwait(false);
+            _logger.LogWarning("The vector index of app {User}/{App} ({Count} vectors) is not snapshotted: its snapshot would be {Length} bytes, over the {Max} bytes one blob holds; a restarted node rebuilds it from the store.", app.UserId, app.AppId, graph.Count, length, Array.MaxLength);
+            return;
         }
 
-        entry.Unsnapshotted = 0;
+        try
+        {
+            var key = await blobs.PutAsync(graph.Snapshot(), cancellationToken).ConfigureAwait(false);
+            var replaced = await store.SaveSnapshotAsync(app, modelVersionId, entry.Version, key, cancellationToken).ConfigureAwait(false);
+            if (replaced is not null)
+            {
+                await blobs.DeleteAsync(replaced, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning(e, "The vector index snapshot of app {User}/{App} could not be written to the blob store; searches go on, and a restarted node rebuilds the index from the store.", app.UserId, app.AppId);
+        }
     }
 
     private async Task<bool> TryRestoreAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)

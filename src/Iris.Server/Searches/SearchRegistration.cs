@@ -7,6 +7,7 @@ using Iris.Storage.Searches;
 using Iris.Storage.Vectors;
 using Iris.Server.Jobs;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Hosting;
 
 namespace Iris.Server.Searches;
@@ -26,7 +27,7 @@ public static class SearchRegistration
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<SearchOptions>();
-            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>(), sp.GetRequiredService<IBlobStore>()) { Factory = settings.NewIndex, Restore = settings.RestoreIndex };
+            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>(), sp.GetRequiredService<IBlobStore>(), sp.GetService<ILogger<VectorIndexes>>()) { Factory = settings.NewIndex, Restore = settings.RestoreIndex };
         });
         services.AddSingleton<IAppLifecycleListener>(sp => sp.GetRequiredService<VectorIndexes>());
         services.AddSingleton<VectorLogPruning>();

@@ -8,6 +8,7 @@ using Iris.Server.Tests.Inputs;
 using Iris.Storage.Blobs;
 using Iris.Storage.Vectors;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
 namespace Iris.Server.Tests.Searches;
@@ -48,5 +49,40 @@ public sealed class SnapshotTests(HnswSearchFixture iris) : IClassFixture<HnswSe
         Assert.True(index.Contains("late"));
         var stored = await store.FindEmbeddingAsync(app, "p0", default);
         Assert.Equal("p0", index.Search(stored!.Vector, 1, null)[0].Key);
+    }
+
+    [Fact]
+    public async Task A_snapshot_the_blob_store_cannot_write_is_logged_and_the_search_still_answers()
+    {
+        var app = new AppRef("admin", SearchFixture.AppId);
+        var services = iris.Server.Services;
+        var embedder = (await services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!;
+        var store = services.GetRequiredService<IInputIndexStore>();
+        var options = services.GetRequiredService<SearchOptions>();
+
+        // A real file blob store whose directory has since become a file: every write fails with an IOException.
+        var root = Path.Combine(Path.GetTempPath(), "iris-blobs-" + Guid.NewGuid().ToString("N"));
+        var broken = new FileBlobStore(root);
+        Directory.Delete(root);
+        await File.WriteAllTextAsync(root, "not a directory");
+        try
+        {
+            var node = new VectorIndexes(store, broken, services.GetRequiredService<ILogger<VectorIndexes>>())
+            {
+                Factory = options.NewIndex,
+                Restore = _ => null, // rebuild from the store, so the load ends with a snapshot attempt
+            };
+            var index = await node.GetAsync(app, embedder.Descriptor.VersionId, default);
+
+            Assert.Equal((0, 1), (node.LoadsFromSnapshot, node.LoadsFromStore));
+            var stored = await store.FindEmbeddingAsync(app, "p1", default);
+            Assert.Equal("p1", index.Search(stored!.Vector, 1, null)[0].Key);
+            Assert.Contains(iris.Logs.Messages, m => m.StartsWith($"The vector index snapshot of app admin/{SearchFixture.AppId} could not be written", StringComparison.Ordinal));
+            Assert.Equal("not a directory", await File.ReadAllTextAsync(root));
+        }
+        finally
+        {
+            File.Delete(root);
+        }
     }
 }
