@@ -5,117 +5,20 @@ namespace Iris.Search.Index;
 /// <summary>
 /// Exact search: every vector in one contiguous array, scored with SIMD dot products (<see cref="TensorPrimitives"/>)
 /// and a bounded heap for the top k. Memory is 4 bytes × dimensions per vector (5 KB at 1280-d; 100,000 inputs ≈ 512 MB)
-/// plus the key map. A scan costs one dot product per stored vector: about 1 ms per 10,000 vectors of 1280-d on one core.
+/// plus the key map. A scan costs one dot product per stored vector, reading every float: 4–9 ms per 10,000 vectors of
+/// 1280-d on one core here (docs/benchmarks.md, "Search end to end"). It is the float reference the tests and benchmarks
+/// compare with; searches are served by <see cref="QuantizedExactIndex"/>, which returns the same answer reading a quarter
+/// of the memory.
 /// </summary>
-public sealed class ExactIndex : IVectorIndex
+public sealed class ExactIndex : SlotIndex, IVectorIndex
 {
-    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
-    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
-    private readonly Stack<int> _free = new();
     private float[] _vectors = [];
-    private string?[] _keys = [];
-    private int _used;
-    private int _dimensions;
 
-    public int Dimensions => _dimensions;
+    private protected override void GrowSlots(int capacity) => Array.Resize(ref _vectors, capacity * _dimensions);
 
-    public int Count
-    {
-        get
-        {
-            _lock.EnterReadLock();
-            try
-            {
-                return _slots.Count;
-            }
-            finally
-            {
-                _lock.ExitReadLock();
-            }
-        }
-    }
+    private protected override void Store(int slot, ReadOnlySpan<float> vector) => Normalize(vector, _vectors.AsSpan(slot * _dimensions, _dimensions));
 
-    public void Upsert(string key, ReadOnlySpan<float> vector)
-    {
-        IndexDimensions.RequireNonEmpty(vector);
-        _lock.EnterWriteLock();
-        try
-        {
-            IndexDimensions.Adopt(ref _dimensions, vector);
-
-            if (!_slots.TryGetValue(key, out var slot))
-            {
-                slot = _free.Count > 0 ? _free.Pop() : _used++;
-                if (slot >= _keys.Length)
-                {
-                    var capacity = Math.Max(64, _keys.Length * 2);
-                    Array.Resize(ref _keys, capacity);
-                    Array.Resize(ref _vectors, capacity * _dimensions);
-                }
-
-                _slots[key] = slot;
-                _keys[slot] = key;
-            }
-
-            var target = _vectors.AsSpan(slot * _dimensions, _dimensions);
-            Normalize(vector, target);
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
-    }
-
-    public bool Remove(string key)
-    {
-        _lock.EnterWriteLock();
-        try
-        {
-            if (!_slots.Remove(key, out var slot))
-            {
-                return false;
-            }
-
-            _keys[slot] = null;
-            _free.Push(slot);
-            return true;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
-    }
-
-    public bool Contains(string key)
-    {
-        _lock.EnterReadLock();
-        try
-        {
-            return _slots.ContainsKey(key);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
-    }
-
-    public void Clear()
-    {
-        _lock.EnterWriteLock();
-        try
-        {
-            _slots.Clear();
-            _free.Clear();
-            _keys = [];
-            _vectors = [];
-            _used = 0;
-            _dimensions = 0;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
-    }
+    private protected override void ClearSlots() => _vectors = [];
 
     public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
     {
@@ -248,14 +151,6 @@ public sealed class ExactIndex : IVectorIndex
         finally
         {
             _lock.ExitReadLock();
-        }
-    }
-
-    private void CheckLength(ReadOnlySpan<float> query)
-    {
-        if (query.Length != _dimensions)
-        {
-            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
         }
     }
 

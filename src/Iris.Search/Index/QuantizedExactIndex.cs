@@ -18,7 +18,7 @@ namespace Iris.Search.Index;
 /// Memory: 4·d + d + 12 bytes per vector (6.4 KB at 1,280-d) plus the key map. Small indexes (under
 /// <see cref="CodesFrom"/> vectors) and large k are scored with the floats directly.
 /// </summary>
-public sealed class QuantizedExactIndex : IVectorIndex
+public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
 {
     /// <summary>Below this many stored vectors, a float scan costs about as little as the codes pass and is used instead.</summary>
     public const int CodesFrom = 2048;
@@ -26,71 +26,30 @@ public sealed class QuantizedExactIndex : IVectorIndex
     // Covers float rounding of the float dot product (at most ~d·2⁻²⁴ of Σ|qᵢxᵢ| ≤ 1) and of the stored bounds, on each side.
     private const float Slack = 2e-4f;
 
-    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
-    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
-    private readonly Stack<int> _free = new();
     private float[] _vectors = [];
     private sbyte[] _codes = [];
     private float[] _scales = [];
     private float[] _residuals = [];
     private float[] _codeNorms = [];
-    private string?[] _keys = [];
-    private int _used;
-    private int _dimensions;
 
-    public int Dimensions => _dimensions;
-
-    public int Count
+    private protected override void GrowSlots(int capacity)
     {
-        get
-        {
-            _lock.EnterReadLock();
-            try
-            {
-                return _slots.Count;
-            }
-            finally
-            {
-                _lock.ExitReadLock();
-            }
-        }
+        Array.Resize(ref _vectors, capacity * _dimensions);
+        Array.Resize(ref _codes, capacity * _dimensions);
+        Array.Resize(ref _scales, capacity);
+        Array.Resize(ref _residuals, capacity);
+        Array.Resize(ref _codeNorms, capacity);
     }
 
-    public void Upsert(string key, ReadOnlySpan<float> vector)
+    private protected override void Store(int slot, ReadOnlySpan<float> vector)
     {
-        IndexDimensions.RequireNonEmpty(vector);
-        _lock.EnterWriteLock();
-        try
-        {
-            IndexDimensions.Adopt(ref _dimensions, vector);
-            var d = _dimensions;
-            if (!_slots.TryGetValue(key, out var slot))
-            {
-                slot = _free.Count > 0 ? _free.Pop() : _used++;
-                if (slot >= _keys.Length)
-                {
-                    var capacity = Math.Max(64, _keys.Length * 2);
-                    Array.Resize(ref _keys, capacity);
-                    Array.Resize(ref _vectors, capacity * d);
-                    Array.Resize(ref _codes, capacity * d);
-                    Array.Resize(ref _scales, capacity);
-                    Array.Resize(ref _residuals, capacity);
-                    Array.Resize(ref _codeNorms, capacity);
-                }
-
-                _slots[key] = slot;
-                _keys[slot] = key;
-            }
-
-            var target = _vectors.AsSpan(slot * d, d);
-            ExactIndex.Normalize(vector, target);
-            (_scales[slot], _residuals[slot], _codeNorms[slot]) = Encode(target, _codes.AsSpan(slot * d, d));
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
+        var d = _dimensions;
+        var target = _vectors.AsSpan(slot * d, d);
+        ExactIndex.Normalize(vector, target);
+        (_scales[slot], _residuals[slot], _codeNorms[slot]) = Encode(target, _codes.AsSpan(slot * d, d));
     }
+
+    private protected override void ClearSlots() => (_vectors, _codes, _scales, _residuals, _codeNorms) = ([], [], [], [], []);
 
     /// <summary>The int8 codes of <paramref name="x"/>, their scale, the exact norm of the rounding error and the codes' norm.</summary>
     private static (float Scale, float Residual, float CodeNorm) Encode(ReadOnlySpan<float> x, Span<sbyte> codes)
@@ -114,56 +73,6 @@ public sealed class QuantizedExactIndex : IVectorIndex
         }
 
         return (scale, (float)Math.Sqrt(residual) * 1.0001f, (float)Math.Sqrt(norm) * 1.0001f);
-    }
-
-    public bool Remove(string key)
-    {
-        _lock.EnterWriteLock();
-        try
-        {
-            if (!_slots.Remove(key, out var slot))
-            {
-                return false;
-            }
-
-            _keys[slot] = null;
-            _free.Push(slot);
-            return true;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
-    }
-
-    public bool Contains(string key)
-    {
-        _lock.EnterReadLock();
-        try
-        {
-            return _slots.ContainsKey(key);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
-    }
-
-    public void Clear()
-    {
-        _lock.EnterWriteLock();
-        try
-        {
-            _slots.Clear();
-            _free.Clear();
-            (_keys, _vectors, _codes, _scales, _residuals, _codeNorms) = ([], [], [], [], [], []);
-            _used = 0;
-            _dimensions = 0;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
     }
 
     public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
@@ -415,15 +324,6 @@ public sealed class QuantizedExactIndex : IVectorIndex
         }
     }
 
-    private void CheckLength(ReadOnlySpan<float> query)
-    {
-        if (query.Length != _dimensions)
-        {
-            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
-        }
-    }
-
-    /// <summary>The answer's total order, worst first: lower cosine, then (equal cosines) the larger key.</summary>
     private sealed class Worse : IComparer<(float Cosine, string Key)>
     {
         public static readonly Worse Instance = new();
