@@ -254,8 +254,9 @@ public sealed class HnswIndex : IVectorIndex
                 return false;
             }
 
+            IndexDimensions.RequireQuery(_dimensions, query);
             var norm = TensorPrimitives.Norm(query);
-            cosine = norm == 0 ? 0 : TensorPrimitives.Dot(Vector(id), query) / norm;
+            cosine = norm == 0 ? 0 : Cosine(id, query) / norm;
             return true;
         }
         finally
@@ -309,7 +310,7 @@ public sealed class HnswIndex : IVectorIndex
                 {
                     if (filter(key))
                     {
-                        Offer(heap, id, TensorPrimitives.Dot(Vector(id), s.Query.AsSpan(0, _dimensions)), k);
+                        Offer(heap, id, Cosine(id, s.Query), k);
                     }
                 }
 
@@ -358,7 +359,7 @@ public sealed class HnswIndex : IVectorIndex
                     for (var word = bits[w]; word != 0; word &= word - 1)
                     {
                         var id = (w << 6) + BitOperations.TrailingZeroCount(word);
-                        Offer(heap, id, TensorPrimitives.Dot(Vector(id), q), k);
+                        Offer(heap, id, Cosine(id, q), k);
                     }
                 }
 
@@ -600,11 +601,7 @@ public sealed class HnswIndex : IVectorIndex
 
     private Scratch Prepare(ReadOnlySpan<float> query)
     {
-        if (query.Length != _dimensions)
-        {
-            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
-        }
-
+        IndexDimensions.RequireQuery(_dimensions, query);
         var s = t_scratch ??= new Scratch();
         s.Ensure(_count, _dimensions);
         ExactIndex.Normalize(query, s.Query.AsSpan(0, _dimensions));
@@ -626,7 +623,7 @@ public sealed class HnswIndex : IVectorIndex
             rescored.Clear();
             for (var i = 0; i < found.Count; i++)
             {
-                Offer(rescored, found.Ids[i], TensorPrimitives.Dot(Vector(found.Ids[i]), q), k);
+                Offer(rescored, found.Ids[i], Cosine(found.Ids[i], q), k);
             }
 
             return Drain(rescored, k);
@@ -920,6 +917,14 @@ public sealed class HnswIndex : IVectorIndex
     // ---- build ----
 
     private ReadOnlySpan<float> Vector(int id) => _vectors.AsSpan(id * _dimensions, _dimensions);
+
+    /// <summary>
+    /// Node <paramref name="id"/>'s stored (unit) vector dotted with <paramref name="q"/> (at least d long) by the walk's
+    /// own kernel: every score the index reports comes from it, so an input scores the same bits whichever path found it
+    /// (the walk, the scan of an allowed set, the re-scoring of int8 candidates, TrySimilarity).
+    /// </summary>
+    private float Cosine(int id, ReadOnlySpan<float> q) =>
+        FloatDot.Dot(ref _vectors[id * _dimensions], ref MemoryMarshal.GetReference(q), _dimensions);
 
     // A node's links on a layer: slot 0 holds the count, the links follow.
     private Span<int> Links(int id, int level) =>

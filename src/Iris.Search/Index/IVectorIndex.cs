@@ -65,4 +65,13 @@ internal static class IndexDimensions
             throw new ArgumentException($"This index holds {dimensions}-d vectors; got {vector.Length}.", nameof(vector));
         }
     }
+
+    /// <summary>Under the index's read lock: a query must have the index's dimension (the kernels read d floats of it).</summary>
+    public static void RequireQuery(int dimensions, ReadOnlySpan<float> query)
+    {
+        if (query.Length != dimensions)
+        {
+            throw new ArgumentException($"This index holds {dimensions}-d vectors; the query has {query.Length}.", nameof(query));
+        }
+    }
 }

@@ -126,11 +126,5 @@ public abstract class SlotIndex
     /// <summary>Drops the engine's per-slot arrays (under the write lock).</summary>
     private protected abstract void ClearSlots();
 
-    private protected void CheckLength(ReadOnlySpan<float> query)
-    {
-        if (query.Length != _dimensions)
-        {
-            throw new ArgumentException($"This index holds {_dimensions}-d vectors; the query has {query.Length}.", nameof(query));
-        }
-    }
+    private protected void CheckLength(ReadOnlySpan<float> query) => IndexDimensions.RequireQuery(_dimensions, query);
 }
