@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, appPath, fileToBase64 } from '../api';
 import { Concepts, DropZone, Field, Notice, useLoad } from '../components';
 import { AnnotatedImage, type Region } from '../overlay';
@@ -20,14 +20,20 @@ export function predictPath(app: string, model: ModelRef): string {
 /** Every model the user can reach from this app: the app's own and the public built-ins (ListModels lists both). */
 export function ModelPicker({ app, value, onChange, filter }: { app: string; value?: ModelRef; onChange: (m: ModelRef | undefined) => void; filter?: (m: ModelRef) => boolean }) {
   const [models, error] = useLoad(() => api<{ models: ModelRef[] }>('GET', `${appPath(app)}/models?per_page=1000`).then((r) => r.models.filter(filter ?? (() => true))), [app]);
+  // The default is offered once the list loads, but never over the user's own choice: the effect runs after the list is
+  // drawn, so a pick made in between must win.
+  const chosen = useRef(false);
   useEffect(() => {
-    if (models && !value && models.length > 0) onChange(models.find((m) => m.id === 'general-image-recognition') ?? models[0]);
+    if (models && !value && !chosen.current && models.length > 0) onChange(models.find((m) => m.id === 'general-image-recognition') ?? models[0]);
   }, [models]);
   const key = (m: ModelRef) => `${m.user_id}/${m.app_id}/${m.id}`;
   return (
     <>
       <Field label="Model">
-        <select name="model" value={value ? key(value) : ''} onChange={(e) => onChange(models?.find((m) => key(m) === e.currentTarget.value))}>
+        <select name="model" value={value ? key(value) : ''} onChange={(e) => {
+            chosen.current = true;
+            onChange(models?.find((m) => key(m) === e.currentTarget.value));
+          }}>
           {(models ?? []).map((m) => (
             <option key={key(m)} value={key(m)}>
               {m.id} ({m.model_type_id}{m.app_id === app ? ', this app' : `, ${m.user_id}/${m.app_id}`})
