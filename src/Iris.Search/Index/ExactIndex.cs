@@ -12,14 +12,6 @@ namespace Iris.Search.Index;
 /// </summary>
 public sealed class ExactIndex : SlotIndex, IVectorIndex
 {
-    private float[] _vectors = [];
-
-    private protected override void GrowSlots(int capacity) => Array.Resize(ref _vectors, capacity * _dimensions);
-
-    private protected override void Store(int slot, ReadOnlySpan<float> vector) => Normalize(vector, _vectors.AsSpan(slot * _dimensions, _dimensions));
-
-    private protected override void ClearSlots() => _vectors = [];
-
     public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
     {
         if (k <= 0)
@@ -125,28 +117,6 @@ public sealed class ExactIndex : SlotIndex, IVectorIndex
             }
 
             return Drain(heap);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
-    }
-
-    public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
-    {
-        _lock.EnterReadLock();
-        try
-        {
-            if (!_slots.TryGetValue(key, out var slot))
-            {
-                cosine = 0;
-                return false;
-            }
-
-            CheckLength(query);
-            var norm = TensorPrimitives.Norm(query);
-            cosine = norm == 0 ? 0 : TensorPrimitives.Dot(_vectors.AsSpan(slot * _dimensions, _dimensions), query) / norm;
-            return true;
         }
         finally
         {

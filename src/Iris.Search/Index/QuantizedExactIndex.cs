@@ -26,7 +26,6 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
     // Covers float rounding of the float dot product (at most ~d·2⁻²⁴ of Σ|qᵢxᵢ| ≤ 1) and of the stored bounds, on each side.
     private const float Slack = 2e-4f;
 
-    private float[] _vectors = [];
     private sbyte[] _codes = [];
     private float[] _scales = [];
     private float[] _residuals = [];
@@ -34,22 +33,16 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
 
     private protected override void GrowSlots(int capacity)
     {
-        Array.Resize(ref _vectors, capacity * _dimensions);
         Array.Resize(ref _codes, capacity * _dimensions);
         Array.Resize(ref _scales, capacity);
         Array.Resize(ref _residuals, capacity);
         Array.Resize(ref _codeNorms, capacity);
     }
 
-    private protected override void Store(int slot, ReadOnlySpan<float> vector)
-    {
-        var d = _dimensions;
-        var target = _vectors.AsSpan(slot * d, d);
-        ExactIndex.Normalize(vector, target);
-        (_scales[slot], _residuals[slot], _codeNorms[slot]) = Encode(target, _codes.AsSpan(slot * d, d));
-    }
+    private protected override void Stored(int slot, ReadOnlySpan<float> unit) =>
+        (_scales[slot], _residuals[slot], _codeNorms[slot]) = Encode(unit, _codes.AsSpan(slot * _dimensions, _dimensions));
 
-    private protected override void ClearSlots() => (_vectors, _codes, _scales, _residuals, _codeNorms) = ([], [], [], [], []);
+    private protected override void ClearSlots() => (_codes, _scales, _residuals, _codeNorms) = ([], [], [], []);
 
     /// <summary>The int8 codes of <paramref name="x"/>, their scale, the exact norm of the rounding error and the codes' norm.</summary>
     private static (float Scale, float Residual, float CodeNorm) Encode(ReadOnlySpan<float> x, Span<sbyte> codes)
@@ -300,28 +293,6 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
         }
 
         return result;
-    }
-
-    public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
-    {
-        _lock.EnterReadLock();
-        try
-        {
-            if (!_slots.TryGetValue(key, out var slot))
-            {
-                cosine = 0;
-                return false;
-            }
-
-            CheckLength(query);
-            var norm = TensorPrimitives.Norm(query);
-            cosine = norm == 0 ? 0 : TensorPrimitives.Dot(_vectors.AsSpan(slot * _dimensions, _dimensions), query) / norm;
-            return true;
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
     }
 
     private sealed class Worse : IComparer<(float Cosine, string Key)>

@@ -1,10 +1,13 @@
+using System.Numerics.Tensors;
+
 namespace Iris.Search.Index;
 
 /// <summary>
 /// What the two scanning engines (<see cref="ExactIndex"/>, the float reference, and <see cref="QuantizedExactIndex"/>,
 /// the one served) share: each key holds a slot of contiguous per-slot arrays (a removed key's slot is reused), one
-/// reader/writer lock guards them, and the dimension is adopted from the first vector. Each engine keeps its own
-/// per-slot data, grown and filled through <see cref="GrowSlots"/> and <see cref="Store"/>, and its own scan.
+/// reader/writer lock guards them, the dimension is adopted from the first vector, and every slot's L2-normalised float
+/// vector lives in one array (what <see cref="TrySimilarity"/> and the exact re-scoring read). An engine adds its own
+/// per-slot data through <see cref="GrowSlots"/>, <see cref="Stored"/> and <see cref="ClearSlots"/>, and its own scan.
 /// </summary>
 public abstract class SlotIndex
 {
@@ -12,6 +15,7 @@ public abstract class SlotIndex
     private protected readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
     private readonly Stack<int> _free = new();
     private protected string?[] _keys = [];
+    private protected float[] _vectors = [];
     private protected int _used;
     private protected int _dimensions;
 
@@ -51,6 +55,7 @@ public abstract class SlotIndex
                 {
                     var capacity = Math.Max(64, _keys.Length * 2);
                     Array.Resize(ref _keys, capacity);
+                    Array.Resize(ref _vectors, capacity * _dimensions);
                     GrowSlots(capacity);
                 }
 
@@ -58,7 +63,9 @@ public abstract class SlotIndex
                 _keys[slot] = key;
             }
 
-            Store(slot, vector);
+            var target = _vectors.AsSpan(slot * _dimensions, _dimensions);
+            ExactIndex.Normalize(vector, target);
+            Stored(slot, target);
         }
         finally
         {
@@ -107,6 +114,7 @@ public abstract class SlotIndex
             _slots.Clear();
             _free.Clear();
             _keys = [];
+            _vectors = [];
             ClearSlots();
             _used = 0;
             _dimensions = 0;
@@ -117,14 +125,42 @@ public abstract class SlotIndex
         }
     }
 
-    /// <summary>Grows the engine's per-slot arrays to <paramref name="capacity"/> slots (under the write lock; the dimension is known).</summary>
-    private protected abstract void GrowSlots(int capacity);
+    public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (!_slots.TryGetValue(key, out var slot))
+            {
+                cosine = 0;
+                return false;
+            }
 
-    /// <summary>Writes <paramref name="vector"/> into <paramref name="slot"/>'s data (under the write lock).</summary>
-    private protected abstract void Store(int slot, ReadOnlySpan<float> vector);
+            CheckLength(query);
+            var norm = TensorPrimitives.Norm(query);
+            cosine = norm == 0 ? 0 : TensorPrimitives.Dot(_vectors.AsSpan(slot * _dimensions, _dimensions), query) / norm;
+            return true;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
 
-    /// <summary>Drops the engine's per-slot arrays (under the write lock).</summary>
-    private protected abstract void ClearSlots();
+    /// <summary>Grows the engine's own per-slot arrays to <paramref name="capacity"/> slots (under the write lock; the dimension is known).</summary>
+    private protected virtual void GrowSlots(int capacity)
+    {
+    }
+
+    /// <summary>Derives the engine's own data of <paramref name="slot"/> from its just stored unit vector (under the write lock).</summary>
+    private protected virtual void Stored(int slot, ReadOnlySpan<float> unit)
+    {
+    }
+
+    /// <summary>Drops the engine's own per-slot arrays (under the write lock).</summary>
+    private protected virtual void ClearSlots()
+    {
+    }
 
     private protected void CheckLength(ReadOnlySpan<float> query) => IndexDimensions.RequireQuery(_dimensions, query);
 }
