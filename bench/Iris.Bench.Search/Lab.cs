@@ -10,6 +10,11 @@ namespace Iris.Bench.Search;
 /// against filtered walks (scoring every node met, or only allowed ones looking through the rest) and the exact scan of
 /// the allowed vectors, each repeated and interleaved. The graph is cached as a snapshot in the temp directory.
 /// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- lab [count] [dim] [queries]
+/// <para>
+/// <c>lab --threshold [max] [dim] [queries]</c>: where the graph's query beats the exact scan (the default of
+/// <c>IRIS_SEARCH_HNSW_THRESHOLD</c>, the size at which the <c>auto</c> engine builds a graph): one graph of the server's
+/// settings grown step by step beside a <see cref="QuantizedExactIndex"/>, both measured at each size.
+/// </para>
 /// </summary>
 internal static class Lab
 {
@@ -17,6 +22,12 @@ internal static class Lab
 
     public static void Run(string[] args)
     {
+        if (args is ["--threshold", .. var rest])
+        {
+            Threshold(rest);
+            return;
+        }
+
         var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
         var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1280;
         var queryCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200;
@@ -135,7 +146,53 @@ internal static class Lab
         }
     }
 
-    private static void Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search)
+    // The exact scan the server answers small apps with against the graph of the server's default settings (float walk),
+    // on the same vectors and queries at each size: QPS per CPU-second of each, the graph at the smallest ef with recall@10
+    // ≥ 0.99 and at the server's ef 128, and the CPU time the graph of that size took to build.
+    private static void Threshold(string[] args)
+    {
+        var max = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 32_000;
+        var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1280;
+        var queryCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200;
+        var vectors = SeededVectors.Embeddings(max, dim, seed: 20261206);
+        var queries = SeededVectors.Embeddings(queryCount, dim, seed: 7);
+        var graph = new HnswIndex(new HnswOptions(M: 16, EfConstruction: 200, EfSearch: 128));
+        var exact = new QuantizedExactIndex();
+        var built = 0;
+        var buildCpu = 0.0;
+        for (var size = 500; size <= max; size *= 2)
+        {
+            var cpu = ThreadCpu.Seconds();
+            for (; built < size; built++)
+            {
+                graph.Upsert(Key(built), vectors[built]);
+            }
+
+            buildCpu += ThreadCpu.Seconds() - cpu;
+            for (var i = exact.Count; i < size; i++)
+            {
+                exact.Upsert(Key(i), vectors[i]);
+            }
+
+            var truth = queries.Select(q => exact.Search(q, K, null).Select(n => n.Key).ToHashSet()).ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {size} × {dim}: graph built in {buildCpu:F1} CPU-s ({buildCpu * 1000 / size:F2} ms per vector)"));
+            for (var round = 0; round < 2; round++)
+            {
+                var exactQps = Measure("exact (QuantizedExactIndex)", queries, truth, q => exact.Search(q, K, null));
+                foreach (var ef in new[] { 16, 32, 64, 128 })
+                {
+                    graph.EfSearch = ef;
+                    var (qps, recall) = MeasureWithRecall($"hnsw ef {ef}", queries, truth, q => graph.Search(q, K, null));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    ratio hnsw ef {ef} / exact: {qps / exactQps:F2} (recall {recall:F4})"));
+                }
+            }
+        }
+    }
+
+    private static double Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search) =>
+        MeasureWithRecall(label, queries, truth, search).Qps;
+
+    private static (double Qps, double Recall) MeasureWithRecall(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search)
     {
         for (var i = 0; i < 10; i++)
         {
@@ -154,6 +211,7 @@ internal static class Lab
         var perQuery = (HnswIndex.ScoredOnThisThread - scored) / (double)queries.Length;
         var recall = found.Select((f, i) => f.Count(n => truth[i].Contains(n.Key))).Sum() / (double)(queries.Length * K);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label,-32} recall {recall:F4}  {queries.Length / seconds,7:F0} QPS (CPU)  {perQuery,7:F0} scores/query  load {Load()}"));
+        return (queries.Length / seconds, recall);
     }
 
     private static string Key(int i) => "i" + i.ToString(CultureInfo.InvariantCulture);
