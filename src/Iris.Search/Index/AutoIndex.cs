@@ -89,10 +89,10 @@ public sealed class AutoIndex : IVectorIndex
     public Exception? LastBuildFailure { get; private set; }
 
     /// <summary>The build under way (or the last one, completed); it never faults: failures are caught and logged.</summary>
-    internal Task BuildDone => _build;
+    public Task BuildDone => _build;
 
     /// <summary>Whether a build is under way (tests watch it).</summary>
-    internal bool Building => !_build.IsCompleted;
+    public bool Building => !_build.IsCompleted;
 
     public int Dimensions => _serving.Dimensions;
 
