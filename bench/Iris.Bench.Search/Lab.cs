@@ -15,6 +15,11 @@ namespace Iris.Bench.Search;
 /// <c>IRIS_SEARCH_HNSW_THRESHOLD</c>, the size at which the <c>auto</c> engine builds a graph): one graph of the server's
 /// settings grown step by step beside a <see cref="QuantizedExactIndex"/>, both measured at each size.
 /// </para>
+/// <para>
+/// <c>lab --switch [threshold] [dim]</c>: the auto engine's switch at its threshold: an <see cref="AutoIndex"/> filled to one
+/// vector past it, then searched without pause on this thread while the graph builds on another; the build's wall and
+/// the searches' latency before, during and after it, and managed memory before and after the switch.
+/// </para>
 /// </summary>
 internal static class Lab
 {
@@ -25,6 +30,12 @@ internal static class Lab
         if (args is ["--threshold", .. var rest])
         {
             Threshold(rest);
+            return;
+        }
+
+        if (args is ["--switch", .. var more])
+        {
+            Switch(more);
             return;
         }
 
@@ -187,6 +198,74 @@ internal static class Lab
                 }
             }
         }
+    }
+
+    private static void Switch(string[] args)
+    {
+        var threshold = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
+        var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1280;
+        var queries = SeededVectors.Embeddings(200, dim, seed: 7);
+        var index = new AutoIndex(threshold, () => new HnswIndex(new HnswOptions(M: 16, EfConstruction: 200, EfSearch: 128)));
+        var (truth, last) = Fill(index, threshold, dim, queries);
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var exactMs = Latencies(index, queries, 200, out _);
+        var (pause, gen2) = (GC.GetTotalPauseDuration(), GC.CollectionCount(2));
+        var clock = Stopwatch.StartNew();
+        index.Upsert(Key(threshold), last);
+        var during = new List<double>();
+        var searches = 0;
+        while (index.Building)
+        {
+            during.AddRange(Latencies(index, queries, 20, out var n));
+            searches += n;
+        }
+
+        var build = clock.Elapsed;
+        (pause, gen2) = (GC.GetTotalPauseDuration() - pause, GC.CollectionCount(2) - gen2);
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        var graphMs = Latencies(index, queries, 200, out _);
+        var recall = queries.Select((q, i) => index.Search(q, K, null).Count(n => truth[i].Contains(n.Key))).Sum() / (double)(queries.Length * K);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{threshold + 1} × {dim}: switched {index.Switches}× (failures {index.BuildFailures}); build {build.TotalSeconds:F1} s wall on its own thread while this one answered {searches} searches; GC paused {pause.TotalMilliseconds:F0} ms in all ({gen2} gen-2 collections) during it; load {Load()}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"search latency (wall, ms) median / p99 / max: exact before {Stats(exactMs)}; during the build {Stats(during)}; graph after {Stats(graphMs)} (recall@10 {recall:F4})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"managed memory: exact engine {before / (threshold + 1.0):F0} bytes per vector before, graph {after / (threshold + 1.0):F0} after the switch (both alive during the build)"));
+
+        static string Stats(List<double> ms)
+        {
+            ms.Sort();
+            return string.Create(CultureInfo.InvariantCulture, $"{ms[ms.Count / 2]:F2} / {ms[(int)(ms.Count * 0.99)]:F2} / {ms[^1]:F2}");
+        }
+    }
+
+    // The index filled to its threshold (the vectors die with this frame, so the memory measured after is the index's);
+    // the exact top 10 of each query over those and one vector more, and that vector.
+    private static (HashSet<string>[] Truth, float[] Last) Fill(AutoIndex index, int threshold, int dim, float[][] queries)
+    {
+        var vectors = SeededVectors.Embeddings(threshold + 1, dim, seed: 20261206);
+        var exact = new ExactIndex();
+        for (var i = 0; i <= threshold; i++)
+        {
+            if (i < threshold)
+            {
+                index.Upsert(Key(i), vectors[i]);
+            }
+
+            exact.Upsert(Key(i), vectors[i]);
+        }
+
+        return ([.. queries.Select(q => exact.Search(q, K, null).Select(n => n.Key).ToHashSet())], vectors[threshold]);
+    }
+
+    private static List<double> Latencies(IVectorIndex index, float[][] queries, int count, out int done)
+    {
+        var ms = new List<double>(count);
+        for (done = 0; done < count; done++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            index.Search(queries[done % queries.Length], K, null);
+            ms.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        return ms;
     }
 
     private static double Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search) =>
