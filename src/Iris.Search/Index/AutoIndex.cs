@@ -25,8 +25,8 @@ namespace Iris.Search.Index;
 public sealed class AutoIndex : IVectorIndex
 {
     /// <summary>
-    /// Vectors above which the graph is built: at 1,280-d the graph's query (server settings, ef 128) is about 1.2× the
-    /// exact scan's QPS at 8,000 vectors and clearly ahead above (docs/benchmarks.md, "Exact or graph").
+    /// Vectors above which the graph is built: at 1,280-d the graph's query (server settings, ef 128) is 1.2–1.5× the
+    /// exact scan's QPS at 8,000 vectors and 4–5× at 16,000 (docs/benchmarks.md, "Exact or graph").
     /// </summary>
     public const int DefaultThreshold = 10_000;
 
