@@ -202,7 +202,7 @@ public sealed class AutoIndexTests(ITestOutputHelper output)
             var poisoned = Graph();
             poisoned.Upsert("poison", [1f, 0f, 0f]);
             return poisoned;
-        }, logs) { RetryAfter = TimeSpan.FromMilliseconds(300) };
+        }, logs) { RetryAfter = TimeSpan.FromSeconds(3) };
         var exact = new ExactIndex();
         for (var i = 0; i <= threshold; i++)
         {
@@ -217,7 +217,7 @@ public sealed class AutoIndexTests(ITestOutputHelper output)
         Assert.StartsWith("This index holds 3-d vectors; got 32.", failure.Message, StringComparison.Ordinal);
         var logged = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error);
         Assert.Same(failure, logged.Exception);
-        Assert.Equal($"Building the HNSW graph of a vector index of {threshold + 1} vectors failed; its searches stay exact, and the build is retried in 0.3 s.", logged.Message);
+        Assert.Equal($"Building the HNSW graph of a vector index of {threshold + 1} vectors failed; its searches stay exact, and the build is retried in 3 s.", logged.Message);
 
         // The exact engine still serves every vector, exactly, including a write made after the failure; within the
         // retry delay no new build starts.
@@ -231,7 +231,7 @@ public sealed class AutoIndexTests(ITestOutputHelper output)
         }
 
         // After the delay, the next write retries, and this build succeeds.
-        await Task.Delay(400);
+        await Task.Delay(TimeSpan.FromSeconds(3.2));
         index.Upsert(Key(threshold + 2), vectors[threshold + 2]);
         exact.Upsert(Key(threshold + 2), vectors[threshold + 2]);
         await index.BuildDone;
@@ -288,7 +288,7 @@ public sealed class HnswCompactionFailureTests
         {
             Logger = logs,
             CompactionFault = () => throw new InvalidOperationException("disk on fire"),
-            CompactionRetryAfter = TimeSpan.FromMilliseconds(300),
+            CompactionRetryAfter = TimeSpan.FromSeconds(3),
         };
         for (var i = 0; i < count; i++)
         {
@@ -307,7 +307,7 @@ public sealed class HnswCompactionFailureTests
         var logged = Assert.Single(logs.Entries);
         Assert.Equal(LogLevel.Error, logged.Level);
         Assert.Same(index.LastCompactionFailure, logged.Exception);
-        Assert.Equal($"Compacting an HNSW graph of {count} nodes ({count / 5 + 1} deleted) failed; it goes on serving with its deleted nodes, and the compaction is retried in 0.3 s.", logged.Message);
+        Assert.Equal($"Compacting an HNSW graph of {count} nodes ({count / 5 + 1} deleted) failed; it goes on serving with its deleted nodes, and the compaction is retried in 3 s.", logged.Message);
 
         // The graph is as it was: all nodes still there, deleted keys never answered, live ones found.
         Assert.Equal(count, index.NodeCount);
@@ -319,7 +319,7 @@ public sealed class HnswCompactionFailureTests
         index.CompactionFault = null;
         Assert.True(index.Remove("k2000"));
         Assert.Equal(count, index.NodeCount);
-        await Task.Delay(400);
+        await Task.Delay(TimeSpan.FromSeconds(3.2));
         Assert.True(index.Remove("k2001"));
         await index.CompactionDone;
         Assert.Equal(1, index.CompactionFailures);
