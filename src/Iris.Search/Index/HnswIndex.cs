@@ -3,6 +3,8 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Iris.Search.Index;
 
@@ -147,6 +149,23 @@ public sealed class HnswIndex : IVectorIndex
     /// walk would (about 6·list / s for a share s); on by default, benchmarks turn it off to time the walk itself.
     /// </summary>
     public bool ScanWhenCheaper { get; set; } = true;
+
+    /// <summary>Where a background compaction that fails is logged (the graph goes on serving with its deleted nodes).</summary>
+    public ILogger Logger { get; set; } = NullLogger.Instance;
+
+    /// <summary>How long after a failed background compaction the next one may start. Default 1 min.</summary>
+    public TimeSpan CompactionRetryAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Background compactions that threw (each logged); the last one's exception.</summary>
+    public int CompactionFailures => Volatile.Read(ref _compactionFailures);
+
+    public Exception? LastCompactionFailure { get; private set; }
+
+    private int _compactionFailures;
+    private long _compactionRetryAt;
+
+    /// <summary>Test seam: runs at the start of a compaction's off-lock build, so a test can make it throw.</summary>
+    internal Action? CompactionFault { get; set; }
 
     /// <summary>Nodes the graph holds, deleted ones (not yet compacted away) included.</summary>
     public int NodeCount => _count;
@@ -1150,7 +1169,7 @@ public sealed class HnswIndex : IVectorIndex
     // Under the write lock.
     private void CompactIfNeeded()
     {
-        if (_tombstones < 64 || _tombstones <= _options.CompactAbove * _count || _compaction is { IsCompleted: false })
+        if (_tombstones < 64 || _tombstones <= _options.CompactAbove * _count || _compaction is { IsCompleted: false } || Environment.TickCount64 < Volatile.Read(ref _compactionRetryAt))
         {
             return;
         }
@@ -1161,7 +1180,24 @@ public sealed class HnswIndex : IVectorIndex
             return;
         }
 
-        _compaction = Task.Run(CompactOffLock);
+        _compaction = Task.Run(CompactInBackground);
+    }
+
+    // A compaction nobody waits for: a failure is caught, kept, logged, and retried after CompactionRetryAfter; the graph
+    // is left as it was (the new graph is built on a copy and swapped in only at the end).
+    private void CompactInBackground()
+    {
+        try
+        {
+            CompactOffLock();
+        }
+        catch (Exception e)
+        {
+            LastCompactionFailure = e;
+            Volatile.Write(ref _compactionRetryAt, Environment.TickCount64 + (long)CompactionRetryAfter.TotalMilliseconds);
+            Interlocked.Increment(ref _compactionFailures);
+            Logger.LogError(e, "Compacting an HNSW graph of {Nodes} nodes ({Deleted} deleted) failed; it goes on serving with its deleted nodes, and the compaction is retried in {Retry} s.", _count, _tombstones, CompactionRetryAfter.TotalSeconds);
+        }
     }
 
     // Whether a compaction should build its graph off the lock: large enough to matter, with the int8 ranges (if any)
@@ -1229,6 +1265,7 @@ public sealed class HnswIndex : IVectorIndex
         {
             // 2. The compacted graph, built without any lock; then the writes that arrived meanwhile, in rounds, until
             // few are left.
+            CompactionFault?.Invoke();
             copy.CompactLocked();
             var buffer = new float[_dimensions];
             for (var round = 0; round < 8; round++)

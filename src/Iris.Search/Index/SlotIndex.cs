@@ -147,6 +147,73 @@ public abstract class SlotIndex
         }
     }
 
+    /// <summary>Slots handed out so far (live or free): what a reader walking the slots goes up to.</summary>
+    internal int SlotsUsed
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _used;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the keys and unit vectors of the live slots from <paramref name="from"/> on, below <paramref name="end"/>, until
+    /// <paramref name="keys"/> holds as many as <paramref name="vectors"/> has room for (d floats each); returns the slot
+    /// after the last one read. One read lock per call, so a caller walking a large index in chunks never holds it long.
+    /// </summary>
+    internal int CopySlots(int from, int end, List<string> keys, float[] vectors)
+    {
+        keys.Clear();
+        _lock.EnterReadLock();
+        try
+        {
+            var d = _dimensions;
+            var slot = from;
+            for (; slot < Math.Min(end, _used) && (keys.Count + 1) * d <= vectors.Length; slot++)
+            {
+                if (_keys[slot] is { } key)
+                {
+                    _vectors.AsSpan(slot * d, d).CopyTo(vectors.AsSpan(keys.Count * d, d));
+                    keys.Add(key);
+                }
+            }
+
+            return slot;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Copies <paramref name="key"/>'s unit vector into <paramref name="destination"/> (d floats); false when the key is not indexed.</summary>
+    internal bool TryCopy(string key, Span<float> destination)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            if (!_slots.TryGetValue(key, out var slot))
+            {
+                return false;
+            }
+
+            _vectors.AsSpan(slot * _dimensions, _dimensions).CopyTo(destination);
+            return true;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
     /// <summary>Grows the engine's own per-slot arrays to <paramref name="capacity"/> slots (under the write lock; the dimension is known).</summary>
     private protected virtual void GrowSlots(int capacity)
     {

@@ -23,7 +23,7 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
 
     private readonly ConcurrentDictionary<(AppRef App, string ModelVersionId), Entry> _entries = new();
 
-    /// <summary>Creates the index of a new entry; <see cref="ExactIndex"/> unless a test or benchmark measures another engine.</summary>
+    /// <summary>Creates the index of a new entry (the server's: <see cref="AutoIndex"/> by default); <see cref="ExactIndex"/> unless set.</summary>
     public Func<IVectorIndex> Factory { get; init; } = () => new ExactIndex();
 
     /// <summary>Restores a snapshot into an index of the <see cref="Factory"/>'s kind; null when that engine keeps none.</summary>
@@ -72,6 +72,14 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
                 }
             }
 
+            // An auto index that has switched to a graph since the last look: its first snapshot now, so a restarted node
+            // restores the graph instead of answering exactly while it rebuilds it.
+            if (entry.Index is AutoIndex auto && auto.Switches != entry.Switches)
+            {
+                entry.Switches = auto.Switches;
+                await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+            }
+
             return entry.Index;
         }
         finally
@@ -101,7 +109,7 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
     // A snapshot of the current graph to the blob store, recorded with the version it reflects; the replaced blob goes.
     private async Task SnapshotAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
     {
-        if (blobs is null || entry.Index is not HnswIndex graph)
+        if (blobs is null || GraphOf(entry.Index) is not { } graph)
         {
             return;
         }
@@ -130,6 +138,14 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
             _logger.LogWarning(e, "The vector index snapshot of app {User}/{App} could not be written to the blob store; searches go on, and a restarted node rebuilds the index from the store.", app.UserId, app.AppId);
         }
     }
+
+    // The graph an index answers from, if any: an HNSW index, or the graph an auto index has switched to.
+    private static HnswIndex? GraphOf(IVectorIndex index) => index switch
+    {
+        HnswIndex graph => graph,
+        AutoIndex auto => auto.Graph,
+        _ => null,
+    };
 
     private async Task<bool> TryRestoreAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
     {
@@ -215,5 +231,8 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         public bool Loaded { get; set; }
 
         public long Version { get; set; }
+
+        /// <summary>The <see cref="AutoIndex.Switches"/> last seen (a switch since is snapshotted).</summary>
+        public int Switches { get; set; }
     }
 }

@@ -1,5 +1,7 @@
 using Iris.Core.Configuration;
 using Iris.Search.Index;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Iris.Server.Searches;
 
@@ -7,12 +9,20 @@ namespace Iris.Server.Searches;
 public sealed class SearchOptions
 {
     /// <summary>
-    /// The engine behind each (app, embedding model) index. Env <c>IRIS_SEARCH_INDEX</c>: <c>exact</c> (default; exact answers from a
-    /// scan of int8 codes with the few possible hits re-scored by their float vectors, <see cref="QuantizedExactIndex"/>;
-    /// nothing to build) or <c>hnsw</c> (the graph; faster queries on
-    /// large apps; snapshotted to the blob store so a restarted node restores it instead of rebuilding).
+    /// The engine behind each (app, embedding model) index. Env <c>IRIS_SEARCH_INDEX</c>: <c>auto</c> (default; exact
+    /// while the index holds at most <see cref="HnswThreshold"/> vectors, then an HNSW graph built in the background and
+    /// swapped in, <see cref="AutoIndex"/>), <c>exact</c> (always exact answers from a scan of int8 codes with the few
+    /// possible hits re-scored by their float vectors, <see cref="QuantizedExactIndex"/>; nothing to build) or <c>hnsw</c>
+    /// (always the graph, from the first vector). Graphs are snapshotted to the blob store so a restarted node restores
+    /// them instead of rebuilding.
     /// </summary>
-    public string Index { get; set; } = "exact";
+    public string Index { get; set; } = "auto";
+
+    /// <summary>
+    /// With <c>auto</c>: vectors an index holds above which its HNSW graph is built. Env <c>IRIS_SEARCH_HNSW_THRESHOLD</c>.
+    /// Default 10,000 (where the graph's query is measured ahead of the exact scan at 1,280-d, docs/benchmarks.md).
+    /// </summary>
+    public int HnswThreshold { get; set; } = AutoIndex.DefaultThreshold;
 
     /// <summary>HNSW links per node. Env <c>IRIS_SEARCH_HNSW_M</c>. Default 16.</summary>
     public int HnswM { get; set; } = 16;
@@ -37,6 +47,7 @@ public sealed class SearchOptions
     {
         var o = new SearchOptions();
         o.Index = EnvSettings.String("IRIS_SEARCH_INDEX")?.ToLowerInvariant() ?? o.Index;
+        o.HnswThreshold = EnvSettings.Int("IRIS_SEARCH_HNSW_THRESHOLD") ?? o.HnswThreshold;
         o.HnswM = EnvSettings.Int("IRIS_SEARCH_HNSW_M") ?? o.HnswM;
         o.HnswEfConstruction = EnvSettings.Int("IRIS_SEARCH_HNSW_EF_CONSTRUCTION") ?? o.HnswEfConstruction;
         o.HnswEfSearch = EnvSettings.Int("IRIS_SEARCH_HNSW_EF_SEARCH") ?? o.HnswEfSearch;
@@ -48,9 +59,9 @@ public sealed class SearchOptions
 
     public void Validate()
     {
-        if (Index is not ("exact" or "hnsw") || HnswM is < 2 or > 128 || HnswEfConstruction is < 8 or > 4096 || HnswEfSearch is < 1 or > 4096)
+        if (Index is not ("auto" or "exact" or "hnsw") || HnswThreshold < 1 || HnswM is < 2 or > 128 || HnswEfConstruction is < 8 or > 4096 || HnswEfSearch is < 1 or > 4096)
         {
-            throw new InvalidOperationException("Invalid IRIS_SEARCH_* setting: index 'exact' or 'hnsw', HNSW M 2–128, ef_construction 8–4096, ef_search 1–4096.");
+            throw new InvalidOperationException("Invalid IRIS_SEARCH_* setting: index 'auto', 'exact' or 'hnsw', HNSW threshold 1 or more, HNSW M 2–128, ef_construction 8–4096, ef_search 1–4096.");
         }
 
         if (ChangeLogRetention < TimeSpan.Zero || ChangeLogPruneInterval < TimeSpan.FromSeconds(1))
@@ -60,10 +71,32 @@ public sealed class SearchOptions
     }
 
     /// <summary>A new, empty index of the configured engine.</summary>
-    public IVectorIndex NewIndex() => Index == "hnsw" ? new HnswIndex(Hnsw) : new QuantizedExactIndex();
+    public IVectorIndex NewIndex() => NewIndex(NullLogger.Instance);
+
+    /// <summary>A new, empty index of the configured engine, logging its background failures (graph build, compaction) to <paramref name="logger"/>.</summary>
+    public IVectorIndex NewIndex(ILogger logger) => Index switch
+    {
+        "hnsw" => new HnswIndex(Hnsw) { Logger = logger },
+        "auto" => new AutoIndex(HnswThreshold, () => new HnswIndex(Hnsw), logger),
+        _ => new QuantizedExactIndex(),
+    };
 
     /// <summary>The index a snapshot holds (HNSW only; the exact index reloads from the store, which costs as much).</summary>
-    public IVectorIndex? RestoreIndex(byte[] snapshot) => Index == "hnsw" ? HnswIndex.Restore(snapshot, Hnsw) : null;
+    public IVectorIndex? RestoreIndex(byte[] snapshot) => RestoreIndex(snapshot, NullLogger.Instance);
+
+    /// <summary>The index a snapshot holds, logging its background failures to <paramref name="logger"/>; with <c>auto</c>, the graph behind an <see cref="AutoIndex"/> past its switch.</summary>
+    public IVectorIndex? RestoreIndex(byte[] snapshot, ILogger logger) => Index switch
+    {
+        "hnsw" => HnswIndex.Restore(snapshot, Hnsw) is { } graph ? WithLogger(graph, logger) : null,
+        "auto" => HnswIndex.Restore(snapshot, Hnsw) is { } graph ? new AutoIndex(HnswThreshold, () => new HnswIndex(Hnsw), graph, logger) : null,
+        _ => null,
+    };
+
+    private static HnswIndex WithLogger(HnswIndex graph, ILogger logger)
+    {
+        graph.Logger = logger;
+        return graph;
+    }
 
     private HnswOptions Hnsw => new(HnswM, HnswEfConstruction, HnswEfSearch);
 }

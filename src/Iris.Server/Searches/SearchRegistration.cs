@@ -8,6 +8,7 @@ using Iris.Storage.Vectors;
 using Iris.Server.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Hosting;
 
 namespace Iris.Server.Searches;
@@ -27,7 +28,12 @@ public static class SearchRegistration
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<SearchOptions>();
-            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>(), sp.GetRequiredService<IBlobStore>(), sp.GetService<ILogger<VectorIndexes>>()) { Factory = settings.NewIndex, Restore = settings.RestoreIndex };
+            ILogger engines = sp.GetService<ILogger<AutoIndex>>() ?? (ILogger)NullLogger.Instance;
+            return new VectorIndexes(sp.GetRequiredService<IInputIndexStore>(), sp.GetRequiredService<IBlobStore>(), sp.GetService<ILogger<VectorIndexes>>())
+            {
+                Factory = () => settings.NewIndex(engines),
+                Restore = snapshot => settings.RestoreIndex(snapshot, engines),
+            };
         });
         services.AddSingleton<IAppLifecycleListener>(sp => sp.GetRequiredService<VectorIndexes>());
         services.AddSingleton<VectorLogPruning>();

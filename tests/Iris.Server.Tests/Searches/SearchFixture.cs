@@ -99,3 +99,26 @@ public sealed class HnswSearchFixture : SearchFixture
         services.AddSingleton(new SearchOptions { Index = "hnsw" });
     }
 }
+
+/// <summary>
+/// The same photos with the auto engine and a threshold of <see cref="Threshold"/> vectors: the fixture's app (five photo
+/// embeddings) stays exact, an app given more switches to a graph.
+/// </summary>
+public class AutoSearchFixture : SearchFixture
+{
+    public const int Threshold = 6;
+
+    public SearchOptions Options { get; } = new() { Index = "auto", HnswThreshold = Threshold };
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        base.ConfigureServices(services);
+        services.AddSingleton(Options);
+    }
+}
+
+/// <summary>The auto engine with a small threshold on PostgreSQL.</summary>
+public sealed class PostgresAutoSearchFixture : AutoSearchFixture
+{
+    protected override bool OnPostgres => true;
+}
