@@ -32,7 +32,7 @@ public sealed class OcrModel : BuiltinModel
     /// <summary>How far a box is grown back from the predicted text kernel (PaddleOCR <c>det_db_unclip_ratio</c>).</summary>
     public const float UnclipRatio = 1.5f;
 
-    /// <summary>Read lines with a lower mean character confidence are dropped (PaddleOCR <c>drop_score</c>).</summary>
+    /// <summary>Read boxes with a lower mean character confidence are dropped (the reference's <c>mean &gt;= 0.5</c>; PaddleOCR <c>drop_score</c>).</summary>
     public const float DropScore = 0.5f;
 
     /// <summary>
@@ -83,7 +83,7 @@ public sealed class OcrModel : BuiltinModel
         Description = "Finds lines of text and reads them: one region per line with its bounding box, polygon and text.",
         License = "Apache-2.0",
         SourcePackage = Package + " assets/ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx, ppocr_keys_v1.txt",
-        Notes = "PP-OCRv4 Chinese+English models run as PaddleOCR's own inference code does; region value is the mean character confidence.",
+        Notes = "PP-OCRv4 Chinese+English models run as the JavaScript port of PaddleOCR that ships them (@gutenye/ocr-node) runs them; region value is the mean character confidence.",
         Concepts = [Text],
         Networks = [Detector, Recognizer],
     };
