@@ -71,6 +71,43 @@ public sealed class ImageTensorsTests
     }
 
     [Fact]
+    public void Lanczos3_keeps_pixels_at_the_same_size_flat_colours_everywhere_and_clamps_its_overshoot()
+    {
+        // sharp's default kernel, which the OCR reference resizes with: at 1:1 every tap but the pixel itself weighs 0.
+        using var noise = Bitmap(23, 11, (x, y) => new SKColor((byte)((x * 37) + (y * 91)), (byte)(x * y), (byte)(255 - (x * 11))));
+        var format = new PixelFormat(23, 11, 3, Nchw: false, Scale: 255f, Offset: 0f, Filter: ResampleFilter.Lanczos3);
+        var same = Run(noise, new SKRect(0, 0, 23, 11), format, false, out _);
+        for (var y = 0; y < 11; y++)
+        {
+            for (var x = 0; x < 23; x++)
+            {
+                var p = noise.GetPixel(x, y);
+                var i = ((y * 23) + x) * 3;
+                Assert.Equal(p.Red, same[i], 0.01f);
+                Assert.Equal(p.Green, same[i + 1], 0.01f);
+                Assert.Equal(p.Blue, same[i + 2], 0.01f);
+            }
+        }
+
+        using var flat = Bitmap(97, 61, (_, _) => new SKColor(200, 100, 50));
+        foreach (var size in new[] { 16, 61, 224 })
+        {
+            var values = Run(flat, new SKRect(0, 0, 97, 61), format with { Width = size, Height = size }, false, out _);
+            Assert.All(values.Chunk(3), v => Assert.Equal([200f, 100f, 50f], v.Select(c => MathF.Round(c, 2)).ToArray()));
+        }
+
+        // A black-to-white step enlarged 8×: the lobes ring, but values stay within 0..255; more than three source
+        // pixels from the step the output is flat again.
+        using var step = Bitmap(12, 1, (x, _) => x < 6 ? SKColors.Black : SKColors.White);
+        var ramp = Run(step, new SKRect(0, 0, 12, 1), new PixelFormat(96, 1, 1, Nchw: false, Scale: 1f, Offset: 0f, Filter: ResampleFilter.Lanczos3), false, out _);
+        Assert.All(ramp, v => Assert.InRange(v, 0f, 1f));
+        Assert.Equal(0f, ramp[0], 0.001f);
+        Assert.Equal(0f, ramp[24], 0.001f);
+        Assert.Equal(1f, ramp[95], 0.001f);
+        Assert.InRange(ramp[48], 0.5f, 1f);
+    }
+
+    [Fact]
     public void Layout_channel_order_and_normalization_follow_the_pixel_format()
     {
         using var image = Bitmap(4, 4, (_, _) => new SKColor(255, 0, 51));

@@ -5,20 +5,62 @@ using SkiaSharp;
 namespace Iris.Inference.Tests;
 
 /// <summary>
-/// The pieces of PaddleOCR's pipeline that Iris re-implements, each against a worked case: the detector's input size,
-/// DB boxes (rotated rectangle, unclip, mapping back), the perspective crop, CTC decoding and line grouping.
+/// The pieces of the OCR pipeline (the reference @gutenye/ocr-node's PaddleOCR port) that Iris re-implements, each
+/// against a worked case: the detector's input size and placement, DB boxes (rotated rectangle, unclip, mapping back),
+/// the perspective crop, the recognizer's widths, CTC decoding and line grouping.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class OcrPipelineTests(EngineFixture fixture)
 {
     [Theory]
-    [InlineData(800, 718, 800, 704)] // no shrinking below 960; 718 / 32 = 22.4 → 22 × 32
-    [InlineData(1920, 1080, 960, 544)] // longer side to 960: 540 → 16.9 → 17 × 32
+    [InlineData(800, 718, 800, 736)] // no shrinking below 960; 718 / 32 = 22.4 → 23 × 32 (the next multiple)
+    [InlineData(1920, 1080, 960, 544)] // longer side to 960 first: 540 → 16.9 → 17 × 32
     [InlineData(20, 10, 32, 32)] // at least 32
-    [InlineData(330, 48, 320, 64)] // 10.3 → 10; 1.5 → 2 (Python's round, half to even)
-    public void The_detector_reads_the_image_rounded_to_multiples_of_32_and_never_enlarged_past_that(int w, int h, int dw, int dh)
+    [InlineData(330, 48, 352, 64)] // 10.3 → 11; 1.5 → 2
+    [InlineData(205, 70, 224, 96)]
+    public void The_detector_reads_the_image_enlarged_to_the_next_multiples_of_32(int w, int h, int dw, int dh)
     {
         Assert.Equal((dw, dh), OcrModel.DetectorSize(w, h));
+    }
+
+    [Fact]
+    public void The_detector_input_holds_the_image_with_its_aspect_kept_centred_on_black()
+    {
+        // 205 × 70 into 224 × 96 (sharp's fit: 'contain'): scale min(224 / 205, 96 / 70) = 1.0927, content 224 × 76
+        // (76.5 rounded), centred: 10 rows of black above and below. The source rectangle, in image pixels, reaches
+        // 10 input rows above the image and covers it all across.
+        var source = OcrModel.DetectorPlacement(205, 70, 224, 96);
+        Assert.Equal(0f, source.Left, 3);
+        Assert.Equal(205f, source.Right, 3);
+        var sy = 70f / 76;
+        Assert.Equal(-10 * sy, source.Top, 3);
+        Assert.Equal((96 - 10) * sy, source.Bottom, 3);
+
+        // A map pixel maps back through it: the content's first row is the image's row 0.
+        var map = new float[224 * 96];
+        for (var y = 40; y < 60; y++)
+        {
+            for (var x = 50; x < 150; x++)
+            {
+                map[(y * 224) + x] = 0.9f;
+            }
+        }
+
+        var quad = Assert.Single(OcrModel.BoxesFromMap(map, 224, 96, source, 205, 70));
+        // The hull of the pixel centres (rows 40..59, 99 × 19) grown by the unclip, d = 99 · 19 · 1.5 / 236 ≈ 11.96,
+        // minus the 10 padding rows, in image pixels.
+        Assert.InRange(quad.MinY, ((40 - 11.96f - 10) * sy) - 1, ((40 - 11.96f - 10) * sy) + 1);
+        Assert.InRange(quad.MaxY, ((59 + 11.96f - 10) * sy) - 1, ((59 + 11.96f - 10) * sy) + 1);
+    }
+
+    [Fact]
+    public void Each_line_is_read_48_high_at_the_width_of_its_own_aspect_ratio()
+    {
+        using var wide = new SKBitmap(100, 20);
+        using var small = new SKBitmap(7, 30);
+        using var tiny = new SKBitmap(1, 200);
+        // 48 · 5 = 240; 48 · 7 / 30 = 11.2 → 11; never 0. No 320 minimum and no shared batch width.
+        Assert.Equal([240, 11, 1], OcrModel.RecognizerWidths([wide, small, tiny]));
     }
 
     [Fact]
@@ -42,7 +84,7 @@ public sealed class OcrPipelineTests(EngineFixture fixture)
             }
         }
 
-        var quad = Assert.Single(OcrModel.BoxesFromMap(map, W, H, 2 * W, 2 * H));
+        var quad = Assert.Single(OcrModel.BoxesFromMap(map, W, H, new SKRect(0, 0, 2 * W, 2 * H), 2 * W, 2 * H));
         // Unclip: d = area · 1.5 / perimeter ≈ 100 · 10 · 1.5 / 220 ≈ 6.8 map pixels on each side.
         var top = SKPoint.Distance(quad.TopLeft, quad.TopRight) / 2;
         var side = SKPoint.Distance(quad.TopLeft, quad.BottomLeft) / 2;
@@ -56,11 +98,11 @@ public sealed class OcrPipelineTests(EngineFixture fixture)
     }
 
     [Fact]
-    public void A_bending_line_is_scored_over_its_own_pixels_not_over_its_rectangle()
+    public void A_bending_line_is_kept_whatever_share_of_its_rectangle_it_fills()
     {
         // A 6 px band sagging by 26 px over 160 px (a line on a page that bends away), probability 0.9: its minimum-area
-        // rectangle is about 160 × 32 and mostly background, so PaddleOCR's default "fast" score (the rectangle's mean,
-        // ≈ 0.17) would drop it; the "slow" score over the region itself is 0.9.
+        // rectangle is about 160 × 32 and mostly background. PaddleOCR's Python would score it by the rectangle's mean
+        // (≈ 0.17, under its box threshold 0.6) and drop it; the reference has no box score.
         const int W = 200, H = 100;
         var map = new float[W * H];
         for (var x = 20; x <= 180; x++)
@@ -73,26 +115,32 @@ public sealed class OcrPipelineTests(EngineFixture fixture)
         }
 
         // Kept, and unclipped like any box: 160 × 31 grown by 160 · 31 · 1.5 / 382 ≈ 19.5 on every side.
-        var quad = Assert.Single(OcrModel.BoxesFromMap(map, W, H, W, H));
+        var quad = Assert.Single(OcrModel.BoxesFromMap(map, W, H, new SKRect(0, 0, W, H), W, H));
         Assert.InRange(quad.Width, 192, 204);
         Assert.InRange(quad.Height, 64, 75);
     }
 
     [Fact]
-    public void Weak_or_thin_regions_are_not_boxes()
+    public void Thin_regions_and_probabilities_up_to_the_threshold_are_not_boxes_and_weak_ones_above_it_are()
     {
-        const int W = 64, H = 32;
+        const int W = 64, H = 48;
         var map = new float[W * H];
         for (var x = 5; x < 60; x++)
         {
             map[(3 * W) + x] = 0.9f; // one pixel high: short side < 3
             for (var y = 12; y < 22; y++)
             {
-                map[(y * W) + x] = 0.45f; // above the pixel threshold, below the box threshold
+                map[(y * W) + x] = OcrModel.PixelThreshold; // not above the threshold: background
+            }
+
+            for (var y = 30; y < 40; y++)
+            {
+                map[(y * W) + x] = 0.05f; // weak, but above 0.03 and no box score: a box
             }
         }
 
-        Assert.Empty(OcrModel.BoxesFromMap(map, W, H, W, H));
+        var quad = Assert.Single(OcrModel.BoxesFromMap(map, W, H, new SKRect(0, 0, W, H), W, H));
+        Assert.InRange(quad.MidY, 33, 36);
     }
 
     [Fact]

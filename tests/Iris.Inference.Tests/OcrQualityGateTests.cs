@@ -25,12 +25,14 @@ public sealed class OcrQualityGateTests(EngineFixture fixture, ITestOutputHelper
         var m = await MeasureAsync(samples);
 
         // The goals: Iris at least as good as the reference on average, and no image worse than 0.15.
-        // Measured when written: Iris 0.012 (without spaces 0.003, word recall 0.906, worst 0.100), reference 0.026.
+        // Measured when written (the pipeline following the reference step by step): Iris 0.005 (without spaces 0.003,
+        // word recall 0.953, worst 0.063), reference 0.026. The floors fail on the previous pipeline (PaddleOCR's Python
+        // preprocessing with a one-step crop: 0.012, word recall 0.906, worst 0.100).
         Assert.True(m.IrisMean <= m.ReferenceMean, m.Report);
-        Assert.True(m.IrisMean <= 0.025, m.Report);
-        Assert.True(m.IrisNoSpaces <= 0.01, m.Report);
-        Assert.True(m.Recall >= 0.85, m.Report);
-        Assert.True(m.Worst.Cer <= 0.15, m.Report);
+        Assert.True(m.IrisMean <= 0.008, m.Report);
+        Assert.True(m.IrisNoSpaces <= 0.006, m.Report);
+        Assert.True(m.Recall >= 0.93, m.Report);
+        Assert.True(m.Worst.Cer <= 0.08, m.Report);
     }
 
     [Fact]
@@ -40,21 +42,20 @@ public sealed class OcrQualityGateTests(EngineFixture fixture, ITestOutputHelper
         Assert.Equal(12, samples.Count);
         var m = await MeasureAsync(samples);
 
-        // Photographed pages, signs and words (tests/photos.sh). Measured when written: Iris 0.106 (without spaces 0.089,
-        // word recall 0.764), reference 0.094. Iris is better on the scanned page (upright 0.000 vs 0.001, rotated 0.025
-        // vs 0.046) and reads the bending photographed page (0.004: scored over the region's own pixels, PaddleOCR's
-        // "slow" box score, every line is kept; with the rectangle's "fast" score the fifth line scored 0.48 and was
-        // dropped, 0.208). Above 0.15: "GM 125" read "GM125" (0.167; PaddleOCR's own pipeline, emulated step by step,
-        // reads "GM125" too) and the dot-matrix "Produkt" (1.000 for every engine: at the image's own size the
-        // detector's probability map is 0 everywhere). See docs/benchmarks.md "Model quality".
+        // Photographed pages, signs and words (tests/photos.sh). Measured when written: Iris 0.090 (without spaces 0.089,
+        // word recall 0.867), reference 0.094; Iris reads the scanned page better (upright 0.000 vs 0.001, rotated 0.006
+        // vs 0.046) and eight of the twelve images exactly. Above 0.15 only the dot-matrix "Produkt" (1.000 for every
+        // engine: with the reference's own detector input the probability map stays below 0.001 everywhere). See
+        // docs/benchmarks.md "Model quality". The floors fail on the previous pipeline (0.106 against the reference's
+        // 0.094, word recall 0.764, "GM 125" read "GM125" as a second image above 0.15, rotated page 0.025, six exact).
         var over = Enumerable.Range(0, samples.Count).Where(i => m.IrisCers[i] > 0.15).Select(i => samples[i].Name).ToArray();
-        Assert.True(m.IrisMean <= 0.115 && m.IrisMean <= m.ReferenceMean + 0.02, m.Report);
-        Assert.True(m.IrisNoSpaces <= 0.10, m.Report);
-        Assert.True(m.Recall >= 0.75, m.Report);
-        Assert.True(over.Length <= 2, string.Join(", ", over) + "\n" + m.Report);
-        Assert.True(m.IrisCers[0] <= 0.02, "the photographed page: " + m.Report);
-        Assert.True(m.IrisCers[1] <= 0.01 && m.IrisCers[2] <= 0.05, m.Report);
-        Assert.True(Enumerable.Range(0, samples.Count).Count(i => m.IrisCers[i] == 0) >= 6, m.Report);
+        Assert.True(m.IrisMean <= m.ReferenceMean && m.IrisMean <= 0.095, m.Report);
+        Assert.True(m.IrisNoSpaces <= 0.095, m.Report);
+        Assert.True(m.Recall >= 0.85, m.Report);
+        Assert.True(over.Length == 0 || over.SequenceEqual(["photo-scenetext_word04"]), string.Join(", ", over) + "\n" + m.Report);
+        Assert.True(m.IrisCers[0] <= 0.01, "the photographed page: " + m.Report);
+        Assert.True(m.IrisCers[1] <= 0.01 && m.IrisCers[2] <= 0.02, m.Report);
+        Assert.True(Enumerable.Range(0, samples.Count).Count(i => m.IrisCers[i] == 0) >= 8, m.Report);
     }
 
     /// <summary>Per-set result: mean CERs of Iris and the reference, Iris' CER without spaces and word recall, its worst image, and the per-image report.</summary>

