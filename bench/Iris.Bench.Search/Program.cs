@@ -70,13 +70,13 @@ try
 
     // Filtered ground truth, from the exact index (then it is dropped: at 1M it is 5 GB).
     var shares = new[] { 0.1, 0.05, 0.02, 0.01 };
-    var allowedSets = new Dictionary<double, HashSet<string>>();
+    var allowedSets = new Dictionary<double, AllowedSet>();
     var filteredTruths = new Dictionary<double, HashSet<string>[]>();
     var exactFilteredQps = new Dictionary<double, double>();
     foreach (var share in shares)
     {
         var modulo = (uint)Math.Round(1 / share);
-        var allowed = allowedSets[share] = Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key).ToHashSet();
+        var allowed = allowedSets[share] = new AllowedSet(Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key));
         var ft = filteredTruths[share] = new HashSet<string>[queryCount];
         exactFilteredQps[share] = Time(queries, q => exact.SearchAmong(q, K, allowed), (i, found) => ft[i] = [.. found.Select(n => n.Key)]).Qps;
     }
