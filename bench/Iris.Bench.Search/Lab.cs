@@ -1,7 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
+using Clarifai.Api;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Iris.Core.Apps;
+using Iris.Inference.Indexing;
+using Iris.Inference.Predict;
 using Iris.Search.Index;
+using Iris.Search.Planning;
+using Iris.Server.Hosting;
+using Iris.Storage.Searches;
+using Iris.Storage.Vectors;
 using Iris.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Condition = Iris.Storage.Searches.InputCondition;
+using Task = System.Threading.Tasks.Task;
 
 namespace Iris.Bench.Search;
 
@@ -10,6 +25,7 @@ namespace Iris.Bench.Search;
 /// against filtered walks (scoring every node met, or only allowed ones looking through the rest) and the exact scan of
 /// the allowed vectors, each repeated and interleaved. The graph is cached as a snapshot in the temp directory.
 /// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- lab [count] [dim] [queries] [--profile [--ef N] | --kernel]
+/// (and <c>lab e2e …</c>: a filtered request end to end, <see cref="FilteredEndToEnd"/>)
 /// </summary>
 internal static class Lab
 {
@@ -17,6 +33,12 @@ internal static class Lab
 
     public static void Run(string[] args)
     {
+        if (args is ["e2e", ..])
+        {
+            FilteredEndToEnd.RunAsync(args[1..]).GetAwaiter().GetResult();
+            return;
+        }
+
         var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
         var dim = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1280;
         var queryCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200;
@@ -187,4 +209,229 @@ internal static class Lab
     private static uint Mix(int i) => unchecked((uint)i * 2654435761u) >> 7;
 
     private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
+}
+
+/// <summary>
+/// What a filtered visual search costs end to end against an unfiltered one (issue 11, "filtered search no slower than
+/// unfiltered at 10 % selectivity", seen from a request): one in-process Iris server (SQLite, gRPC on loopback) with an
+/// app of text inputs carrying seeded embedding-like 1,280-d vectors in the store, a tenth of them labelled with the
+/// concept <c>tenth</c>. Searches by a stored input (top 10), unfiltered and filtered by that label, alternate call by
+/// call: over gRPC (the server's engine, <c>exact</c> unless <c>IRIS_SEARCH_INDEX</c> says otherwise), through the
+/// planner on the server's indexes and on HNSW indexes loaded from the same store, and phase by phase (the SQL candidates,
+/// the allowed set's resolution, the index search). Usage: <c>dotnet run -c Release --project bench/Iris.Bench.Search -- lab e2e [inputs] [calls] [--no-doc]</c>.
+/// </summary>
+internal static class FilteredEndToEnd
+{
+    private const string Pat = "bench0pat0000000000000000000000011";
+    private const string AppId = "filtered";
+    private const int K = 10;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var numbers = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
+        var count = numbers.Count > 0 ? numbers[0] : 20_000;
+        var calls = numbers.Count > 1 ? numbers[1] : 100;
+        var dataDir = Directory.CreateTempSubdirectory("iris-bench-filtered-e2e-");
+        var server = IrisServer.Create(new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
+            logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+        await server.StartAsync();
+        try
+        {
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, MaxReceiveMessageSize = 64 << 20 });
+            var grpc = new V2.V2Client(channel);
+            var auth = new Metadata { { "authorization", "Key " + Pat } };
+            var ids = new UserAppIDSet { UserId = "me", AppId = AppId };
+            Check((await grpc.PostAppsAsync(new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" }, Apps = { new App { Id = AppId } } }, auth)).Status);
+            var clock = Stopwatch.StartNew();
+            var labelled = 0;
+            for (var start = 0; start < count; start += 128)
+            {
+                var batch = new PostInputsRequest { UserAppId = ids };
+                foreach (var i in Enumerable.Range(start, Math.Min(128, count - start)))
+                {
+                    var data = new Data { Text = new Text { Raw = "synthetic " + i.ToString(CultureInfo.InvariantCulture) } };
+                    if (Mix(i) % 10 == 3)
+                    {
+                        data.Concepts.Add(new Concept { Id = "tenth", Value = 1 });
+                        labelled++;
+                    }
+
+                    batch.Inputs.Add(new Input { Id = Key(i), Data = data });
+                }
+
+                Check((await grpc.PostInputsAsync(batch, auth)).Status);
+            }
+
+            while ((await grpc.GetInputCountAsync(new GetInputCountRequest { UserAppId = ids }, auth)).Counts is var counts && counts.Processed + counts.Errors < (uint)count)
+            {
+                await Task.Delay(500);
+            }
+
+            Console.WriteLine($"{count} inputs ({labelled} labelled) added and processed in {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
+            var app = new AppRef("admin", AppId);
+            var services = server.Services;
+            var workflows = services.GetRequiredService<IBaseWorkflows>();
+            var embedder = (await workflows.ForAppAsync(app, default)).Embedder!;
+            var store = services.GetRequiredService<IInputIndexStore>();
+            var vectors = SeededVectors.Embeddings(count, 1280, seed: 20261206);
+            for (var i = 0; i < count; i++)
+            {
+                ExactIndex.Normalize(vectors[i], vectors[i]);
+                await store.SaveAsync(app, Key(i), embedder.Descriptor.Id, embedder.Descriptor.VersionId, vectors[i], [], string.Empty, default);
+            }
+
+            var searches = services.GetRequiredService<ISearchStore>();
+            var planner = services.GetRequiredService<SearchPlanner>();
+            var indexes = services.GetRequiredService<VectorIndexes>();
+            var hnswIndexes = new VectorIndexes(store) { Factory = () => new HnswIndex(new HnswOptions()) };
+            var hnswPlanner = new SearchPlanner(workflows, hnswIndexes, store, searches, services.GetRequiredService<ImagePredictor>());
+            clock.Restart();
+            var serving = await indexes.GetAsync(app, embedder.Descriptor.VersionId, default);
+            var loadServing = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var hnsw = (HnswIndex)await hnswIndexes.GetAsync(app, embedder.Descriptor.VersionId, default);
+            Console.WriteLine($"vectors saved; the server's index ({serving.GetType().Name}) loaded in {loadServing:F1} s, the HNSW one built in {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
+
+            Condition[] conditions = [new InputCondition.Label("tenth", string.Empty, true, false)];
+            var filter = new Filter { Annotation = new Annotation { Data = new Data { Concepts = { new Concept { Id = "tenth", Value = 1 } } } } };
+            PostInputsSearchesRequest Request(string inputId, bool filtered)
+            {
+                var request = new PostInputsSearchesRequest { UserAppId = ids, Pagination = new Pagination { Page = 1, PerPage = K } };
+                var query = new Query { Ranks = { new Clarifai.Api.Rank { Annotation = new Annotation { InputId = inputId } } } };
+                if (filtered)
+                {
+                    query.Filters.Add(filter);
+                }
+
+                request.Searches.Add(new Clarifai.Api.Search { Query = query });
+                return request;
+            }
+
+            SearchQuery Planned(string inputId, bool filtered) =>
+                new([new Iris.Search.Planning.Rank.SimilarTo(inputId, false)], filtered ? conditions : [], [], 0);
+
+            var timings = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            async Task<T> Time<T>(string phase, Func<Task<T>> run)
+            {
+                var watch = Stopwatch.StartNew();
+                var result = await run();
+                var ms = watch.Elapsed.TotalMilliseconds;
+                if (!timings.TryGetValue(phase, out var list))
+                {
+                    timings[phase] = list = [];
+                }
+
+                list.Add(ms);
+                return result;
+            }
+
+            var loadBefore = Load();
+            var candidateCount = 0;
+            for (var call = -10; call < calls; call++)
+            {
+                var n = (int)(Mix(call + 1000) % (uint)count);
+                var inputId = Key(n);
+                var q = vectors[n];
+                foreach (var filtered in call % 2 == 0 ? new[] { false, true } : [true, false])
+                {
+                    var name = filtered ? "filtered 10 %" : "unfiltered";
+                    var response = await Time($"gRPC PostInputsSearches, server's engine: {name}", async () => await grpc.PostInputsSearchesAsync(Request(inputId, filtered), auth));
+                    Check(response.Status);
+                    if (response.Hits.Count != K)
+                    {
+                        throw new InvalidOperationException($"{name}: {response.Hits.Count} hits");
+                    }
+
+                    await Time($"planner (SearchPlanner.RunAsync), server's engine: {name}", () => planner.RunAsync(app, Planned(inputId, filtered), K, false, default));
+                    await Time($"planner (SearchPlanner.RunAsync), HNSW: {name}", () => hnswPlanner.RunAsync(app, Planned(inputId, filtered), K, false, default));
+                }
+
+                var candidates = await Time("phase: SQL candidates of the filter (ISearchStore.CandidatesAsync)", () => searches.CandidatesAsync(app, conditions, default));
+                candidateCount = candidates.Count;
+                var keys = candidates.Select(c => c.InputId).ToList();
+                await Time("phase: HashSet<string> of the candidates (what the planner built before)", () => Task.FromResult(keys.ToHashSet(StringComparer.Ordinal)));
+                await Time("phase: resolve a new AllowedSet, server's engine (CountAmong)", () => Task.FromResult(serving.CountAmong(new AllowedSet(keys))));
+                var allowed = new AllowedSet(keys);
+                await Time("phase: resolve a new AllowedSet, HNSW (CountAmong)", () => Task.FromResult(hnsw.CountAmong(allowed)));
+                await Time("phase: HNSW SearchAmong top 11, set resolved", () => Task.FromResult(hnsw.SearchAmong(q, K + 1, allowed)));
+                await Time("phase: HNSW Search top 11, unfiltered", () => Task.FromResult(hnsw.Search(q, K + 1, null)));
+                var serveAllowed = new AllowedSet(keys);
+                serving.CountAmong(serveAllowed);
+                await Time("phase: server's engine SearchAmong top 11, set resolved", () => Task.FromResult(serving.SearchAmong(q, K + 1, serveAllowed)));
+                await Time("phase: server's engine Search top 11, unfiltered", () => Task.FromResult(serving.Search(q, K + 1, null)));
+                await Time("phase: visibility of 11 unfiltered hits (ISearchStore.VisibleAsync)", () => searches.VisibleAsync(app, [.. keys.Take(K + 1)], default));
+                if (call == -1)
+                {
+                    timings.Clear();
+                }
+            }
+
+            var text = new StringBuilder();
+            text.AppendLine("## Filtered search end to end (issue 11)");
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"`nice dotnet run -c Release --project bench/Iris.Bench.Search -- lab e2e {count} {calls}` (`bench/Iris.Bench.Search/Lab.cs`, `FilteredEndToEnd`; `IRIS_MODELS_DIR` set to a warm models cache): one in-process Iris");
+            text.AppendLine(CultureInfo.InvariantCulture, $"(SQLite, gRPC on loopback) with an app of {count:N0} text inputs carrying seeded embedding-like 1,280-d vectors in the store, {labelled:N0} of them ({candidateCount:N0} candidates) labelled `tenth`.");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{calls} searches by a stored input (top 10) without and with the filter `tenth` (10 %), alternating which goes first: over gRPC on the server's engine (`{serving.GetType().Name}`), through the planner on the server's indexes and on");
+            text.AppendLine("HNSW indexes (M 16, ef_construction 200, ef 128, float walk) loaded from the same store, then each phase of a filtered request on its own. Wall-clock milliseconds (the calls are async, across threads); the machine is shared, read the ratios.");
+            text.AppendLine();
+            text.AppendLine("| call or phase | median (ms) | p90 (ms) |");
+            text.AppendLine("|---|---:|---:|");
+            foreach (var (phase, list) in timings)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {phase} | {Percentile(list, 0.5):F3} | {Percentile(list, 0.9):F3} |");
+            }
+
+            text.AppendLine();
+            foreach (var engine in new[] { "gRPC PostInputsSearches, server's engine", "planner (SearchPlanner.RunAsync), server's engine", "planner (SearchPlanner.RunAsync), HNSW" })
+            {
+                var (u, f) = (Percentile(timings[$"{engine}: unfiltered"], 0.5), Percentile(timings[$"{engine}: filtered 10 %"], 0.5));
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {engine}: filtered 10 % / unfiltered median = {f:F2} / {u:F2} ms = {f / u:F2}×.");
+            }
+
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Load average {loadBefore} before the calls, {Load()} at the end, on {Environment.ProcessorCount} cores.");
+            Console.WriteLine(text);
+            if (!args.Contains("--no-doc"))
+            {
+                Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(Root(), "docs", "benchmarks.md"), "## Filtered search end to end (issue 11)", text.ToString());
+            }
+        }
+        finally
+        {
+            await server.StopAsync();
+            await server.DisposeAsync();
+            dataDir.Delete(recursive: true);
+        }
+    }
+
+    private static string Key(int i) => "in" + i.ToString(CultureInfo.InvariantCulture);
+
+    private static uint Mix(int i) => unchecked((uint)i * 2654435761u) >> 7;
+
+    private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+    }
+
+    private static void Check(Clarifai.Api.Status.Status status)
+    {
+        if (status.Code != Clarifai.Api.Status.StatusCode.Success)
+        {
+            throw new InvalidOperationException($"{status.Code}: {status.Description} {status.Details}");
+        }
+    }
+
+    private static string Root()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Iris.slnx")))
+        {
+            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run from inside the repository.");
+        }
+
+        return dir;
+    }
 }
