@@ -364,6 +364,10 @@ internal static class FilteredEndToEnd
                 {
                     timings.Clear();
                 }
+                else if (call % 10 == 9)
+                {
+                    Console.WriteLine($"  {call + 1} of {calls} calls; load {Load()}");
+                }
             }
 
             var text = new StringBuilder();
