@@ -24,7 +24,7 @@ namespace Iris.Bench.Search;
 /// Where a search's time goes, for tuning the walk (not a report): distance computations and QPS per query, unfiltered
 /// against filtered walks (scoring every node met, or only allowed ones looking through the rest) and the exact scan of
 /// the allowed vectors, each repeated and interleaved. The graph is cached as a snapshot in the temp directory.
-/// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- lab [count] [dim] [queries] [--profile [--ef N] | --kernel]
+/// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- lab [count] [dim] [queries] [--profile [--ef N] | --filtered | --kernel]
 /// (and <c>lab e2e …</c>: a filtered request end to end, <see cref="FilteredEndToEnd"/>)
 /// </summary>
 internal static class Lab
@@ -126,6 +126,90 @@ internal static class Lab
             return;
         }
 
+        if (args.Contains("--filtered"))
+        {
+            // Issue 11's goal on the lab's graph: filtered 10 % and 1 % against unfiltered at recall@10 0.99, float and
+            // int8 walks, each swept over ef; QPS per CPU-second; the allowed set resolved once and reused (the lab's
+            // --profile and the e2e section give what a request's own resolution adds).
+            var report = new System.Text.StringBuilder();
+            var rows = new Dictionary<string, List<(int Ef, double Recall, double Qps)>>();
+            int[] efs = [10, 16, 24, 32, 48, 64, 96, 128];
+            var sets = new[] { 0.1, 0.01 }.Select(share =>
+            {
+                var modulo = (uint)Math.Round(1 / share);
+                var keys = Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key).ToList();
+                var lookup = keys.ToHashSet();
+                return (Share: share, Set: new AllowedSet(keys), Truth: queries.Select(q => exact.Search(q, K, lookup.Contains).Select(n => n.Key).ToHashSet()).ToArray());
+            }).ToList();
+            for (var round = 0; round < 2; round++)
+            {
+                foreach (var int8 in new[] { false, true })
+                {
+                    hnsw.UseInt8 = int8;
+                    var name = int8 ? "int8" : "float";
+                    foreach (var ef in efs)
+                    {
+                        hnsw.EfSearch = ef;
+                        Add($"unfiltered {name}", ef, Measure($"unfiltered {name} ef {ef}", queries, truth, q => hnsw.Search(q, K, null)));
+                        foreach (var (share, set, filteredTruth) in sets)
+                        {
+                            Add($"{share * 100:0} % {name}", ef, Measure($"{share * 100:0} % {name} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, set)));
+                        }
+                    }
+                }
+            }
+
+            void Add(string name, int ef, (double Recall, double Qps) r)
+            {
+                if (!rows.TryGetValue(name, out var list))
+                {
+                    rows[name] = list = [];
+                }
+
+                list.Add((ef, r.Recall, r.Qps));
+            }
+
+            List<(int Ef, double Recall, double Qps)> Mean(string name) =>
+                [.. rows[name].GroupBy(r => r.Ef).OrderBy(g => g.Key).Select(g => (g.Key, g.Average(r => r.Recall), g.Average(r => r.Qps)))];
+
+            report.AppendLine("## Filtered search, lab (issue 11)");
+            report.AppendLine();
+            report.AppendLine(CultureInfo.InvariantCulture, $"`nice dotnet run -c Release --project bench/Iris.Bench.Search -- lab {count} {dim} {queryCount} --filtered` (`Lab.cs`): the graph of the full bench above (same seeded {count:N0} × {dim}-d vectors, M 16, ef_construction 200,");
+            report.AppendLine(CultureInfo.InvariantCulture, $"int8 codes; restored from the lab's snapshot), {queryCount} fresh queries, k = 10, single-threaded, QPS per CPU-second of the searching thread, two rounds averaged. Filtered: `SearchAmong` with the");
+            report.AppendLine("allowed set (`AllowedSet`) resolved into node ids once and reused by every query (what a request pays to resolve its own set is in \"Filtered search end to end\"). Each row swept over ef; compared at the first ef reaching recall@10 ≥ 0.99.");
+            report.AppendLine();
+            report.AppendLine("| walk | allowed | QPS at recall ≥ 0.99 (ef, recall) | vs unfiltered |");
+            report.AppendLine("|---|---|---:|---:|");
+            foreach (var name in new[] { "float", "int8" })
+            {
+                var baseline = Mean($"unfiltered {name}").FirstOrDefault(r => r.Recall >= 0.99);
+                foreach (var label in new[] { "unfiltered", "10 %", "1 %" })
+                {
+                    var at = Mean($"{label} {name}").FirstOrDefault(r => r.Recall >= 0.99);
+                    var cell = at.Ef == 0 ? "not reached" : string.Create(CultureInfo.InvariantCulture, $"{at.Qps:F0} (ef {at.Ef}, {at.Recall:F3})");
+                    var ratio = at.Ef == 0 || baseline.Ef == 0 ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{at.Qps / baseline.Qps:F2}×");
+                    report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {label} | {cell} | {ratio} |");
+                }
+            }
+
+            report.AppendLine();
+            report.AppendLine("Sweeps (ef: recall, QPS per CPU-second):");
+            foreach (var name in rows.Keys)
+            {
+                report.AppendLine("- " + name + ": " + string.Join("; ", Mean(name).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Ef}: {r.Recall:F3}, {r.Qps:F0}"))) + ".");
+            }
+
+            report.AppendLine();
+            report.AppendLine(CultureInfo.InvariantCulture, $"Load average at the end: {Load()} on {Environment.ProcessorCount} cores.");
+            Console.WriteLine(report);
+            if (!args.Contains("--no-doc"))
+            {
+                Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(FilteredEndToEnd.Root(), "docs", "benchmarks.md"), "## Filtered search, lab (issue 11)", report.ToString());
+            }
+
+            return;
+        }
+
         if (args.Contains("--kernel"))
         {
             for (var round = 0; round < 3; round++)
@@ -180,7 +264,7 @@ internal static class Lab
         }
     }
 
-    private static void Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search)
+    private static (double Recall, double Qps) Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search)
     {
         for (var i = 0; i < 10; i++)
         {
@@ -202,6 +286,7 @@ internal static class Lab
         var (codes, expanded, through) = ((after.Codes - walked.Codes) / (double)queries.Length, (after.Expanded - walked.Expanded) / (double)queries.Length, (after.LookedThrough - walked.LookedThrough) / (double)queries.Length);
         var recall = found.Select((f, i) => f.Count(n => truth[i].Contains(n.Key))).Sum() / (double)(queries.Length * K);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label,-32} recall {recall:F4}  {queries.Length / seconds,7:F0} QPS (CPU)  {perQuery,6:F0} float + {codes,5:F0} int8 scores, {expanded,5:F0} expanded, {through,5:F0} looked through /query  load {Load()}"));
+        return (recall, queries.Length / seconds);
     }
 
     private static string Key(int i) => "i" + i.ToString(CultureInfo.InvariantCulture);
@@ -311,17 +396,29 @@ internal static class FilteredEndToEnd
                 new([new Iris.Search.Planning.Rank.SimilarTo(inputId, false)], filtered ? conditions : [], [], 0);
 
             var timings = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            var cpuTimings = new Dictionary<string, List<double>>(StringComparer.Ordinal);
             async Task<T> Time<T>(string phase, Func<Task<T>> run)
             {
+                // CPU time of the calling thread too, when the call completed on it (SQLite's async calls run synchronously;
+                // a gRPC call's work runs on the server's threads, so only its wall time is kept).
+                var thread = Environment.CurrentManagedThreadId;
+                var cpu = ThreadCpu.Seconds();
                 var watch = Stopwatch.StartNew();
                 var result = await run();
                 var ms = watch.Elapsed.TotalMilliseconds;
+                var cpuMs = (ThreadCpu.Seconds() - cpu) * 1000;
                 if (!timings.TryGetValue(phase, out var list))
                 {
                     timings[phase] = list = [];
+                    cpuTimings[phase] = [];
                 }
 
                 list.Add(ms);
+                if (thread == Environment.CurrentManagedThreadId && !phase.StartsWith("gRPC", StringComparison.Ordinal))
+                {
+                    cpuTimings[phase].Add(cpuMs);
+                }
+
                 return result;
             }
 
@@ -363,6 +460,7 @@ internal static class FilteredEndToEnd
                 if (call == -1)
                 {
                     timings.Clear();
+                    cpuTimings.Clear();
                 }
                 else if (call % 10 == 9)
                 {
@@ -376,20 +474,25 @@ internal static class FilteredEndToEnd
             text.AppendLine(CultureInfo.InvariantCulture, $"`nice dotnet run -c Release --project bench/Iris.Bench.Search -- lab e2e {count} {calls}` (`bench/Iris.Bench.Search/Lab.cs`, `FilteredEndToEnd`; `IRIS_MODELS_DIR` set to a warm models cache): one in-process Iris");
             text.AppendLine(CultureInfo.InvariantCulture, $"(SQLite, gRPC on loopback) with an app of {count:N0} text inputs carrying seeded embedding-like 1,280-d vectors in the store, {labelled:N0} of them ({candidateCount:N0} candidates) labelled `tenth`.");
             text.AppendLine(CultureInfo.InvariantCulture, $"{calls} searches by a stored input (top 10) without and with the filter `tenth` (10 %), alternating which goes first: over gRPC on the server's engine (`{serving.GetType().Name}`), through the planner on the server's indexes and on");
-            text.AppendLine("HNSW indexes (M 16, ef_construction 200, ef 128, float walk) loaded from the same store, then each phase of a filtered request on its own. Wall-clock milliseconds (the calls are async, across threads); the machine is shared, read the ratios.");
+            text.AppendLine("HNSW indexes (M 16, ef_construction 200, ef 128, float walk) loaded from the same store, then each phase of a filtered request on its own. Wall-clock milliseconds, and the calling thread's CPU time where the call completed on that thread (the machine is shared and was heavily loaded: the CPU column is the steadier one).");
             text.AppendLine();
-            text.AppendLine("| call or phase | median (ms) | p90 (ms) |");
-            text.AppendLine("|---|---:|---:|");
+            text.AppendLine("| call or phase | wall median (ms) | wall p90 (ms) | CPU median (ms; samples on one thread) |");
+            text.AppendLine("|---|---:|---:|---:|");
+            string Cpu(string phase) => cpuTimings[phase].Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Percentile(cpuTimings[phase], 0.5):F3} ({cpuTimings[phase].Count})");
             foreach (var (phase, list) in timings)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"| {phase} | {Percentile(list, 0.5):F3} | {Percentile(list, 0.9):F3} |");
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {phase} | {Percentile(list, 0.5):F3} | {Percentile(list, 0.9):F3} | {Cpu(phase)} |");
             }
 
             text.AppendLine();
             foreach (var engine in new[] { "gRPC PostInputsSearches, server's engine", "planner (SearchPlanner.RunAsync), server's engine", "planner (SearchPlanner.RunAsync), HNSW" })
             {
                 var (u, f) = (Percentile(timings[$"{engine}: unfiltered"], 0.5), Percentile(timings[$"{engine}: filtered 10 %"], 0.5));
-                text.AppendLine(CultureInfo.InvariantCulture, $"- {engine}: filtered 10 % / unfiltered median = {f:F2} / {u:F2} ms = {f / u:F2}×.");
+                var (cu, cf) = (cpuTimings[$"{engine}: unfiltered"], cpuTimings[$"{engine}: filtered 10 %"]);
+                var cpuRatio = cu.Count > 0 && cf.Count > 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"; CPU {Percentile(cf, 0.5):F2} / {Percentile(cu, 0.5):F2} ms = {Percentile(cf, 0.5) / Percentile(cu, 0.5):F2}×")
+                    : "";
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {engine}: filtered 10 % / unfiltered median = {f:F2} / {u:F2} ms = {f / u:F2}× wall{cpuRatio}.");
             }
 
             text.AppendLine();
@@ -428,7 +531,7 @@ internal static class FilteredEndToEnd
         }
     }
 
-    private static string Root()
+    internal static string Root()
     {
         var dir = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(dir, "Iris.slnx")))
