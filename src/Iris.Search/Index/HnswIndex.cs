@@ -42,8 +42,9 @@ public sealed record HnswOptions(int M = 16, int EfConstruction = 200, int EfSea
 /// uses a per-thread scratch (visited epochs, two binary heaps) and allocates only its result.
 /// <para>
 /// Filters apply during the walk. An allowed set of keys (<see cref="SearchAmong"/>) becomes a bitset over node ids,
-/// built once and kept in the <see cref="AllowedSet"/> until the graph changes; below half of the vectors allowed, the walk scores only allowed nodes and looks through
-/// filtered-out ones to their links (two hops, after ACORN), so it scores about as many vectors as an unfiltered walk; a
+/// built once and kept in the <see cref="AllowedSet"/> until the graph changes; below half of the vectors allowed, the
+/// walk scores only allowed nodes and looks through filtered-out ones to their links (two hops, after ACORN), so it
+/// scores about as many vectors as an unfiltered walk; a
 /// set letting through at most <see cref="HnswOptions.ExactBelowSelectivity"/> of the vectors, or small enough that
 /// scoring it costs less than the walk, is answered by scoring just those vectors. A key callback (<see cref="Search"/>)
 /// navigates through every node and lets only passing ones into the results. Deletes leave tombstones that still route
