@@ -1,7 +1,22 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
+using Clarifai.Api;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Iris.Core.Apps;
+using Iris.Inference.Indexing;
+using Iris.Inference.Predict;
 using Iris.Search.Index;
+using Iris.Search.Planning;
+using Iris.Server.Hosting;
+using Iris.Storage.Searches;
+using Iris.Storage.Vectors;
 using Iris.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Condition = Iris.Storage.Searches.InputCondition;
+using Task = System.Threading.Tasks.Task;
 
 namespace Iris.Bench.Search;
 
@@ -20,6 +35,8 @@ namespace Iris.Bench.Search;
 /// vector past it, then searched without pause on this thread while the graph builds on another; the build's wall and
 /// the searches' latency before, during and after it, and managed memory before and after the switch.
 /// </para>
+/// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- lab [count] [dim] [queries] [--profile [--ef N] | --filtered | --kernel]
+/// (and <c>lab e2e …</c>: a filtered request end to end, <see cref="FilteredEndToEnd"/>)
 /// </summary>
 internal static class Lab
 {
@@ -36,6 +53,12 @@ internal static class Lab
         if (args is ["--switch", .. var more])
         {
             Switch(more);
+            return;
+        }
+
+        if (args is ["e2e", ..])
+        {
+            FilteredEndToEnd.RunAsync(args[1..]).GetAwaiter().GetResult();
             return;
         }
 
@@ -73,31 +96,138 @@ internal static class Lab
 
         var truth = queries.Select(q => exact.Search(q, K, null).Select(n => n.Key).ToHashSet()).ToArray();
         Console.WriteLine($"{count} × {dim}; load {Load()}");
-        if (args.Contains("--convert"))
+        if (args.Contains("--profile"))
         {
-            var allowed = Enumerable.Range(0, count).Where(i => Mix(i) % 10 == 3).Select(Key).ToHashSet();
-            var filteredTruth = queries.Select(q => exact.SearchAmong(q, K, allowed).Select(n => n.Key).ToHashSet()).ToArray();
+            // Where a 10 % filtered query's time goes against an unfiltered one, each at the ef where it reaches recall@10
+            // 0.99 in the full bench: the walk with the allowed set resolved once (reused, as the planner's re-asks and a
+            // benchmark loop do), the same walk with a fresh set per query (the set resolved every time, as before), and
+            // the resolution alone; per query: float and int8 scores, nodes expanded, filtered-out nodes looked through.
+            var allowedKeys = Enumerable.Range(0, count).Where(i => Mix(i) % 10 == 3).Select(Key).ToList();
+            var allowed = new AllowedSet(allowedKeys);
+            var allowedLookup = allowedKeys.ToHashSet();
+            var filteredTruth = queries.Select(q => exact.Search(q, K, allowedLookup.Contains).Select(n => n.Key).ToHashSet()).ToArray();
+            var unfilteredEf = args.Contains("--ef") ? int.Parse(args[Array.IndexOf(args, "--ef") + 1], CultureInfo.InvariantCulture) : 64;
             for (var round = 0; round < 2; round++)
             {
                 foreach (var int8 in new[] { false, true })
                 {
                     hnsw.UseInt8 = int8;
-                    hnsw.EfSearch = 64;
-                    Measure($"unfiltered {(int8 ? "int8" : "float")} ef 64", queries, truth, q => hnsw.Search(q, K, null));
+                    var name = int8 ? "int8" : "float";
+                    hnsw.EfSearch = unfilteredEf;
+                    Measure($"unfiltered {name} ef {unfilteredEf}", queries, truth, q => hnsw.Search(q, K, null));
                     foreach (var ef in new[] { 16, 32 })
                     {
                         hnsw.EfSearch = ef;
-                        Measure($"10 % {(int8 ? "int8" : "float")} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, allowed));
+                        Measure($"10 % {name} ef {ef} set reused", queries, filteredTruth, q => hnsw.SearchAmong(q, K, allowed));
+                        Measure($"10 % {name} ef {ef} fresh set", queries, filteredTruth, q => hnsw.SearchAmong(q, K, new AllowedSet(allowedKeys)));
                     }
                 }
 
                 var cpu = ThreadCpu.Seconds();
                 for (var i = 0; i < queries.Length; i++)
                 {
-                    hnsw.BitsetOf(allowed);
+                    hnsw.CountAmong(new AllowedSet(allowedKeys));
                 }
 
-                Console.WriteLine($"10 % allowed set to bitset alone: {queries.Length / (ThreadCpu.Seconds() - cpu):F0} per CPU-second ({allowed.Count} keys)");
+                Console.WriteLine($"10 % allowed set resolved alone: {queries.Length / (ThreadCpu.Seconds() - cpu):F0} per CPU-second ({allowedKeys.Count} keys)");
+                cpu = ThreadCpu.Seconds();
+                for (var i = 0; i < queries.Length; i++)
+                {
+                    _ = allowedKeys.ToHashSet(StringComparer.Ordinal);
+                }
+
+                Console.WriteLine($"10 % keys into a HashSet<string> alone (what the planner built before): {queries.Length / (ThreadCpu.Seconds() - cpu):F0} per CPU-second");
+                cpu = ThreadCpu.Seconds();
+                for (var i = 0; i < queries.Length / 10; i++)
+                {
+                    _ = allowedKeys.Count(hnsw.Contains);
+                }
+
+                Console.WriteLine($"10 % keys counted by Contains (the planner's total before): {queries.Length / 10 / (ThreadCpu.Seconds() - cpu):F0} per CPU-second");
+            }
+
+            return;
+        }
+
+        if (args.Contains("--filtered"))
+        {
+            // Issue 11's goal on the lab's graph: filtered 10 % and 1 % against unfiltered at recall@10 0.99, float and
+            // int8 walks, each swept over ef; QPS per CPU-second; the allowed set resolved once and reused (the lab's
+            // --profile and the e2e section give what a request's own resolution adds).
+            var report = new System.Text.StringBuilder();
+            var rows = new Dictionary<string, List<(int Ef, double Recall, double Qps)>>();
+            int[] efs = [10, 16, 24, 32, 48, 64, 96, 128];
+            var sets = new[] { 0.1, 0.01 }.Select(share =>
+            {
+                var modulo = (uint)Math.Round(1 / share);
+                var keys = Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key).ToList();
+                var lookup = keys.ToHashSet();
+                return (Share: share, Set: new AllowedSet(keys), Truth: queries.Select(q => exact.Search(q, K, lookup.Contains).Select(n => n.Key).ToHashSet()).ToArray());
+            }).ToList();
+            for (var round = 0; round < 2; round++)
+            {
+                foreach (var int8 in new[] { false, true })
+                {
+                    hnsw.UseInt8 = int8;
+                    var name = int8 ? "int8" : "float";
+                    foreach (var ef in efs)
+                    {
+                        hnsw.EfSearch = ef;
+                        Add($"unfiltered {name}", ef, Measure($"unfiltered {name} ef {ef}", queries, truth, q => hnsw.Search(q, K, null)));
+                        foreach (var (share, set, filteredTruth) in sets)
+                        {
+                            Add($"{share * 100:0} % {name}", ef, Measure($"{share * 100:0} % {name} ef {ef}", queries, filteredTruth, q => hnsw.SearchAmong(q, K, set)));
+                        }
+                    }
+                }
+            }
+
+            void Add(string name, int ef, (double Recall, double Qps) r)
+            {
+                if (!rows.TryGetValue(name, out var list))
+                {
+                    rows[name] = list = [];
+                }
+
+                list.Add((ef, r.Recall, r.Qps));
+            }
+
+            List<(int Ef, double Recall, double Qps)> Mean(string name) =>
+                [.. rows[name].GroupBy(r => r.Ef).OrderBy(g => g.Key).Select(g => (g.Key, g.Average(r => r.Recall), g.Average(r => r.Qps)))];
+
+            report.AppendLine("## Filtered search, lab (issue 11)");
+            report.AppendLine();
+            report.AppendLine(CultureInfo.InvariantCulture, $"`nice dotnet run -c Release --project bench/Iris.Bench.Search -- lab {count} {dim} {queryCount} --filtered` (`Lab.cs`): the graph of the full bench above (same seeded {count:N0} × {dim}-d vectors, M 16, ef_construction 200,");
+            report.AppendLine(CultureInfo.InvariantCulture, $"int8 codes; restored from the lab's snapshot), {queryCount} fresh queries, k = 10, single-threaded, QPS per CPU-second of the searching thread, two rounds averaged. Filtered: `SearchAmong` with the");
+            report.AppendLine("allowed set (`AllowedSet`) resolved into node ids once and reused by every query (what a request pays to resolve its own set is in \"Filtered search end to end\"). Each row swept over ef; compared at the first ef reaching recall@10 ≥ 0.99.");
+            report.AppendLine();
+            report.AppendLine("| walk | allowed | QPS at recall ≥ 0.99 (ef, recall) | vs unfiltered |");
+            report.AppendLine("|---|---|---:|---:|");
+            foreach (var name in new[] { "float", "int8" })
+            {
+                var baseline = Mean($"unfiltered {name}").FirstOrDefault(r => r.Recall >= 0.99);
+                foreach (var label in new[] { "unfiltered", "10 %", "1 %" })
+                {
+                    var at = Mean($"{label} {name}").FirstOrDefault(r => r.Recall >= 0.99);
+                    var cell = at.Ef == 0 ? "not reached" : string.Create(CultureInfo.InvariantCulture, $"{at.Qps:F0} (ef {at.Ef}, {at.Recall:F3})");
+                    var ratio = at.Ef == 0 || baseline.Ef == 0 ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{at.Qps / baseline.Qps:F2}×");
+                    report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {label} | {cell} | {ratio} |");
+                }
+            }
+
+            report.AppendLine();
+            report.AppendLine("Sweeps (ef: recall, QPS per CPU-second):");
+            foreach (var name in rows.Keys)
+            {
+                report.AppendLine("- " + name + ": " + string.Join("; ", Mean(name).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Ef}: {r.Recall:F3}, {r.Qps:F0}"))) + ".");
+            }
+
+            report.AppendLine();
+            report.AppendLine(CultureInfo.InvariantCulture, $"Load average at the end: {Load()} on {Environment.ProcessorCount} cores.");
+            Console.WriteLine(report);
+            if (!args.Contains("--no-doc"))
+            {
+                Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(FilteredEndToEnd.Root(), "docs", "benchmarks.md"), "## Filtered search, lab (issue 11)", report.ToString());
             }
 
             return;
@@ -129,7 +259,7 @@ internal static class Lab
         foreach (var share in new[] { 0.1, 0.2, 0.02 })
         {
             var modulo = (uint)Math.Round(1 / share);
-            var allowed = Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key).ToHashSet();
+            var allowed = new AllowedSet(Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key));
             var filteredTruth = queries.Select(q => exact.SearchAmong(q, K, allowed).Select(n => n.Key).ToHashSet()).ToArray();
             for (var round = 0; round < 1; round++)
             {
@@ -189,11 +319,11 @@ internal static class Lab
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {size} × {dim}: graph built in {buildCpu:F1} CPU-s ({buildCpu * 1000 / size:F2} ms per vector)"));
             for (var round = 0; round < 2; round++)
             {
-                var exactQps = Measure("exact (QuantizedExactIndex)", queries, truth, q => exact.Search(q, K, null));
+                var exactQps = Measure("exact (QuantizedExactIndex)", queries, truth, q => exact.Search(q, K, null)).Qps;
                 foreach (var ef in new[] { 16, 32, 64, 128 })
                 {
                     graph.EfSearch = ef;
-                    var (qps, recall) = MeasureWithRecall($"hnsw ef {ef}", queries, truth, q => graph.Search(q, K, null));
+                    var (recall, qps) = Measure($"hnsw ef {ef}", queries, truth, q => graph.Search(q, K, null));
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    ratio hnsw ef {ef} / exact: {qps / exactQps:F2} (recall {recall:F4})"));
                 }
             }
@@ -268,10 +398,7 @@ internal static class Lab
         return ms;
     }
 
-    private static double Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search) =>
-        MeasureWithRecall(label, queries, truth, search).Qps;
-
-    private static (double Qps, double Recall) MeasureWithRecall(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search)
+    private static (double Recall, double Qps) Measure(string label, float[][] queries, HashSet<string>[] truth, Func<float[], IReadOnlyList<Neighbor>> search)
     {
         for (var i = 0; i < 10; i++)
         {
@@ -279,6 +406,7 @@ internal static class Lab
         }
 
         var scored = HnswIndex.ScoredOnThisThread;
+        var walked = HnswIndex.WalkedOnThisThread;
         var found = new IReadOnlyList<Neighbor>[queries.Length];
         var cpu = ThreadCpu.Seconds();
         for (var i = 0; i < queries.Length; i++)
@@ -288,9 +416,11 @@ internal static class Lab
 
         var seconds = ThreadCpu.Seconds() - cpu;
         var perQuery = (HnswIndex.ScoredOnThisThread - scored) / (double)queries.Length;
+        var after = HnswIndex.WalkedOnThisThread;
+        var (codes, expanded, through) = ((after.Codes - walked.Codes) / (double)queries.Length, (after.Expanded - walked.Expanded) / (double)queries.Length, (after.LookedThrough - walked.LookedThrough) / (double)queries.Length);
         var recall = found.Select((f, i) => f.Count(n => truth[i].Contains(n.Key))).Sum() / (double)(queries.Length * K);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label,-32} recall {recall:F4}  {queries.Length / seconds,7:F0} QPS (CPU)  {perQuery,7:F0} scores/query  load {Load()}"));
-        return (queries.Length / seconds, recall);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label,-32} recall {recall:F4}  {queries.Length / seconds,7:F0} QPS (CPU)  {perQuery,6:F0} float + {codes,5:F0} int8 scores, {expanded,5:F0} expanded, {through,5:F0} looked through /query  load {Load()}"));
+        return (recall, queries.Length / seconds);
     }
 
     private static string Key(int i) => "i" + i.ToString(CultureInfo.InvariantCulture);
@@ -298,4 +428,251 @@ internal static class Lab
     private static uint Mix(int i) => unchecked((uint)i * 2654435761u) >> 7;
 
     private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
+}
+
+/// <summary>
+/// What a filtered visual search costs end to end against an unfiltered one (issue 11, "filtered search no slower than
+/// unfiltered at 10 % selectivity", seen from a request): one in-process Iris server (SQLite, gRPC on loopback) with an
+/// app of text inputs carrying seeded embedding-like 1,280-d vectors in the store, a tenth of them labelled with the
+/// concept <c>tenth</c>. Searches by a stored input (top 10), unfiltered and filtered by that label, alternate call by
+/// call: over gRPC (the server's engine, <c>exact</c> unless <c>IRIS_SEARCH_INDEX</c> says otherwise), through the
+/// planner on the server's indexes and on HNSW indexes loaded from the same store, and phase by phase (the SQL candidates,
+/// the allowed set's resolution, the index search). Usage: <c>dotnet run -c Release --project bench/Iris.Bench.Search -- lab e2e [inputs] [calls] [--no-doc]</c>.
+/// </summary>
+internal static class FilteredEndToEnd
+{
+    private const string Pat = "bench0pat0000000000000000000000011";
+    private const string AppId = "filtered";
+    private const int K = 10;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var numbers = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
+        var count = numbers.Count > 0 ? numbers[0] : 20_000;
+        var calls = numbers.Count > 1 ? numbers[1] : 100;
+        var dataDir = Directory.CreateTempSubdirectory("iris-bench-filtered-e2e-");
+        var server = IrisServer.Create(new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
+            logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+        await server.StartAsync();
+        try
+        {
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, MaxReceiveMessageSize = 64 << 20 });
+            var grpc = new V2.V2Client(channel);
+            var auth = new Metadata { { "authorization", "Key " + Pat } };
+            var ids = new UserAppIDSet { UserId = "me", AppId = AppId };
+            Check((await grpc.PostAppsAsync(new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" }, Apps = { new App { Id = AppId } } }, auth)).Status);
+            var clock = Stopwatch.StartNew();
+            var labelled = 0;
+            for (var start = 0; start < count; start += 128)
+            {
+                var batch = new PostInputsRequest { UserAppId = ids };
+                foreach (var i in Enumerable.Range(start, Math.Min(128, count - start)))
+                {
+                    var data = new Data { Text = new Text { Raw = "synthetic " + i.ToString(CultureInfo.InvariantCulture) } };
+                    if (Mix(i) % 10 == 3)
+                    {
+                        data.Concepts.Add(new Concept { Id = "tenth", Value = 1 });
+                        labelled++;
+                    }
+
+                    batch.Inputs.Add(new Input { Id = Key(i), Data = data });
+                }
+
+                Check((await grpc.PostInputsAsync(batch, auth)).Status);
+            }
+
+            while ((await grpc.GetInputCountAsync(new GetInputCountRequest { UserAppId = ids }, auth)).Counts is var counts && counts.Processed + counts.Errors < (uint)count)
+            {
+                await Task.Delay(500);
+            }
+
+            Console.WriteLine($"{count} inputs ({labelled} labelled) added and processed in {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
+            var app = new AppRef("admin", AppId);
+            var services = server.Services;
+            var workflows = services.GetRequiredService<IBaseWorkflows>();
+            var embedder = (await workflows.ForAppAsync(app, default)).Embedder!;
+            var store = services.GetRequiredService<IInputIndexStore>();
+            var vectors = SeededVectors.Embeddings(count, 1280, seed: 20261206);
+            for (var i = 0; i < count; i++)
+            {
+                ExactIndex.Normalize(vectors[i], vectors[i]);
+                await store.SaveAsync(app, Key(i), embedder.Descriptor.Id, embedder.Descriptor.VersionId, vectors[i], [], string.Empty, default);
+            }
+
+            var searches = services.GetRequiredService<ISearchStore>();
+            var planner = services.GetRequiredService<SearchPlanner>();
+            var indexes = services.GetRequiredService<VectorIndexes>();
+            var hnswIndexes = new VectorIndexes(store) { Factory = () => new HnswIndex(new HnswOptions()) };
+            var hnswPlanner = new SearchPlanner(workflows, hnswIndexes, store, searches, services.GetRequiredService<ImagePredictor>());
+            clock.Restart();
+            var serving = await indexes.GetAsync(app, embedder.Descriptor.VersionId, default);
+            var loadServing = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var hnsw = (HnswIndex)await hnswIndexes.GetAsync(app, embedder.Descriptor.VersionId, default);
+            Console.WriteLine($"vectors saved; the server's index ({serving.GetType().Name}) loaded in {loadServing:F1} s, the HNSW one built in {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
+
+            Condition[] conditions = [new InputCondition.Label("tenth", string.Empty, true, false)];
+            var filter = new Filter { Annotation = new Annotation { Data = new Data { Concepts = { new Concept { Id = "tenth", Value = 1 } } } } };
+            PostInputsSearchesRequest Request(string inputId, bool filtered)
+            {
+                var request = new PostInputsSearchesRequest { UserAppId = ids, Pagination = new Pagination { Page = 1, PerPage = K } };
+                var query = new Query { Ranks = { new Clarifai.Api.Rank { Annotation = new Annotation { InputId = inputId } } } };
+                if (filtered)
+                {
+                    query.Filters.Add(filter);
+                }
+
+                request.Searches.Add(new Clarifai.Api.Search { Query = query });
+                return request;
+            }
+
+            SearchQuery Planned(string inputId, bool filtered) =>
+                new([new Iris.Search.Planning.Rank.SimilarTo(inputId, false)], filtered ? conditions : [], [], 0);
+
+            var timings = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            var cpuTimings = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+            async Task<T> Time<T>(string phase, Func<Task<T>> run)
+            {
+                // CPU time of the calling thread too, when the call completed on it (SQLite's async calls run synchronously;
+                // a gRPC call's work runs on the server's threads, so only its wall time is kept).
+                var thread = Environment.CurrentManagedThreadId;
+                var cpu = ThreadCpu.Seconds();
+                var watch = Stopwatch.StartNew();
+                var result = await run();
+                var ms = watch.Elapsed.TotalMilliseconds;
+                var cpuMs = (ThreadCpu.Seconds() - cpu) * 1000;
+                if (!timings.TryGetValue(phase, out var list))
+                {
+                    timings[phase] = list = [];
+                    cpuTimings[phase] = [];
+                }
+
+                list.Add(ms);
+                if (thread == Environment.CurrentManagedThreadId && !phase.StartsWith("gRPC", StringComparison.Ordinal))
+                {
+                    cpuTimings[phase].Add(cpuMs);
+                }
+
+                return result;
+            }
+
+            var loadBefore = Load();
+            var candidateCount = 0;
+            for (var call = -10; call < calls; call++)
+            {
+                var n = (int)(Mix(call + 1000) % (uint)count);
+                var inputId = Key(n);
+                var q = vectors[n];
+                foreach (var filtered in call % 2 == 0 ? new[] { false, true } : [true, false])
+                {
+                    var name = filtered ? "filtered 10 %" : "unfiltered";
+                    var response = await Time($"gRPC PostInputsSearches, server's engine: {name}", async () => await grpc.PostInputsSearchesAsync(Request(inputId, filtered), auth));
+                    Check(response.Status);
+                    if (response.Hits.Count != K)
+                    {
+                        throw new InvalidOperationException($"{name}: {response.Hits.Count} hits");
+                    }
+
+                    await Time($"planner (SearchPlanner.RunAsync), server's engine: {name}", () => planner.RunAsync(app, Planned(inputId, filtered), K, false, default));
+                    await Time($"planner (SearchPlanner.RunAsync), HNSW: {name}", () => hnswPlanner.RunAsync(app, Planned(inputId, filtered), K, false, default));
+                }
+
+                var candidates = await Time("phase: SQL candidates of the filter (ISearchStore.CandidatesAsync)", () => searches.CandidatesAsync(app, conditions, default));
+                candidateCount = candidates.Count;
+                var keys = candidates.Select(c => c.InputId).ToList();
+                await Time("phase: HashSet<string> of the candidates (what the planner built before)", () => Task.FromResult(keys.ToHashSet(StringComparer.Ordinal)));
+                await Time("phase: resolve a new AllowedSet, server's engine (CountAmong)", () => Task.FromResult(serving.CountAmong(new AllowedSet(keys))));
+                var allowed = new AllowedSet(keys);
+                await Time("phase: resolve a new AllowedSet, HNSW (CountAmong)", () => Task.FromResult(hnsw.CountAmong(allowed)));
+                await Time("phase: HNSW SearchAmong top 11, set resolved", () => Task.FromResult(hnsw.SearchAmong(q, K + 1, allowed)));
+                await Time("phase: HNSW Search top 11, unfiltered", () => Task.FromResult(hnsw.Search(q, K + 1, null)));
+                var serveAllowed = new AllowedSet(keys);
+                serving.CountAmong(serveAllowed);
+                await Time("phase: server's engine SearchAmong top 11, set resolved", () => Task.FromResult(serving.SearchAmong(q, K + 1, serveAllowed)));
+                await Time("phase: server's engine Search top 11, unfiltered", () => Task.FromResult(serving.Search(q, K + 1, null)));
+                await Time("phase: visibility of 11 unfiltered hits (ISearchStore.VisibleAsync)", () => searches.VisibleAsync(app, [.. keys.Take(K + 1)], default));
+                if (call == -1)
+                {
+                    timings.Clear();
+                    cpuTimings.Clear();
+                }
+                else if (call % 10 == 9)
+                {
+                    Console.WriteLine($"  {call + 1} of {calls} calls; load {Load()}");
+                }
+            }
+
+            var text = new StringBuilder();
+            text.AppendLine("## Filtered search end to end (issue 11)");
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"`nice dotnet run -c Release --project bench/Iris.Bench.Search -- lab e2e {count} {calls}` (`bench/Iris.Bench.Search/Lab.cs`, `FilteredEndToEnd`; `IRIS_MODELS_DIR` set to a warm models cache): one in-process Iris");
+            text.AppendLine(CultureInfo.InvariantCulture, $"(SQLite, gRPC on loopback) with an app of {count:N0} text inputs carrying seeded embedding-like 1,280-d vectors in the store, {labelled:N0} of them ({candidateCount:N0} candidates) labelled `tenth`.");
+            text.AppendLine(CultureInfo.InvariantCulture, $"{calls} searches by a stored input (top 10) without and with the filter `tenth` (10 %), alternating which goes first: over gRPC on the server's engine (`{serving.GetType().Name}`), through the planner on the server's indexes and on");
+            text.AppendLine("HNSW indexes (M 16, ef_construction 200, ef 128, float walk) loaded from the same store, then each phase of a filtered request on its own. Wall-clock milliseconds, and the calling thread's CPU time where the call completed on that thread (the machine is shared and was heavily loaded: the CPU column is the steadier one).");
+            text.AppendLine();
+            text.AppendLine("| call or phase | wall median (ms) | wall p90 (ms) | CPU median (ms; samples on one thread) |");
+            text.AppendLine("|---|---:|---:|---:|");
+            string Cpu(string phase) => cpuTimings[phase].Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Percentile(cpuTimings[phase], 0.5):F3} ({cpuTimings[phase].Count})");
+            foreach (var (phase, list) in timings)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {phase} | {Percentile(list, 0.5):F3} | {Percentile(list, 0.9):F3} | {Cpu(phase)} |");
+            }
+
+            text.AppendLine();
+            foreach (var engine in new[] { "gRPC PostInputsSearches, server's engine", "planner (SearchPlanner.RunAsync), server's engine", "planner (SearchPlanner.RunAsync), HNSW" })
+            {
+                var (u, f) = (Percentile(timings[$"{engine}: unfiltered"], 0.5), Percentile(timings[$"{engine}: filtered 10 %"], 0.5));
+                var (cu, cf) = (cpuTimings[$"{engine}: unfiltered"], cpuTimings[$"{engine}: filtered 10 %"]);
+                var cpuRatio = cu.Count > 0 && cf.Count > 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"; CPU {Percentile(cf, 0.5):F2} / {Percentile(cu, 0.5):F2} ms = {Percentile(cf, 0.5) / Percentile(cu, 0.5):F2}×")
+                    : "";
+                text.AppendLine(CultureInfo.InvariantCulture, $"- {engine}: filtered 10 % / unfiltered median = {f:F2} / {u:F2} ms = {f / u:F2}× wall{cpuRatio}.");
+            }
+
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Load average {loadBefore} before the calls, {Load()} at the end, on {Environment.ProcessorCount} cores.");
+            Console.WriteLine(text);
+            if (!args.Contains("--no-doc"))
+            {
+                Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(Root(), "docs", "benchmarks.md"), "## Filtered search end to end (issue 11)", text.ToString());
+            }
+        }
+        finally
+        {
+            await server.StopAsync();
+            await server.DisposeAsync();
+            dataDir.Delete(recursive: true);
+        }
+    }
+
+    private static string Key(int i) => "in" + i.ToString(CultureInfo.InvariantCulture);
+
+    private static uint Mix(int i) => unchecked((uint)i * 2654435761u) >> 7;
+
+    private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+    }
+
+    private static void Check(Clarifai.Api.Status.Status status)
+    {
+        if (status.Code != Clarifai.Api.Status.StatusCode.Success)
+        {
+            throw new InvalidOperationException($"{status.Code}: {status.Description} {status.Details}");
+        }
+    }
+
+    internal static string Root()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Iris.slnx")))
+        {
+            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run from inside the repository.");
+        }
+
+        return dir;
+    }
 }

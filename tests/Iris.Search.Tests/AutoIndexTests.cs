@@ -41,7 +41,7 @@ public sealed class AutoIndexTests(ITestOutputHelper output)
         foreach (var q in queries)
         {
             AssertSame(Truth(exact, q, K, null), index.Search(q, K, null));
-            AssertSame(Truth(exact, q, K, allowed.Contains), index.SearchAmong(q, K, allowed));
+            AssertSame(Truth(exact, q, K, allowed.Contains), index.SearchAmong(q, K, new AllowedSet(allowed)));
         }
 
         Assert.Equal(0, index.Switches);

@@ -37,12 +37,13 @@ public sealed class QuantizedExactIndexTests
 
         var queries = SeededVectors.Embeddings(30, dimensions, seed: 12).Concat([vectors[50], vectors[100], vectors[300]]).ToList();
         var allowed = Enumerable.Range(0, count).Where(i => i % 3 != 0).Select(Key).ToHashSet(StringComparer.Ordinal);
+        var allowedSet = new AllowedSet(allowed);
         foreach (var q in queries)
         {
             foreach (var k in new[] { 1, 3, 10, 37, 100 })
             {
                 AssertSame(Truth(exact, q, k, null), quantized.Search(q, k, null));
-                AssertSame(Truth(exact, q, k, allowed.Contains), quantized.SearchAmong(q, k, allowed));
+                AssertSame(Truth(exact, q, k, allowed.Contains), quantized.SearchAmong(q, k, allowedSet));
             }
 
             var deep = quantized.Search(q, 100, null);
@@ -72,7 +73,7 @@ public sealed class QuantizedExactIndexTests
         Assert.Equal(1f, found[0].Cosine, 4);
 
         var few = new HashSet<string>(StringComparer.Ordinal) { Key(1), Key(2), Key(3), "absent" };
-        AssertSame(Truth(exact, vectors[2], 10, few.Contains), index.SearchAmong(vectors[2], 10, few));
+        AssertSame(Truth(exact, vectors[2], 10, few.Contains), index.SearchAmong(vectors[2], 10, new AllowedSet(few)));
         Assert.True(index.Remove(Key(20)));
         Assert.False(index.Contains(Key(20)));
         Assert.DoesNotContain(Key(20), index.Search(vectors[20], 50, null).Select(n => n.Key));

@@ -141,12 +141,14 @@ public sealed class AutoIndex : IVectorIndex
         return serving.Search(query, k, filter);
     }
 
-    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
     {
         var serving = _serving;
         MaybeBuild(wait: false);
         return serving.SearchAmong(query, k, allowed);
     }
+
+    public int CountAmong(AllowedSet allowed) => _serving.CountAmong(allowed);
 
     public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine) => _serving.TrySimilarity(query, key, out cosine);
 

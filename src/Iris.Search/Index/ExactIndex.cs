@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Iris.Search.Index;
@@ -79,14 +80,9 @@ public sealed class ExactIndex : SlotIndex, IVectorIndex
         return result;
     }
 
-    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
     {
         ArgumentNullException.ThrowIfNull(allowed);
-        if (allowed.Count > _slots.Count)
-        {
-            return Search(query, k, allowed.Contains);
-        }
-
         if (k <= 0)
         {
             return [];
@@ -100,20 +96,21 @@ public sealed class ExactIndex : SlotIndex, IVectorIndex
                 return [];
             }
 
-            // Only the allowed vectors are scored: one key lookup each instead of a callback per stored vector.
+            // Only the allowed vectors are scored, in slot order: the set's slots are resolved once per index version.
             CheckLength(query);
+            var resolved = Resolve(allowed);
             Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
             Normalize(query, q);
-            var heap = new PriorityQueue<int, float>(Math.Min(k, allowed.Count) + 1);
+            var heap = new PriorityQueue<int, float>(Math.Min(k, resolved.Count) + 1);
             var dims = _dimensions;
-            foreach (var key in allowed)
+            var bits = resolved.Bits;
+            for (var w = 0; w < bits.Length; w++)
             {
-                if (!_slots.TryGetValue(key, out var slot))
+                for (var word = bits[w]; word != 0; word &= word - 1)
                 {
-                    continue;
+                    var slot = (w << 6) + BitOperations.TrailingZeroCount(word);
+                    Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
                 }
-
-                Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
             }
 
             return Drain(heap);

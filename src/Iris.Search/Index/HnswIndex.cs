@@ -44,8 +44,9 @@ public sealed record HnswOptions(int M = 16, int EfConstruction = 200, int EfSea
 /// uses a per-thread scratch (visited epochs, two binary heaps) and allocates only its result.
 /// <para>
 /// Filters apply during the walk. An allowed set of keys (<see cref="SearchAmong"/>) becomes a bitset over node ids,
-/// built once per query; below half of the vectors allowed, the walk scores only allowed nodes and looks through
-/// filtered-out ones to their links (two hops, after ACORN), so it scores about as many vectors as an unfiltered walk; a
+/// built once and kept in the <see cref="AllowedSet"/> until the graph changes; below half of the vectors allowed, the
+/// walk scores only allowed nodes and looks through filtered-out ones to their links (two hops, after ACORN), so it
+/// scores about as many vectors as an unfiltered walk; a
 /// set letting through at most <see cref="HnswOptions.ExactBelowSelectivity"/> of the vectors, or small enough that
 /// scoring it costs less than the walk, is answered by scoring just those vectors. A key callback (<see cref="Search"/>)
 /// navigates through every node and lets only passing ones into the results. Deletes leave tombstones that still route
@@ -91,11 +92,24 @@ public sealed class HnswIndex : IVectorIndex
     private int _entry = -1;
     private int _maxLevel = -1;
 
+    // Moves on every change of the key → node id map (insert, replacement, delete, clear, compaction), under the write
+    // lock: an AllowedSet's resolution into node ids is reused only at the version it was built at.
+    private long _mutations;
+
     [ThreadStatic]
     private static Scratch? t_scratch;
 
     [ThreadStatic]
     private static long t_scored;
+
+    [ThreadStatic]
+    private static long t_scoredCodes;
+
+    [ThreadStatic]
+    private static long t_expanded;
+
+    [ThreadStatic]
+    private static long t_lookedThrough;
 
     // Lab switches (bench/Iris.Bench.Search/Lab.cs compares the variants in one run): the walk's float kernel, and
     // whether the unfiltered walk gathers a node's unvisited neighbours and prefetches their vectors before scoring.
@@ -109,6 +123,9 @@ public sealed class HnswIndex : IVectorIndex
 
     /// <summary>Float distance computations this thread has made in graph walks (a measure for the benchmark).</summary>
     internal static long ScoredOnThisThread => t_scored;
+
+    /// <summary>Int8 code distance computations, nodes expanded (their links read) and filtered-out nodes looked through on layer 0 by this thread's walks (benchmark measures).</summary>
+    internal static (long Codes, long Expanded, long LookedThrough) WalkedOnThisThread => (t_scoredCodes, t_expanded, t_lookedThrough);
 
     /// <summary>
     /// Allowed share below which a filtered walk scores only allowed nodes and looks through filtered-out ones to their
@@ -194,6 +211,7 @@ public sealed class HnswIndex : IVectorIndex
         {
             IndexDimensions.Adopt(ref _dimensions, vector);
             MarkDirty(key);
+            _mutations++;
             if (_ids.Remove(key, out var old))
             {
                 _deleted[old] = true;
@@ -220,6 +238,7 @@ public sealed class HnswIndex : IVectorIndex
             }
 
             MarkDirty(key);
+            _mutations++;
             _deleted[id] = true;
             _tombstones++;
             CompactIfNeeded();
@@ -250,6 +269,7 @@ public sealed class HnswIndex : IVectorIndex
         try
         {
             _generation++; // a compaction under way is dropped at its swap
+            _mutations++;
             _ids.Clear();
             (_vectors, _codes, _keys, _deleted, _levels, _links0, _upper) = ([], [], [], [], [], [], []);
             (_lo, _step) = (null, null);
@@ -344,7 +364,7 @@ public sealed class HnswIndex : IVectorIndex
         }
     }
 
-    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
     {
         ArgumentNullException.ThrowIfNull(allowed);
         if (k <= 0)
@@ -355,14 +375,19 @@ public sealed class HnswIndex : IVectorIndex
         _lock.EnterReadLock();
         try
         {
-            if (_ids.Count == 0 || allowed.Count == 0)
+            if (_ids.Count == 0 || allowed.Keys.Count == 0)
             {
                 return [];
             }
 
             var s = Prepare(query);
             var ef = Math.Max(EfSearch, k);
-            var passing = FillBits(s, allowed, out var bits);
+            var resolved = allowed.Resolve(this, _mutations, _ids, _count);
+            var (bits, passing) = (resolved.Bits, resolved.Count);
+            if (passing == 0)
+            {
+                return [];
+            }
 
             var share = (double)passing / _ids.Count;
             var twoHop = share < TwoHopBelowSelectivity;
@@ -393,32 +418,13 @@ public sealed class HnswIndex : IVectorIndex
         }
     }
 
-    // The allowed keys as a bitset over node ids (one dictionary lookup per key); returns how many are indexed.
-    private int FillBits(Scratch s, IReadOnlySet<string> allowed, out ulong[] bits)
+    public int CountAmong(AllowedSet allowed)
     {
-        bits = s.Bits(_count);
-        var passing = 0;
-        foreach (var key in allowed)
-        {
-            if (_ids.TryGetValue(key, out var id))
-            {
-                bits[id >> 6] |= 1UL << id;
-                passing++;
-            }
-        }
-
-        return passing;
-    }
-
-    /// <summary>Only the first step of <see cref="SearchAmong"/>, the allowed keys turned into a bitset (the benchmark times it apart).</summary>
-    internal int BitsetOf(IReadOnlySet<string> allowed)
-    {
+        ArgumentNullException.ThrowIfNull(allowed);
         _lock.EnterReadLock();
         try
         {
-            var s = t_scratch ??= new Scratch();
-            s.Ensure(_count, _dimensions);
-            return FillBits(s, allowed, out _);
+            return allowed.Resolve(this, _mutations, _ids, _count).Count;
         }
         finally
         {
@@ -743,7 +749,8 @@ public sealed class HnswIndex : IVectorIndex
                 }
             }
 
-            for (var t = 0; t < throughCount && gatheredCount < target; t++)
+            var lookedThrough = 0;
+            for (var t = 0; t < throughCount && gatheredCount < target; t++, lookedThrough++)
             {
                 var n = through[t];
                 visited[n] = stamp;
@@ -765,6 +772,9 @@ public sealed class HnswIndex : IVectorIndex
             {
                 Consider(ref scorer, candidates, results, gathered[g], ef);
             }
+
+            t_expanded++;
+            t_lookedThrough += lookedThrough;
         }
     }
 
@@ -857,6 +867,7 @@ public sealed class HnswIndex : IVectorIndex
             }
 
             var current = candidates.Pop();
+            t_expanded++;
             var links = Links(current, level);
             var count = links[0];
 
@@ -1323,6 +1334,7 @@ public sealed class HnswIndex : IVectorIndex
                 (_vectors, _codes, _lo, _step, _keys, _deleted, _levels, _links0, _upper, _ids) =
                     (copy._vectors, copy._codes, copy._lo, copy._step, copy._keys, copy._deleted, copy._levels, copy._links0, copy._upper, copy._ids);
                 (_count, _tombstones, _entry, _maxLevel) = (copy._count, copy._tombstones, copy._entry, copy._maxLevel);
+                _mutations++; // the live nodes were renumbered
             }
             finally
             {
@@ -1389,6 +1401,8 @@ public sealed class HnswIndex : IVectorIndex
         {
             return;
         }
+
+        _mutations++; // the live nodes are renumbered
 
         var live = _count - _tombstones;
         if (live == 0)
@@ -1590,7 +1604,11 @@ public sealed class HnswIndex : IVectorIndex
 
     private readonly struct Int8Scorer(byte[] codes, int dimensions, sbyte[] query, float scale, float offset) : IScorer
     {
-        public float Score(int id) => offset + scale * Int8Dot.Dot(new ReadOnlySpan<byte>(codes, id * dimensions, dimensions), new ReadOnlySpan<sbyte>(query, 0, dimensions));
+        public float Score(int id)
+        {
+            t_scoredCodes++;
+            return offset + scale * Int8Dot.Dot(new ReadOnlySpan<byte>(codes, id * dimensions, dimensions), new ReadOnlySpan<sbyte>(query, 0, dimensions));
+        }
 
         public void Prefetch(int id)
         {
@@ -1629,7 +1647,6 @@ public sealed class HnswIndex : IVectorIndex
         public sbyte[] Code = [];
         public readonly Heap Candidates = new();
         public readonly Heap Results = new();
-        private ulong[] _bits = [];
         private int[] _gathered = [];
         private int[] _through = [];
 
@@ -1663,22 +1680,6 @@ public sealed class HnswIndex : IVectorIndex
             }
 
             return _stamp;
-        }
-
-        /// <summary>A cleared bitset over <paramref name="count"/> node ids.</summary>
-        public ulong[] Bits(int count)
-        {
-            var words = (count + 63) >> 6;
-            if (_bits.Length != words)
-            {
-                _bits = new ulong[words];
-            }
-            else
-            {
-                Array.Clear(_bits);
-            }
-
-            return _bits;
         }
 
         /// <summary>The results heap as arrays, most similar first (the heap is emptied).</summary>

@@ -32,10 +32,15 @@ public interface IVectorIndex
 
     /// <summary>
     /// The <paramref name="k"/> most similar keys among <paramref name="allowed"/> (the ids a query's filters let
-    /// through), most similar first. An index may turn the set into a bitset over its own node ids once per query, which
-    /// is much cheaper than a callback per node visited; keys it does not hold are ignored.
+    /// through), most similar first; keys the index does not hold are ignored. An index resolves the set into its own ids
+    /// once and keeps the resolution in it while the index does not change (see <see cref="AllowedSet"/>), which is much
+    /// cheaper than a callback per node visited and than a lookup per key on every query. The default filters by callback,
+    /// for an engine that has no ids of its own to resolve into.
     /// </summary>
-    IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed) => Search(query, k, allowed.Contains);
+    IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed) => Search(query, k, allowed.Contains);
+
+    /// <summary>How many of <paramref name="allowed"/>'s keys the index holds (each counted once): the planner's estimate of a filtered total.</summary>
+    int CountAmong(AllowedSet allowed) => allowed.Keys.Distinct(StringComparer.Ordinal).Count(Contains);
 
     /// <summary>Cosine similarity of the query with <paramref name="key"/>'s vector; false when the key is not indexed.</summary>
     bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -86,7 +87,7 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
             CheckLength(query);
             Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
             ExactIndex.Normalize(query, q);
-            return _used < CodesFrom || (long)k * 8 >= _slots.Count ? FloatScan(q, k, filter) : CodesScan(q, k, filter);
+            return _used < CodesFrom || (long)k * 8 >= _slots.Count ? FloatScan(q, k, filter, null) : CodesScan(q, k, filter, null);
         }
         finally
         {
@@ -94,7 +95,7 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
         }
     }
 
-    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, IReadOnlySet<string> allowed)
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
     {
         ArgumentNullException.ThrowIfNull(allowed);
         if (k <= 0)
@@ -111,20 +112,23 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
             }
 
             CheckLength(query);
+            var resolved = Resolve(allowed);
             Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
             ExactIndex.Normalize(query, q);
-            if ((long)allowed.Count * 4 >= _slots.Count)
+            if ((long)resolved.Count * 4 >= _slots.Count)
             {
-                return _used < CodesFrom || (long)k * 8 >= allowed.Count ? FloatScan(q, k, allowed.Contains) : CodesScan(q, k, allowed.Contains);
+                return _used < CodesFrom || (long)k * 8 >= resolved.Count ? FloatScan(q, k, null, resolved.Bits) : CodesScan(q, k, null, resolved.Bits);
             }
 
-            // A small allowed set: only its vectors are scored, one key lookup each.
-            var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, allowed.Count) + 1, Worse.Instance);
+            // A small allowed set: only its vectors are scored (its slots are resolved once per index version).
+            var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, resolved.Count) + 1, Worse.Instance);
             var d = _dimensions;
-            foreach (var key in allowed)
+            var bits = resolved.Bits;
+            for (var w = 0; w < bits.Length; w++)
             {
-                if (_slots.TryGetValue(key, out var slot))
+                for (var word = bits[w]; word != 0; word &= word - 1)
                 {
+                    var slot = (w << 6) + BitOperations.TrailingZeroCount(word);
                     Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
                 }
             }
@@ -137,14 +141,17 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
         }
     }
 
-    private Neighbor[] FloatScan(ReadOnlySpan<float> q, int k, Func<string, bool>? filter)
+    /// <summary>Whether the scan takes <paramref name="slot"/> (holding <paramref name="key"/>): by the allowed slots when given, else by the callback.</summary>
+    private static bool Passes(int slot, string? key, Func<string, bool>? filter, ulong[]? allowed) =>
+        key is not null && (allowed is not null ? (allowed[slot >> 6] & (1UL << slot)) != 0 : filter is null || filter(key));
+
+    private Neighbor[] FloatScan(ReadOnlySpan<float> q, int k, Func<string, bool>? filter, ulong[]? allowed)
     {
         var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, _slots.Count) + 1, Worse.Instance);
         var d = _dimensions;
         for (var slot = 0; slot < _used; slot++)
         {
-            var key = _keys[slot];
-            if (key is not null && (filter is null || filter(key)))
+            if (Passes(slot, _keys[slot], filter, allowed))
             {
                 Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
             }
@@ -153,7 +160,7 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
         return Drain(heap);
     }
 
-    private Neighbor[] CodesScan(ReadOnlySpan<float> q, int k, Func<string, bool>? filter)
+    private Neighbor[] CodesScan(ReadOnlySpan<float> q, int k, Func<string, bool>? filter, ulong[]? allowed)
     {
         var d = _dimensions;
         // The query as int16 codes, small enough that d products of 127·|q̂ᵢ| add up in an int.
@@ -161,7 +168,7 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
         var top = MathF.Abs(TensorPrimitives.MaxMagnitude(q));
         if (top == 0)
         {
-            return FloatScan(q, k, filter);
+            return FloatScan(q, k, filter, allowed);
         }
 
         var t = top / limit;
@@ -185,8 +192,7 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
             var lows = new PriorityQueue<int, float>(Math.Min(k, _slots.Count) + 1);
             for (var slot = 0; slot < _used; slot++)
             {
-                var key = _keys[slot];
-                if (key is null || (filter is not null && !filter(key)))
+                if (!Passes(slot, _keys[slot], filter, allowed))
                 {
                     upper[slot] = float.NegativeInfinity;
                     continue;

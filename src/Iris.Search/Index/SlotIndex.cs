@@ -19,6 +19,9 @@ public abstract class SlotIndex
     private protected int _used;
     private protected int _dimensions;
 
+    // Moves on every write (under the write lock): an AllowedSet's resolution into slots is reused only at its version.
+    private long _mutations;
+
     private protected SlotIndex()
     {
     }
@@ -48,6 +51,7 @@ public abstract class SlotIndex
         try
         {
             IndexDimensions.Adopt(ref _dimensions, vector);
+            _mutations++;
             if (!_slots.TryGetValue(key, out var slot))
             {
                 slot = _free.Count > 0 ? _free.Pop() : _used++;
@@ -83,6 +87,7 @@ public abstract class SlotIndex
                 return false;
             }
 
+            _mutations++;
             _keys[slot] = null;
             _free.Push(slot);
             return true;
@@ -111,6 +116,7 @@ public abstract class SlotIndex
         _lock.EnterWriteLock();
         try
         {
+            _mutations++;
             _slots.Clear();
             _free.Clear();
             _keys = [];
@@ -146,6 +152,23 @@ public abstract class SlotIndex
             _lock.ExitReadLock();
         }
     }
+
+    public int CountAmong(AllowedSet allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        _lock.EnterReadLock();
+        try
+        {
+            return Resolve(allowed).Count;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>The allowed keys this index holds as a bitset over its slots, cached in the set until the next write (the caller holds the read lock).</summary>
+    private protected AllowedSet.Resolution Resolve(AllowedSet allowed) => allowed.Resolve(this, _mutations, _slots, _used);
 
     /// <summary>Slots handed out so far (live or free): what a reader walking the slots goes up to.</summary>
     internal int SlotsUsed

@@ -151,7 +151,9 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     /// </summary>
     private async Task<SearchResult> NearestAsync(AppRef app, IVectorIndex index, float[] q, List<Candidate>? candidates, float minValue, int limit, CancellationToken cancellationToken)
     {
-        HashSet<string>? allowed = candidates is null ? null : [.. candidates.Select(c => c.InputId)];
+        // The candidates as the index's allowed set: it resolves them into its own ids once, and the asks below (a larger k,
+        // the total) reuse that while the index does not change.
+        var allowed = candidates is null ? null : new AllowedSet(candidates.Select(c => c.InputId));
         var k = Math.Max(limit, 1) + 1;
         while (true)
         {
@@ -169,7 +171,7 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
             if (exhausted || (hits.Count >= limit && (limit == 0 || hits[limit - 1].Score > Score(found[^1].Cosine))))
             {
                 // An estimate, as Clarifai's: the indexed inputs the filter lets through (the index size without one).
-                var total = allowed is null ? Math.Max(index.Count, hits.Count) : hits.Count < limit ? hits.Count : allowed.Count(index.Contains);
+                var total = allowed is null ? Math.Max(index.Count, hits.Count) : hits.Count < limit ? hits.Count : index.CountAmong(allowed);
                 return new SearchResult([.. hits.Take(limit)], total);
             }
 
