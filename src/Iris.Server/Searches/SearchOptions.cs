@@ -63,7 +63,7 @@ public sealed class SearchOptions
     public IVectorIndex NewIndex() => Index == "hnsw" ? new HnswIndex(Hnsw) : new QuantizedExactIndex();
 
     /// <summary>The index a snapshot holds (HNSW only; the exact index reloads from the store, which costs as much).</summary>
-    public IVectorIndex? RestoreIndex(byte[] snapshot) => Index == "hnsw" ? HnswIndex.Restore(snapshot, Hnsw) : null;
+    public IVectorIndex? RestoreIndex(Stream snapshot) => Index == "hnsw" ? HnswIndex.ReadSnapshot(snapshot, Hnsw) : null;
 
     private HnswOptions Hnsw => new(HnswM, HnswEfConstruction, HnswEfSearch);
 }
