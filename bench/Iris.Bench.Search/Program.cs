@@ -16,7 +16,8 @@ using Iris.Testing;
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
 // --cache DIR keeps what is slow to make in DIR and reuses it: the vectors and queries, the exact ground truth and
 // exact QPS, Iris' graph (its snapshot) and hnswlib's and faiss' saved indexes with their build measures. A re-run
-// then costs the query phase only. --stage stops after one step, so Iris' and the peers' builds can run side by side.
+// then costs the query phase only. --stage runs one step: prepare (vectors, ground truth), iris (Iris' build and
+// snapshot, from the vectors alone) or peers (hnswlib's and faiss' builds), so the builds can run side by side.
 if (args is ["e2e", ..]) { await Iris.Bench.Search.EndToEnd.RunAsync(FindRoot(), args[1..]); return; }
 if (args is ["lab", ..]) { Iris.Bench.Search.Lab.Run(args[1..]); return; }
 int Flag(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
@@ -74,7 +75,7 @@ try
     // Exact: the ground truth, and the baseline every QPS is compared with; filtered ground truth too. Then it is dropped.
     // The unfiltered truth is scored in blocks of vectors against every query at once (the same Dot, so the same
     // top 10): at 1M a scan reads 5.1 GB per query, ~0.5 s, so the exact index's QPS is timed on the first 50 queries.
-    if (!File.Exists(InWork("exact.json")))
+    if (stage is null or "prepare" && !File.Exists(InWork("exact.json")))
     {
         var exact = new ExactIndex();
         var heaps = queries.Select(_ => new PriorityQueue<int, float>(K + 1)).ToArray();
@@ -131,8 +132,6 @@ try
         File.WriteAllText(InWork("exact.json"), JsonSerializer.Serialize(new ExactRun(exactTimed.Qps, exactTimed.WallQps, exactTimed.P99, filteredQps)));
     }
 
-    var exactRun = JsonSerializer.Deserialize<ExactRun>(File.ReadAllText(InWork("exact.json")))!;
-    var truthIds = ReadIds(InWork("truth.i32"), queryCount);
     GC.Collect();
     if (stage == "prepare")
     {
@@ -182,6 +181,9 @@ try
     {
         return;
     }
+
+    var exactRun = JsonSerializer.Deserialize<ExactRun>(File.ReadAllText(InWork("exact.json")))!;
+    var truthIds = ReadIds(InWork("truth.i32"), queryCount);
 
     var allowedSets = shares.ToDictionary(s => s, s => Allowed(count, s));
 
@@ -319,7 +321,9 @@ finally
     }
 }
 
-string Shape() => string.Create(CultureInfo.InvariantCulture, $"{count} {dim} {queryCount} {efConstruction}");
+// What the cached vectors and ground truth depend on; the graphs also depend on ef_construction, which their
+// snapshots and build files carry (a snapshot of another ef_construction is not restored).
+string Shape() => string.Create(CultureInfo.InvariantCulture, $"{count} {dim} {queryCount}");
 
 static string Key(int i) => "i" + i.ToString(CultureInfo.InvariantCulture);
 

@@ -17,7 +17,8 @@ EFC = int(sys.argv[6]) if len(sys.argv) > 6 else 200
 MODE = sys.argv[7] if len(sys.argv) > 7 else "build"
 ENGINES = sys.argv[8].split(",") if len(sys.argv) > 8 else ["hnswlib", "faiss"]
 queries = np.fromfile(os.path.join(work, "queries.f32"), dtype=np.float32).reshape(q, d)
-truth = np.fromfile(os.path.join(work, "truth.i32"), dtype=np.int32).reshape(q, 10)
+# save builds without the ground truth, so it can start while the benchmark still computes it.
+truth = None if MODE == "save" else np.fromfile(os.path.join(work, "truth.i32"), dtype=np.int32).reshape(q, 10)
 
 
 def measure(search, truth=truth):
@@ -50,14 +51,15 @@ def data():
 
 
 def built(name):
-    """The saved build measures of an engine whose index is in work too, else None (it is built)."""
+    """The saved build measures of an engine whose index is in work too (built with this ef_construction), else None."""
     path = os.path.join(work, name + ".build.json")
-    return json.load(open(path)) if os.path.exists(path) else None
+    measures = json.load(open(path)) if os.path.exists(path) else None
+    return measures if measures and measures.pop("ef_construction", None) == EFC else None
 
 
 def save_built(name, measures):
     with open(os.path.join(work, name + ".build.json"), "w") as f:
-        json.dump(measures, f)
+        json.dump(dict(measures, ef_construction=EFC), f)
 
 
 def run_hnswlib():
