@@ -99,3 +99,15 @@ public sealed class HnswSearchFixture : SearchFixture
         services.AddSingleton(new SearchOptions { Index = "hnsw" });
     }
 }
+
+/// <summary>The same photos on PostgreSQL with the HNSW index behind every search.</summary>
+public sealed class PostgresHnswSearchFixture : SearchFixture
+{
+    protected override bool OnPostgres => true;
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        base.ConfigureServices(services);
+        services.AddSingleton(new SearchOptions { Index = "hnsw" });
+    }
+}

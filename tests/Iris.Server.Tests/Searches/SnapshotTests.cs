@@ -19,7 +19,8 @@ namespace Iris.Server.Tests.Searches;
 /// (a fresh set of indexes over the same store) restores the snapshot instead of rebuilding, and applies the inputs
 /// indexed after it from the change log.
 /// </summary>
-public sealed class SnapshotTests(HnswSearchFixture iris) : IClassFixture<HnswSearchFixture>, IDisposable
+public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : SearchFixture
 {
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -125,3 +126,7 @@ public sealed class SnapshotTests(HnswSearchFixture iris) : IClassFixture<HnswSe
         Assert.Contains(iris.Logs.Messages, m => m.StartsWith($"The vector index snapshot {snapshot.Value.BlobKey} of app admin/{SearchFixture.AppId} could not be read", StringComparison.Ordinal));
     }
 }
+
+public sealed class SnapshotTestsOnSqlite(HnswSearchFixture iris) : SnapshotTests<HnswSearchFixture>(iris);
+
+public sealed class SnapshotTestsOnPostgres(PostgresHnswSearchFixture iris) : SnapshotTests<PostgresHnswSearchFixture>(iris);
