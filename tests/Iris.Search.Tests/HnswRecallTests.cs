@@ -378,6 +378,20 @@ public sealed class HnswSnapshotTests
         }
     }
 
+    // The vectors are one float array: growth stops at what it holds instead of overflowing (doubling from 1,048,576
+    // nodes of 1,280-d would ask for 2.7 billion floats), and a node past it is refused with the limit named.
+    [Fact]
+    public void The_graph_grows_to_the_largest_array_and_no_further()
+    {
+        Assert.Equal(2048, HnswIndex.NextCapacity(1025, 2048, 1280, 33));
+        Assert.Equal(1_048_576, HnswIndex.NextCapacity(524_289, 1_048_576, 1280, 33));
+        Assert.Equal(Array.MaxLength / 1280, HnswIndex.NextCapacity(1_048_577, 2_097_152, 1280, 33));
+        Assert.Equal(1_677_721, HnswIndex.NextCapacity(1_677_721, 2_097_152, 1280, 33));
+        Assert.Equal(Array.MaxLength / 33, HnswIndex.NextCapacity(65_000_000, 130_000_000, 8, 33)); // links are the larger array
+        var refused = Assert.Throws<InvalidOperationException>(() => HnswIndex.NextCapacity(1_677_722, 2_097_152, 1280, 33));
+        Assert.Equal("An HNSW index holds at most 1,677,721 vectors of 1280 dimensions (its vectors are one array).", refused.Message);
+    }
+
     // A snapshot cut short (a damaged blob) never restores as a smaller graph: reading it throws.
     [Fact]
     public void A_truncated_snapshot_throws_instead_of_restoring_part_of_the_graph()

@@ -922,6 +922,23 @@ public sealed class HnswIndex : IVectorIndex
     private Span<int> Links(int id, int level) =>
         level == 0 ? _links0.AsSpan(id * _stride0, _stride0) : _upper[id].AsSpan((level - 1) * _strideUp, _strideUp);
 
+    /// <summary>
+    /// The capacity to grow to for <paramref name="needed"/> nodes: <paramref name="wanted"/> (doubling, or a compaction's
+    /// headroom) capped at what one array holds — the vectors are one float array of capacity × d, so at most
+    /// <see cref="Array.MaxLength"/> / d nodes (1,677,721 of 1,280-d; doubling alone would stop at 1,048,576). More is
+    /// refused with an error naming the limit.
+    /// </summary>
+    internal static int NextCapacity(int needed, long wanted, int dimensions, int stride0)
+    {
+        var most = Array.MaxLength / Math.Max(Math.Max(dimensions, 1), stride0);
+        if (needed > most)
+        {
+            throw new InvalidOperationException($"An HNSW index holds at most {most:N0} vectors of {dimensions} dimensions (its vectors are one array).");
+        }
+
+        return (int)Math.Min(Math.Max(wanted, needed), most);
+    }
+
     private void Grow(int capacity)
     {
         Array.Resize(ref _keys, capacity);
@@ -941,7 +958,7 @@ public sealed class HnswIndex : IVectorIndex
         var id = _count;
         if (id >= _keys.Length)
         {
-            Grow(Math.Max(1024, _keys.Length * 2));
+            Grow(NextCapacity(id + 1, Math.Max(1024, _keys.Length * 2L), _dimensions, _stride0));
         }
 
         _count++;
@@ -1436,7 +1453,7 @@ public sealed class HnswIndex : IVectorIndex
         }
 
         var d = _dimensions;
-        var capacity = Math.Max(1024, live + live / 4);
+        var capacity = NextCapacity(live, Math.Max(1024, live + (live / 4)), d, _stride0);
         var vectors = new float[capacity * d];
         var codes = _options.Int8 ? new byte[capacity * d] : [];
         var keys = new string[capacity];
