@@ -74,7 +74,13 @@ internal static class Lab
 
         var cache = Path.Combine(Path.GetTempPath(), $"iris-hnsw-lab-{count}-{dim}.snap");
         var options = new HnswOptions { Int8 = true };
-        var hnsw = File.Exists(cache) ? HnswIndex.Restore(File.ReadAllBytes(cache), options) : null;
+        HnswIndex? hnsw = null;
+        if (File.Exists(cache))
+        {
+            using var file = File.OpenRead(cache);
+            hnsw = HnswIndex.ReadSnapshot(file, options);
+        }
+
         if (hnsw is null)
         {
             hnsw = new HnswIndex(options);
@@ -85,7 +91,8 @@ internal static class Lab
             }
 
             Console.WriteLine($"built in {clock.Elapsed.TotalSeconds:F1} s");
-            File.WriteAllBytes(cache, hnsw.Snapshot());
+            using var file = File.Create(cache);
+            hnsw.WriteSnapshot(file);
         }
 
         var exact = new ExactIndex();

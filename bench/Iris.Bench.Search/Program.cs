@@ -11,18 +11,23 @@ using Iris.Testing;
 // Iris' vector indexes beside Debian's hnswlib and faiss on the same seeded vectors, single-threaded, in one run:
 // build time, memory per vector, recall@10 / QPS / p99 over an ef sweep (float and int8 walks), filtered QPS at 10 % and
 // 1 % and the exact/walk cross-over, and what the first query after a restart costs.
-// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc]
+// Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc] [--cache DIR [--stage prepare|iris|peers]]
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- e2e …   (visual search end to end over gRPC)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
+// --cache DIR keeps what is slow to make in DIR and reuses it: the vectors and queries, the exact ground truth and
+// exact QPS, Iris' graph (its snapshot) and hnswlib's and faiss' saved indexes with their build measures. A re-run
+// then costs the query phase only. --stage runs one step: prepare (vectors, ground truth), iris (Iris' build and
+// snapshot, from the vectors alone) or peers (hnswlib's and faiss' builds), so the builds can run side by side.
 if (args is ["e2e", ..]) { await Iris.Bench.Search.EndToEnd.RunAsync(FindRoot(), args[1..]); return; }
 if (args is ["lab", ..]) { Iris.Bench.Search.Lab.Run(args[1..]); return; }
 int Flag(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+string? Text(string name) => Array.IndexOf(args, name) is var i and >= 0 ? args[i + 1] : null;
 var numbers = new List<int>();
 for (var a = 0; a < args.Length; a++)
 {
     if (args[a].StartsWith("--", StringComparison.Ordinal))
     {
-        a += args[a] is "--ef-construction" or "--rounds" ? 1 : 0;
+        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" ? 1 : 0;
         continue;
     }
 
@@ -37,71 +42,193 @@ var rounds = Flag("--rounds", 2);
 var writeDoc = !args.Contains("--no-doc");
 var withFaiss = !args.Contains("--no-faiss");
 var withRestart = !args.Contains("--no-restart");
+var cacheDir = Text("--cache");
+var stage = Text("--stage");
 const int K = 10;
-int[] sweep = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+int[] sweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512] : [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 int[] filteredSweep = [10, 16, 24, 32, 48, 64, 128];
-var work = Directory.CreateTempSubdirectory("iris-bench-search-");
+var work = cacheDir is null ? Directory.CreateTempSubdirectory("iris-bench-search-") : Directory.CreateDirectory(cacheDir);
 var outPath = Path.Combine(FindRoot(), "docs", "benchmarks.md");
 var options = new HnswOptions(EfConstruction: efConstruction) { Int8 = true };
+var shares = new[] { 0.1, 0.05, 0.02, 0.01 };
+string InWork(string name) => Path.Combine(work.FullName, name);
 try
 {
-    Console.WriteLine($"{count} × {dim}-d embedding-like vectors, {queryCount} fresh queries, ef_construction {efConstruction}, {rounds} round(s); load {Load()}");
-    var vectors = SeededVectors.Embeddings(count, dim, seed: 20261206);
-    var queries = SeededVectors.Embeddings(queryCount, dim, seed: 7);
-    foreach (var v in vectors.Concat(queries))
+    Console.WriteLine($"{count} × {dim}-d embedding-like vectors, {queryCount} fresh queries, ef_construction {efConstruction}, {rounds} round(s){(cacheDir is null ? "" : ", cache " + cacheDir)}; load {Load()}");
+    if (cacheDir is not null && File.Exists(InWork("shape.json")) && File.ReadAllText(InWork("shape.json")) != Shape())
     {
-        ExactIndex.Normalize(v, v);
+        throw new InvalidOperationException($"{cacheDir} holds another run ({File.ReadAllText(InWork("shape.json"))}); use another directory.");
     }
 
-    Write(Path.Combine(work.FullName, "vectors.f32"), vectors);
-    Write(Path.Combine(work.FullName, "queries.f32"), queries);
+    File.WriteAllText(InWork("shape.json"), Shape());
 
-    // Exact: the ground truth, and the baseline every QPS is compared with.
-    var exact = new ExactIndex();
-    for (var i = 0; i < count; i++)
+    // The vectors go to a file as they are drawn (normalised), and every engine reads them from there one at a time:
+    // at 1,000,000 × 1,280-d one copy is 5.1 GB, so the benchmark never holds a second one beside an index.
+    if (!File.Exists(InWork("queries.f32")))
     {
-        exact.Upsert(Key(i), vectors[i]);
+        WriteRows(InWork("vectors.f32"), SeededVectors.EmbeddingStream(count, dim, seed: 20261206));
+        WriteRows(InWork("queries.f32"), SeededVectors.EmbeddingStream(queryCount, dim, seed: 7));
     }
 
-    var truth = new int[queryCount][];
-    var exactTime = Time(queries, q => exact.Search(q, K, null), (i, found) => truth[i] = [.. found.Select(n => Id(n.Key))]);
-    File.WriteAllBytes(Path.Combine(work.FullName, "truth.i32"), MemoryMarshal.AsBytes(truth.SelectMany(t => t).ToArray().AsSpan()).ToArray());
-    Console.WriteLine($"exact: {exactTime.Qps:F0} QPS per CPU-second ({exactTime.WallQps:F0} wall), p99 {exactTime.P99:F2} ms");
+    var queries = ReadRows(InWork("queries.f32"), dim).ToArray();
 
-    // Filtered ground truth, from the exact index (then it is dropped: at 1M it is 5 GB).
-    var shares = new[] { 0.1, 0.05, 0.02, 0.01 };
-    var allowedSets = new Dictionary<double, AllowedSet>();
-    var filteredTruths = new Dictionary<double, HashSet<string>[]>();
-    var exactFilteredQps = new Dictionary<double, double>();
-    foreach (var share in shares)
+    // Exact: the ground truth, and the baseline every QPS is compared with; filtered ground truth too. Then it is dropped.
+    // The unfiltered truth is scored in blocks of vectors against every query at once (the same Dot, so the same
+    // top 10): at 1M a scan reads 5.1 GB per query, ~0.5 s, so the exact index's QPS is timed on the first 50 queries.
+    if (stage is null or "prepare" && !File.Exists(InWork("exact.json")))
     {
-        var modulo = (uint)Math.Round(1 / share);
-        var allowed = allowedSets[share] = new AllowedSet(Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key));
-        var ft = filteredTruths[share] = new HashSet<string>[queryCount];
-        exactFilteredQps[share] = Time(queries, q => exact.SearchAmong(q, K, allowed), (i, found) => ft[i] = [.. found.Select(n => n.Key)]).Qps;
+        var exact = new ExactIndex();
+        var heaps = queries.Select(_ => new PriorityQueue<int, float>(K + 1)).ToArray();
+        var block = new List<float[]>(256);
+        var i = 0;
+        void Score()
+        {
+            for (var q = 0; q < queries.Length; q++)
+            {
+                for (var b = 0; b < block.Count; b++)
+                {
+                    var id = i - block.Count + b;
+                    var cosine = System.Numerics.Tensors.TensorPrimitives.Dot(block[b], queries[q]);
+                    if (heaps[q].Count < K)
+                    {
+                        heaps[q].Enqueue(id, cosine);
+                    }
+                    else if (heaps[q].TryPeek(out _, out var worst) && cosine > worst)
+                    {
+                        heaps[q].DequeueEnqueue(id, cosine);
+                    }
+                }
+            }
+
+            block.Clear();
+        }
+
+        foreach (var v in ReadRows(InWork("vectors.f32"), dim))
+        {
+            exact.Upsert(Key(i++), v);
+            block.Add(v);
+            if (block.Count == 256)
+            {
+                Score();
+            }
+        }
+
+        Score();
+        var blockTruth = heaps.Select(h => { var top = new int[K]; for (var r = K - 1; r >= 0; r--) { top[r] = h.Dequeue(); } return top; }).ToArray();
+        WriteIds(InWork("truth.i32"), blockTruth);
+        var timed = queries.Take(Math.Min(50, queries.Length)).ToArray();
+        var exactMatches = 0;
+        var exactTimed = Time(timed, q => exact.Search(q, K, null), (i, found) => exactMatches += found.Count(n => blockTruth[i].Contains(Id(n.Key))));
+        Console.WriteLine($"exact: {exactTimed.Qps:F1} QPS per CPU-second ({exactTimed.WallQps:F1} wall), p99 {exactTimed.P99:F2} ms, {exactMatches}/{timed.Length * K} of the block-scored truth; load {Load()}");
+        var filteredQps = new Dictionary<string, double>();
+        foreach (var share in shares)
+        {
+            var allowed = Allowed(count, share);
+            var ft = new int[queryCount][];
+            filteredQps[ShareName(share)] = Time(queries, q => exact.SearchAmong(q, K, allowed), (i, found) => ft[i] = [.. found.Select(n => Id(n.Key))]).Qps;
+            WriteIds(InWork($"truth-{ShareName(share)}.i32"), ft);
+        }
+
+        File.WriteAllText(InWork("exact.json"), JsonSerializer.Serialize(new ExactRun(exactTimed.Qps, exactTimed.WallQps, exactTimed.P99, filteredQps)));
     }
 
-    exact = null;
     GC.Collect();
-
-    GC.Collect();
-    var before = GC.GetTotalMemory(true);
-    var hnsw = new HnswIndex(options);
-    var clock = Stopwatch.StartNew();
-    var buildCpu = ThreadCpu.Seconds();
-    for (var i = 0; i < count; i++)
+    if (stage == "prepare")
     {
-        hnsw.Upsert(Key(i), vectors[i]);
+        return;
     }
 
-    var build = clock.Elapsed.TotalSeconds;
-    buildCpu = ThreadCpu.Seconds() - buildCpu;
-    // Int8 keeps d bytes of codes per vector beside the floats: the float-only index is that much smaller.
-    var bytesInt8 = (GC.GetTotalMemory(true) - before) / (double)count;
-    var bytesFloat = bytesInt8 - dim;
-    Console.WriteLine($"iris hnsw: built in {build:F1} s ({buildCpu:F1} s CPU), {bytesFloat:F0} bytes/vector float, {bytesInt8:F0} with int8 codes; load {Load()}");
-    vectors = null;
+    if (stage == "peers")
+    {
+        Console.WriteLine("peers: /usr/bin/python3 peers.py save (hnswlib" + (withFaiss ? ", faiss)" : ")"));
+        RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "save", withFaiss);
+        return;
+    }
+
+    // Iris' graph, built single-threaded from the vector file and written as a snapshot (what a node writes to its blob store).
+    if (!File.Exists(InWork("iris-build.json")))
+    {
+        GC.Collect();
+        var before = GC.GetTotalMemory(true);
+        var built = new HnswIndex(options);
+        var clock = Stopwatch.StartNew();
+        var builtCpu = ThreadCpu.Seconds();
+        var i = 0;
+        foreach (var v in ReadRows(InWork("vectors.f32"), dim))
+        {
+            built.Upsert(Key(i++), v);
+        }
+
+        var builtS = clock.Elapsed.TotalSeconds;
+        builtCpu = ThreadCpu.Seconds() - builtCpu;
+        // Int8 keeps d bytes of codes per vector beside the floats: the float-only index is that much smaller.
+        var builtBytes = (GC.GetTotalMemory(true) - before) / (double)count;
+        Console.WriteLine($"iris hnsw: built in {builtS:F1} s ({builtCpu:F1} s CPU), {builtBytes - dim:F0} bytes/vector float, {builtBytes:F0} with int8 codes; load {Load()}");
+        var snapshotClock = Stopwatch.StartNew();
+        using (var file = new FileStream(InWork("iris.hnsw.tmp"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            built.WriteSnapshot(file);
+        }
+
+        File.Move(InWork("iris.hnsw.tmp"), InWork("iris.hnsw"), overwrite: true);
+        File.WriteAllText(InWork("iris-build.json"), JsonSerializer.Serialize(new IrisBuild(builtS, builtCpu, builtBytes - dim, builtBytes, snapshotClock.Elapsed.TotalSeconds)));
+        Console.WriteLine($"  snapshot written in {snapshotClock.Elapsed.TotalSeconds:F1} s");
+    }
+
+    var irisBuild = JsonSerializer.Deserialize<IrisBuild>(File.ReadAllText(InWork("iris-build.json")))!;
     GC.Collect();
+    if (stage == "iris")
+    {
+        return;
+    }
+
+    var exactRun = JsonSerializer.Deserialize<ExactRun>(File.ReadAllText(InWork("exact.json")))!;
+    var truthIds = ReadIds(InWork("truth.i32"), queryCount);
+
+    var allowedSets = shares.ToDictionary(s => s, s => Allowed(count, s));
+
+    // A restart: the node restores the snapshot (instead of rebuilding) and answers its first query; warm queries after.
+    // The restored graph then serves every sweep below.
+    // The search code is compiled first on a small graph of its own, so the first query measures the restored graph
+    // (its memory cold), not the JIT — as in a node that restarts while its other apps are already answering.
+    var jitWarm = new HnswIndex(options);
+    for (var i = 0; i < 2 * HnswIndex.QuantizeAfter; i++)
+    {
+        jitWarm.Upsert(Key(i), queries[i % queries.Length].Select((x, d) => x + (0.01f * ((i + d) % 7))).ToArray());
+    }
+
+    foreach (var int8 in new[] { false, true })
+    {
+        jitWarm.UseInt8 = int8;
+        Time(queries, q => jitWarm.Search(q, K, null), (_, _) => { });
+        Time(queries, q => jitWarm.SearchAmong(q, K, allowedSets[0.1]), (_, _) => { });
+    }
+
+    jitWarm = null;
+    var restoreClock = Stopwatch.StartNew();
+    HnswIndex hnsw;
+    using (var file = new FileStream(InWork("iris.hnsw"), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+    {
+        hnsw = HnswIndex.ReadSnapshot(file, options) ?? throw new InvalidOperationException("iris.hnsw is not a snapshot of this graph's options.");
+    }
+
+    var restoreS = restoreClock.Elapsed.TotalSeconds;
+    hnsw.UseInt8 = false;
+    var firstClock = Stopwatch.StartNew();
+    hnsw.Search(queries[^1], K, null);
+    var firstMs = firstClock.Elapsed.TotalMilliseconds;
+    var warm = Time(queries, q => hnsw.Search(q, K, null), (_, _) => { });
+    (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart =
+        withRestart ? (new FileInfo(InWork("iris.hnsw")).Length / 1048576.0, irisBuild.SnapshotS, restoreS, firstMs, 1000 / warm.WallQps) : null;
+    Console.WriteLine($"  snapshot {new FileInfo(InWork("iris.hnsw")).Length / 1048576.0:F0} MB restored in {restoreS:F1} s; first query {firstMs:F2} ms, warm {1000 / warm.WallQps:F2} ms; load {Load()}");
+    var exactTime = (exactRun.Qps, exactRun.WallQps, exactRun.P99);
+    var build = irisBuild.BuildS;
+    var buildCpu = irisBuild.BuildCpuS;
+    var bytesFloat = irisBuild.BytesFloat;
+    var bytesInt8 = irisBuild.BytesInt8;
+    var truth = truthIds;
+    var filteredTruths = shares.ToDictionary(s => s, s => ReadIds(InWork($"truth-{ShareName(s)}.i32"), queryCount).Select(t => t.Select(Key).ToHashSet()).ToArray());
+    var exactFilteredQps = shares.ToDictionary(s => s, s => exactRun.FilteredQps[ShareName(s)]);
 
     // Unfiltered sweeps, interleaved with the peers' when there are several rounds: Iris, peers, Iris, peers …
     var sweeps = new Dictionary<string, List<Row>>();
@@ -169,30 +296,7 @@ try
         (hnsw.ExactBelowSelectivity, hnsw.ScanWhenCheaper, hnsw.TwoHopBelowSelectivity) = (new HnswOptions().ExactBelowSelectivity, true, 0.5);
     }
 
-    // A restart: the node restores the snapshot (instead of rebuilding) and answers its first query; warm queries after.
-    (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart = null;
-    if (withRestart)
-    {
-        hnsw.UseInt8 = false;
-        hnsw.EfSearch = new HnswOptions().EfSearch;
-        var snapshotClock = Stopwatch.StartNew();
-        var snapshot = hnsw.Snapshot();
-        var snapshotS = snapshotClock.Elapsed.TotalSeconds;
-        hnsw = null;
-        GC.Collect();
-        var restoreClock = Stopwatch.StartNew();
-        var restored = HnswIndex.Restore(snapshot, options)!;
-        var restoreS = restoreClock.Elapsed.TotalSeconds;
-        restored.UseInt8 = false;
-        var firstClock = Stopwatch.StartNew();
-        restored.Search(queries[^1], K, null);
-        var firstMs = firstClock.Elapsed.TotalMilliseconds;
-        var warm = Time(queries, q => restored.Search(q, K, null), (_, _) => { });
-        restart = (snapshot.Length / 1048576.0, snapshotS, restoreS, firstMs, 1000 / warm.WallQps);
-        Console.WriteLine($"  snapshot {restart.Value.SnapshotMb:F0} MB written in {snapshotS:F1} s, restored in {restoreS:F1} s; first query {firstMs:F2} ms, warm {restart.Value.WarmMs:F2} ms; load {Load()}");
-    }
-
-    hnsw = null;
+    hnsw.Clear();
     GC.Collect();
     if (rounds <= 1)
     {
@@ -200,18 +304,26 @@ try
         peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "build", withFaiss));
     }
 
-    var report = Report(count, dim, queryCount, efConstruction, rounds, exactQps, exactTime.P99, build, buildCpu, bytesFloat, bytesInt8, sweeps, filtered, forced, restart, peerRuns);
+    var heading = count == 100_000 ? "## Search (issue 11)" : $"## Search at {count:N0} vectors (issue 11)";
+    var report = Report(heading, count, dim, queryCount, efConstruction, rounds, exactQps, exactTime.P99, build, buildCpu, bytesFloat, bytesInt8, sweeps, filtered, forced, restart, peerRuns);
     if (writeDoc)
     {
-        BenchmarkDoc.WriteSection(outPath, "## Search (issue 11)", report);
+        BenchmarkDoc.WriteSection(outPath, heading, report);
     }
 
     Console.WriteLine(report);
 }
 finally
 {
-    work.Delete(recursive: true);
+    if (cacheDir is null)
+    {
+        work.Delete(recursive: true);
+    }
 }
+
+// What the cached vectors and ground truth depend on; the graphs also depend on ef_construction, which their
+// snapshots and build files carry (a snapshot of another ef_construction is not restored).
+string Shape() => string.Create(CultureInfo.InvariantCulture, $"{count} {dim} {queryCount}");
 
 static string Key(int i) => "i" + i.ToString(CultureInfo.InvariantCulture);
 
@@ -249,14 +361,48 @@ static (double Qps, double WallQps, double P99) Time(float[][] queries, Func<flo
     return (queries.Length / cpu, queries.Length / (latencies.Sum() / 1000), latencies[(int)(0.99 * (latencies.Length - 1))]);
 }
 
-static void Write(string path, float[][] rows)
+// Rows of float32, L2-normalised as they are written.
+static void WriteRows(string path, IEnumerable<float[]> rows)
 {
-    using var file = File.Create(path);
-    foreach (var row in rows)
+    using (var file = new FileStream(path + ".tmp", FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
     {
-        file.Write(MemoryMarshal.AsBytes(row.AsSpan()));
+        foreach (var row in rows)
+        {
+            ExactIndex.Normalize(row, row);
+            file.Write(MemoryMarshal.AsBytes(row.AsSpan()));
+        }
+    }
+
+    File.Move(path + ".tmp", path, overwrite: true);
+}
+
+static IEnumerable<float[]> ReadRows(string path, int dim)
+{
+    using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+    while (file.Position < file.Length)
+    {
+        var row = new float[dim];
+        file.ReadExactly(MemoryMarshal.AsBytes(row.AsSpan()));
+        yield return row;
     }
 }
+
+static void WriteIds(string path, int[][] ids) => File.WriteAllBytes(path, MemoryMarshal.AsBytes(ids.SelectMany(t => t).ToArray().AsSpan()).ToArray());
+
+static int[][] ReadIds(string path, int queries)
+{
+    var all = MemoryMarshal.Cast<byte, int>(File.ReadAllBytes(path).AsSpan()).ToArray();
+    return [.. Enumerable.Range(0, queries).Select(q => all[(q * K)..((q + 1) * K)])];
+}
+
+// The filtered benchmark's allowed set: keys whose hashed id falls in one residue class (peers.py draws the same).
+static AllowedSet Allowed(int count, double share)
+{
+    var modulo = (uint)Math.Round(1 / share);
+    return new AllowedSet(Enumerable.Range(0, count).Where(i => Mix(i) % modulo == 3).Select(Key));
+}
+
+static string ShareName(double share) => string.Create(CultureInfo.InvariantCulture, $"{share * 100:0.#}%");
 
 static List<JsonElement> RunPeers(string work, int count, int dim, int queries, int[] sweep, int efConstruction, string mode, bool withFaiss)
 {
@@ -285,7 +431,7 @@ static List<JsonElement> RunPeers(string work, int count, int dim, int queries, 
     return lines;
 }
 
-static string Report(int count, int dim, int queries, int efConstruction, int rounds, double exactQps, double exactP99, double build, double buildCpu, double bytesFloat, double bytesInt8,
+static string Report(string heading, int count, int dim, int queries, int efConstruction, int rounds, double exactQps, double exactP99, double build, double buildCpu, double bytesFloat, double bytesInt8,
     Dictionary<string, List<Row>> iris, List<(double Share, bool Int8, List<Row> Rows, double ExactQps)> filtered, List<(double Share, string Walk, double Recall, double Qps)> forced,
     (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart, List<List<JsonElement>> peerRuns)
 {
@@ -303,7 +449,7 @@ static string Report(int count, int dim, int queries, int efConstruction, int ro
     var peerRows = peerNames.ToDictionary(n => n, n => Mean(peerRuns.SelectMany(run => run.Where(p => p.GetProperty("engine").GetString() == n)).SelectMany(PeerRows)));
 
     var b = new StringBuilder();
-    b.AppendLine("## Search (issue 11)");
+    b.AppendLine(heading);
     b.AppendLine();
     b.AppendLine(CultureInfo.InvariantCulture, $"`bench/Iris.Bench.Search/setup.sh && nice dotnet run -c Release --project bench/Iris.Bench.Search -- {count} {dim} {queries}{(efConstruction != 200 ? $" --ef-construction {efConstruction}" : "")}{(rounds != 2 ? $" --rounds {rounds}" : "")}`: {count:N0} seeded embedding-like vectors of {dim} dimensions");
     b.AppendLine("(`SeededVectors.Embeddings`: a 48-d latent mixture of 64 clusters mapped to the output dimension, small noise, rectified, L2-normalised),");
@@ -404,6 +550,12 @@ static string FindRoot()
 
     return dir;
 }
+
+/// <summary>The exact scan's measures (cached with the ground truth): QPS per CPU-second and wall, p99, filtered QPS per share.</summary>
+internal sealed record ExactRun(double Qps, double WallQps, double P99, Dictionary<string, double> FilteredQps);
+
+/// <summary>Iris' build measures (cached with its snapshot).</summary>
+internal sealed record IrisBuild(double BuildS, double BuildCpuS, double BytesFloat, double BytesInt8, double SnapshotS);
 
 /// <summary>One point of a sweep: recall@10 and QPS per CPU-second and per wall-clock second, wall p99 in ms.</summary>
 internal sealed record Row(int Ef, double Recall, double Qps, double WallQps, double P99);

@@ -251,7 +251,10 @@ public sealed class AutoIndexTests(ITestOutputHelper output)
             graph.Upsert(Key(i), vectors[i]);
         }
 
-        var restored = HnswIndex.Restore(graph.Snapshot(), new HnswOptions(M: 16, EfConstruction: 100, EfSearch: 64))!;
+        using var snapshot = new MemoryStream();
+        graph.WriteSnapshot(snapshot);
+        snapshot.Position = 0;
+        var restored = HnswIndex.ReadSnapshot(snapshot, new HnswOptions(M: 16, EfConstruction: 100, EfSearch: 64))!;
         var index = new AutoIndex(10_000, Graph, restored);
         Assert.Same(restored, index.Graph);
         Assert.Equal(200, index.Count);

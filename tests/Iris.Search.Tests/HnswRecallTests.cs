@@ -184,7 +184,7 @@ public sealed class HnswCompactionTests(ITestOutputHelper output)
 
         index.Compact();
         Assert.Equal(index.Count, index.NodeCount);
-        var restored = HnswIndex.Restore(index.Snapshot(), options)!;
+        var restored = HnswSnapshotTests.RoundTrip(index, options)!;
         Assert.Equal(index.Count, restored.NodeCount);
         foreach (var q in queries.Take(20))
         {
@@ -299,6 +299,17 @@ public sealed class HnswConcurrentCompactionTests(ITestOutputHelper output)
 /// <summary>An HNSW snapshot restores the same graph: identical answers, deletes kept, and inserts after the restore work; with int8 codes too.</summary>
 public sealed class HnswSnapshotTests
 {
+    /// <summary>The index written to a stream and read back from it (the stream read to its end, no further).</summary>
+    internal static HnswIndex? RoundTrip(HnswIndex index, HnswOptions options)
+    {
+        using var stream = new MemoryStream();
+        index.WriteSnapshot(stream);
+        stream.Position = 0;
+        var restored = HnswIndex.ReadSnapshot(stream, options);
+        Assert.True(restored is null || stream.Position == stream.Length, $"read {stream.Position} of {stream.Length} bytes");
+        return restored;
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -313,7 +324,7 @@ public sealed class HnswSnapshotTests
         }
 
         original.Remove("k5");
-        var restored = HnswIndex.Restore(original.Snapshot(), options);
+        var restored = RoundTrip(original, options);
 
         Assert.NotNull(restored);
         Assert.Equal(original.Count, restored.Count);
@@ -325,26 +336,81 @@ public sealed class HnswSnapshotTests
         Assert.False(restored.Contains("k5"));
         restored.Upsert("new", vectors[7]);
         Assert.Contains(restored.Search(vectors[7], 2, null), n => n.Key == "new");
-        Assert.Null(HnswIndex.Restore(original.Snapshot(), options with { M = 16 }));
+        Assert.Null(RoundTrip(original, options with { M = 16 }));
     }
 
-    // VectorIndexes skips a snapshot longer than one array can hold by this number, so it must be the real length.
+    // The snapshot is written in slices of 16 MB (one span of bytes holds at most 2 GB, and a million 1,280-d vectors
+    // are 5.1 GB): vectors spanning several slices, keys of 1 to 200 characters (some outside ASCII, so their length
+    // prefixes take one or two bytes) and an empty graph all come back whole.
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void The_snapshot_length_is_known_before_the_snapshot_is_written(bool int8)
+    public void Snapshots_larger_than_one_slice_and_any_keys_round_trip(bool int8)
     {
-        var options = new HnswOptions(M: 8, EfConstruction: 64, EfSearch: 32) { Int8 = int8 };
+        var options = new HnswOptions(M: 4, EfConstruction: 16, EfSearch: 32) { Int8 = int8 };
+        var empty = RoundTrip(new HnswIndex(options), options);
+        Assert.Equal(0, empty!.Count);
+        Assert.Empty(empty.Search(new float[8], 3, null));
+
         var index = new HnswIndex(options);
-        Assert.Equal(index.Snapshot().Length, index.SnapshotLength());
-        var vectors = SeededVectors.Clustered(2000, 24, 20, seed: 5);
+        var vectors = SeededVectors.Clustered(4200, 1100, 20, seed: 5); // 4,200 × 1,100 floats: 18.5 MB
+        var keys = vectors.Select((_, i) => new string(i % 3 == 0 ? 'é' : 'k', 1 + (i % 200)) + i).ToArray();
         for (var i = 0; i < vectors.Length; i++)
         {
-            // Keys of 1 to 200 characters, some outside ASCII: their length prefixes take one or two bytes.
-            index.Upsert(new string(i % 3 == 0 ? 'é' : 'k', 1 + (i % 200)) + i, vectors[i]);
+            index.Upsert(keys[i], vectors[i]);
         }
 
-        index.Remove("k1");
-        Assert.Equal(index.Snapshot().Length, index.SnapshotLength());
+        index.Remove(keys[1]);
+        using var stream = new MemoryStream();
+        index.WriteSnapshot(stream);
+        Assert.True(stream.Length > 4200L * 1100 * sizeof(float), $"{stream.Length} bytes");
+        stream.Position = 0;
+        var restored = HnswIndex.ReadSnapshot(stream, options)!;
+        Assert.Equal(stream.Length, stream.Position);
+        Assert.Equal(index.Count, restored.Count);
+        Assert.False(restored.Contains(keys[1]));
+        Assert.All(keys.Where((_, i) => i != 1), key => Assert.True(restored.Contains(key), key));
+        foreach (var i in new[] { 0, 2, 1999, 4199 })
+        {
+            Assert.Equal(index.Search(vectors[i], 5, null), restored.Search(vectors[i], 5, null));
+            Assert.True(index.TrySimilarity(vectors[i], keys[i], out var before));
+            Assert.True(restored.TrySimilarity(vectors[i], keys[i], out var after));
+            Assert.Equal(before, after);
+        }
+    }
+
+    // The vectors are one float array: growth stops at what it holds instead of overflowing (doubling from 1,048,576
+    // nodes of 1,280-d would ask for 2.7 billion floats), and a node past it is refused with the limit named.
+    [Fact]
+    public void The_graph_grows_to_the_largest_array_and_no_further()
+    {
+        Assert.Equal(2048, HnswIndex.NextCapacity(1025, 2048, 1280, 33));
+        Assert.Equal(1_048_576, HnswIndex.NextCapacity(524_289, 1_048_576, 1280, 33));
+        Assert.Equal(Array.MaxLength / 1280, HnswIndex.NextCapacity(1_048_577, 2_097_152, 1280, 33));
+        Assert.Equal(1_677_721, HnswIndex.NextCapacity(1_677_721, 2_097_152, 1280, 33));
+        Assert.Equal(Array.MaxLength / 33, HnswIndex.NextCapacity(65_000_000, 130_000_000, 8, 33)); // links are the larger array
+        var refused = Assert.Throws<InvalidOperationException>(() => HnswIndex.NextCapacity(1_677_722, 2_097_152, 1280, 33));
+        Assert.Equal("An HNSW index holds at most 1,677,721 vectors of 1280 dimensions (its vectors are one array).", refused.Message);
+    }
+
+    // A snapshot cut short (a damaged blob) never restores as a smaller graph: reading it throws.
+    [Fact]
+    public void A_truncated_snapshot_throws_instead_of_restoring_part_of_the_graph()
+    {
+        var options = new HnswOptions(M: 8, EfConstruction: 32);
+        var index = new HnswIndex(options);
+        var vectors = SeededVectors.Clustered(500, 16, 5, seed: 3);
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            index.Upsert("k" + i, vectors[i]);
+        }
+
+        using var whole = new MemoryStream();
+        index.WriteSnapshot(whole);
+        foreach (var length in new[] { whole.Length - 1, whole.Length / 2, 40 })
+        {
+            using var cut = new MemoryStream(whole.ToArray(), 0, (int)length);
+            Assert.Throws<EndOfStreamException>(() => HnswIndex.ReadSnapshot(cut, options));
+        }
     }
 }

@@ -46,7 +46,11 @@ public static class SeededVectors
     /// cluster mates. The map depends on <paramref name="mapSeed"/> only, so queries drawn with another
     /// <paramref name="seed"/> and the same map are fresh points of the same distribution, not copies of indexed ones.
     /// </summary>
-    public static float[][] Embeddings(int count, int dimensions, int seed, int mapSeed = 1280, int latent = 48, int clusters = 64)
+    public static float[][] Embeddings(int count, int dimensions, int seed, int mapSeed = 1280, int latent = 48, int clusters = 64) =>
+        [.. EmbeddingStream(count, dimensions, seed, mapSeed, latent, clusters)];
+
+    /// <summary>The vectors of <see cref="Embeddings"/> one at a time, so a million of them need not be held at once.</summary>
+    public static IEnumerable<float[]> EmbeddingStream(int count, int dimensions, int seed, int mapSeed = 1280, int latent = 48, int clusters = 64)
     {
         var mapRandom = new Random(mapSeed);
         // Column j of the map: what latent coordinate j adds to each output dimension.
@@ -60,7 +64,6 @@ public static class SeededVectors
         var centres = Enumerable.Range(0, clusters).Select(_ => Gaussian(mapRandom, latent, 1f)).ToArray();
         var spreads = Enumerable.Range(0, clusters).Select(_ => 0.3f + 0.5f * (float)mapRandom.NextDouble()).ToArray();
         var random = new Random(seed);
-        var result = new float[count][];
         var z = new float[latent];
         for (var i = 0; i < count; i++)
         {
@@ -93,9 +96,7 @@ public static class SeededVectors
                 v[d] = MathF.Max(0, v[d] + bias[d]);
             }
 
-            result[i] = v;
+            yield return v;
         }
-
-        return result;
     }
 }

@@ -52,7 +52,7 @@ public sealed record HnswOptions(int M = 16, int EfConstruction = 200, int EfSea
 /// navigates through every node and lets only passing ones into the results. Deletes leave tombstones that still route
 /// searches but never appear in results; above <see cref="HnswOptions.CompactAbove"/> of the nodes the graph is
 /// compacted. Readers run concurrently; inserts and deletes take a write lock (one at a time). Snapshots
-/// (<see cref="Snapshot"/>, <see cref="Restore"/>) let a restarted node skip the rebuild.
+/// (<see cref="WriteSnapshot"/>, <see cref="ReadSnapshot"/>), streamed and of any size, let a restarted node skip the rebuild.
 /// </para>
 /// </summary>
 public sealed class HnswIndex : IVectorIndex
@@ -433,105 +433,68 @@ public sealed class HnswIndex : IVectorIndex
     }
 
     /// <summary>
-    /// The length in bytes <see cref="Snapshot"/> would have now. A snapshot is one array, so a graph whose snapshot would
-    /// exceed <see cref="Array.MaxLength"/> (about 400,000 vectors of 1,280-d) cannot be written; callers check first.
+    /// Writes the whole graph (options, keys, tombstones, links, int8 ranges, normalised vectors) to
+    /// <paramref name="destination"/>, for the blob store: a restarted node restores it instead of rebuilding. About
+    /// 4·d + 4·(2·M + 1) + key bytes per node, written in slices, so a snapshot has no size limit (a million 1,280-d
+    /// vectors write about 5.3 GB). Searches go on while it is written; inserts and deletes wait for it (read lock).
     /// </summary>
-    public long SnapshotLength()
+    public void WriteSnapshot(Stream destination)
     {
+        ArgumentNullException.ThrowIfNull(destination);
         _lock.EnterReadLock();
         try
         {
-            long length = StringLength(SnapshotMagic) + (7 * sizeof(int)) + 1;
+            using var w = new BinaryWriter(destination, System.Text.Encoding.UTF8, leaveOpen: true);
+            w.Write(SnapshotMagic);
+            w.Write(_options.M);
+            w.Write(_options.EfConstruction);
+            w.Write(_dimensions);
+            w.Write(_count);
+            w.Write(_tombstones);
+            w.Write(_entry);
+            w.Write(_maxLevel);
+            w.Write(_lo is not null);
+            w.Flush();
             if (_lo is not null)
             {
-                length += 2L * _dimensions * sizeof(float);
+                WriteSlices(destination, _lo, _lo.Length);
+                WriteSlices(destination, _step!, _step!.Length);
             }
 
             for (var id = 0; id < _count; id++)
             {
-                length += StringLength(_keys[id]) + 1 + sizeof(int) + ((long)(_upper[id]?.Length ?? 0) * sizeof(int));
+                w.Write(_keys[id]);
+                w.Write(_deleted[id]);
+                w.Write(_levels[id]);
             }
 
-            return length + ((long)_count * _stride0 * sizeof(int)) + ((long)_count * _dimensions * sizeof(float));
+            w.Flush();
+            WriteSlices(destination, _links0, (long)_count * _stride0);
+            for (var id = 0; id < _count; id++)
+            {
+                if (_upper[id] is { } up)
+                {
+                    WriteSlices(destination, up, up.Length);
+                }
+            }
+
+            WriteSlices(destination, _vectors, (long)_count * _dimensions);
         }
         finally
         {
             _lock.ExitReadLock();
-        }
-
-        // BinaryWriter.Write(string): the UTF-8 length as a 7-bit encoded integer, then the bytes.
-        static long StringLength(string value)
-        {
-            var bytes = System.Text.Encoding.UTF8.GetByteCount(value);
-            var prefix = 1;
-            for (var rest = (uint)bytes >> 7; rest != 0; rest >>= 7)
-            {
-                prefix++;
-            }
-
-            return prefix + bytes;
         }
     }
 
     /// <summary>
-    /// The whole graph as bytes (options, keys, tombstones, links, int8 ranges, normalised vectors), for the blob store:
-    /// a restarted node restores it instead of rebuilding. About 4·d + 4·(2·M + 1) + key bytes per node.
+    /// The index a <see cref="WriteSnapshot"/> wrote, read from <paramref name="source"/>; null when the stream does not
+    /// hold a snapshot of these options' graph shape. A stream that ends early throws <see cref="EndOfStreamException"/>.
     /// </summary>
-    public byte[] Snapshot()
+    public static HnswIndex? ReadSnapshot(Stream source, HnswOptions? options = null)
     {
-        _lock.EnterReadLock();
-        try
-        {
-            using var buffer = new MemoryStream();
-            using (var w = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
-            {
-                w.Write(SnapshotMagic);
-                w.Write(_options.M);
-                w.Write(_options.EfConstruction);
-                w.Write(_dimensions);
-                w.Write(_count);
-                w.Write(_tombstones);
-                w.Write(_entry);
-                w.Write(_maxLevel);
-                w.Write(_lo is not null);
-                if (_lo is not null)
-                {
-                    w.Write(MemoryMarshal.AsBytes(_lo.AsSpan()));
-                    w.Write(MemoryMarshal.AsBytes(_step!.AsSpan()));
-                }
-
-                for (var id = 0; id < _count; id++)
-                {
-                    w.Write(_keys[id]);
-                    w.Write(_deleted[id]);
-                    w.Write(_levels[id]);
-                }
-
-                w.Write(MemoryMarshal.AsBytes(_links0.AsSpan(0, _count * _stride0)));
-                for (var id = 0; id < _count; id++)
-                {
-                    if (_upper[id] is { } up)
-                    {
-                        w.Write(MemoryMarshal.AsBytes(up.AsSpan()));
-                    }
-                }
-
-                w.Write(MemoryMarshal.AsBytes(_vectors.AsSpan(0, _count * _dimensions)));
-            }
-
-            return buffer.ToArray();
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
-    }
-
-    /// <summary>The index a <see cref="Snapshot"/> holds; null when the bytes are not a snapshot of these options' graph shape.</summary>
-    public static HnswIndex? Restore(byte[] snapshot, HnswOptions? options = null)
-    {
+        ArgumentNullException.ThrowIfNull(source);
         var index = new HnswIndex(options);
-        using var r = new BinaryReader(new MemoryStream(snapshot), System.Text.Encoding.UTF8);
+        using var r = new BinaryReader(source, System.Text.Encoding.UTF8, leaveOpen: true);
         if (r.ReadString() != SnapshotMagic || r.ReadInt32() != index._options.M || r.ReadInt32() != index._options.EfConstruction)
         {
             return null;
@@ -539,11 +502,16 @@ public sealed class HnswIndex : IVectorIndex
 
         (index._dimensions, index._count, index._tombstones, index._entry, index._maxLevel) = (r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
         var d = index._dimensions;
+        if (d < 0 || index._count < 0 || (long)index._count * Math.Max(d, index._stride0) > Array.MaxLength)
+        {
+            throw new InvalidDataException($"An HNSW snapshot of {index._count} vectors of {d} dimensions does not fit one index.");
+        }
+
         if (r.ReadBoolean())
         {
             (index._lo, index._step) = (new float[d], new float[d]);
-            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._lo.AsSpan()));
-            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._step.AsSpan()));
+            ReadSlices(source, index._lo, d);
+            ReadSlices(source, index._step, d);
         }
 
         index.Grow(Math.Max(1024, index._count));
@@ -558,17 +526,17 @@ public sealed class HnswIndex : IVectorIndex
             }
         }
 
-        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._links0.AsSpan(0, index._count * index._stride0)));
+        ReadSlices(source, index._links0, (long)index._count * index._stride0);
         for (var id = 0; id < index._count; id++)
         {
             if (index._levels[id] > 0)
             {
                 var up = index._upper[id] = new int[index._levels[id] * index._strideUp];
-                r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(up.AsSpan()));
+                ReadSlices(source, up, up.Length);
             }
         }
 
-        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(index._vectors.AsSpan(0, index._count * d)));
+        ReadSlices(source, index._vectors, (long)index._count * d);
         if (index._options.Int8)
         {
             if (index._lo is null && index._count >= QuantizeAfter)
@@ -591,6 +559,30 @@ public sealed class HnswIndex : IVectorIndex
         // New levels after a restore come from a seed that depends on the size, so they stay reproducible.
         index._random = new Random(index._options.Seed + index._count);
         return index;
+    }
+
+    // The first `count` elements of an array as bytes, in slices: one span of bytes holds at most int.MaxValue, and
+    // the vectors of a large graph are more (1,000,000 × 1,280 floats are 5.1 GB).
+    private const int SliceBytes = 1 << 24;
+
+    private static void WriteSlices<T>(Stream destination, T[] array, long count)
+        where T : unmanaged
+    {
+        var step = SliceBytes / Unsafe.SizeOf<T>();
+        for (long at = 0; at < count; at += step)
+        {
+            destination.Write(MemoryMarshal.AsBytes(array.AsSpan((int)at, (int)Math.Min(step, count - at))));
+        }
+    }
+
+    private static void ReadSlices<T>(Stream source, T[] array, long count)
+        where T : unmanaged
+    {
+        var step = SliceBytes / Unsafe.SizeOf<T>();
+        for (long at = 0; at < count; at += step)
+        {
+            source.ReadExactly(MemoryMarshal.AsBytes(array.AsSpan((int)at, (int)Math.Min(step, count - at))));
+        }
     }
 
     // ---- search ----
@@ -960,6 +952,23 @@ public sealed class HnswIndex : IVectorIndex
     private Span<int> Links(int id, int level) =>
         level == 0 ? _links0.AsSpan(id * _stride0, _stride0) : _upper[id].AsSpan((level - 1) * _strideUp, _strideUp);
 
+    /// <summary>
+    /// The capacity to grow to for <paramref name="needed"/> nodes: <paramref name="wanted"/> (doubling, or a compaction's
+    /// headroom) capped at what one array holds — the vectors are one float array of capacity × d, so at most
+    /// <see cref="Array.MaxLength"/> / d nodes (1,677,721 of 1,280-d; doubling alone would stop at 1,048,576). More is
+    /// refused with an error naming the limit.
+    /// </summary>
+    internal static int NextCapacity(int needed, long wanted, int dimensions, int stride0)
+    {
+        var most = Array.MaxLength / Math.Max(Math.Max(dimensions, 1), stride0);
+        if (needed > most)
+        {
+            throw new InvalidOperationException($"An HNSW index holds at most {most:N0} vectors of {dimensions} dimensions (its vectors are one array).");
+        }
+
+        return (int)Math.Min(Math.Max(wanted, needed), most);
+    }
+
     private void Grow(int capacity)
     {
         Array.Resize(ref _keys, capacity);
@@ -979,7 +988,7 @@ public sealed class HnswIndex : IVectorIndex
         var id = _count;
         if (id >= _keys.Length)
         {
-            Grow(Math.Max(1024, _keys.Length * 2));
+            Grow(NextCapacity(id + 1, Math.Max(1024, _keys.Length * 2L), _dimensions, _stride0));
         }
 
         _count++;
@@ -1495,7 +1504,7 @@ public sealed class HnswIndex : IVectorIndex
         }
 
         var d = _dimensions;
-        var capacity = Math.Max(1024, live + live / 4);
+        var capacity = NextCapacity(live, Math.Max(1024, live + (live / 4)), d, _stride0);
         var vectors = new float[capacity * d];
         var codes = _options.Int8 ? new byte[capacity * d] : [];
         var keys = new string[capacity];

@@ -26,8 +26,8 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
     /// <summary>Creates the index of a new entry (the server's: <see cref="AutoIndex"/> by default); <see cref="ExactIndex"/> unless set.</summary>
     public Func<IVectorIndex> Factory { get; init; } = () => new ExactIndex();
 
-    /// <summary>Restores a snapshot into an index of the <see cref="Factory"/>'s kind; null when that engine keeps none.</summary>
-    public Func<byte[], IVectorIndex?>? Restore { get; init; }
+    /// <summary>Restores a snapshot, read from the blob's stream, into an index of the <see cref="Factory"/>'s kind; null when that engine keeps none.</summary>
+    public Func<Stream, IVectorIndex?>? Restore { get; init; }
 
     /// <summary>How each load of this node went: from a snapshot plus the changes after it, or rebuilt from every stored vector.</summary>
     public int LoadsFromSnapshot => _fromSnapshot;
@@ -116,17 +116,11 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
 
         // A snapshot only spares a restarted node the rebuild: one that cannot be written is logged and skipped, never
         // the failure of the search that triggered it. The next attempt comes after another SnapshotEvery changes.
+        // It streams into the blob store, so it has no size limit (a million 1,280-d vectors write about 5.3 GB).
         entry.Unsnapshotted = 0;
-        var length = graph.SnapshotLength();
-        if (length > Array.MaxLength)
-        {
-            _logger.LogWarning("The vector index of app {User}/{App} ({Count} vectors) is not snapshotted: its snapshot would be {Length} bytes, over the {Max} bytes one blob holds; a restarted node rebuilds it from the store.", app.UserId, app.AppId, graph.Count, length, Array.MaxLength);
-            return;
-        }
-
         try
         {
-            var key = await blobs.PutAsync(graph.Snapshot(), cancellationToken).ConfigureAwait(false);
+            var key = await blobs.PutAsync((stream, _) => { graph.WriteSnapshot(stream); return Task.CompletedTask; }, cancellationToken).ConfigureAwait(false);
             var replaced = await store.SaveSnapshotAsync(app, modelVersionId, entry.Version, key, cancellationToken).ConfigureAwait(false);
             if (replaced is not null)
             {
@@ -155,7 +149,7 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         }
 
         var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
-        if (current < snapshot.Version || await blobs.GetAsync(snapshot.BlobKey, cancellationToken).ConfigureAwait(false) is not { } bytes || Restore(bytes) is not { } restored)
+        if (current < snapshot.Version || await ReadSnapshotAsync(snapshot.BlobKey, app, cancellationToken).ConfigureAwait(false) is not { } restored)
         {
             return false;
         }
@@ -172,6 +166,22 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         entry.Loaded = true;
         Interlocked.Increment(ref _fromSnapshot);
         return true;
+    }
+
+    // The snapshot blob read as a stream into an index; null (the caller rebuilds from the store) when it is gone or
+    // cannot be read whole — a damaged or truncated blob is logged, never the failure of the search.
+    private async Task<IVectorIndex?> ReadSnapshotAsync(string blobKey, AppRef app, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var stream = await blobs!.OpenReadAsync(blobKey, cancellationToken).ConfigureAwait(false);
+            return stream is null ? null : Restore!(stream);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning(e, "The vector index snapshot {Blob} of app {User}/{App} could not be read; the index is rebuilt from the store.", blobKey, app.UserId, app.AppId);
+            return null;
+        }
     }
 
     private async Task LoadAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)

@@ -82,13 +82,13 @@ public sealed class SearchOptions
     };
 
     /// <summary>The index a snapshot holds (HNSW only; the exact index reloads from the store, which costs as much).</summary>
-    public IVectorIndex? RestoreIndex(byte[] snapshot) => RestoreIndex(snapshot, NullLogger.Instance);
+    public IVectorIndex? RestoreIndex(Stream snapshot) => RestoreIndex(snapshot, NullLogger.Instance);
 
     /// <summary>The index a snapshot holds, logging its background failures to <paramref name="logger"/>; with <c>auto</c>, the graph behind an <see cref="AutoIndex"/> past its switch.</summary>
-    public IVectorIndex? RestoreIndex(byte[] snapshot, ILogger logger) => Index switch
+    public IVectorIndex? RestoreIndex(Stream snapshot, ILogger logger) => Index switch
     {
-        "hnsw" => HnswIndex.Restore(snapshot, Hnsw) is { } graph ? WithLogger(graph, logger) : null,
-        "auto" => HnswIndex.Restore(snapshot, Hnsw) is { } graph ? new AutoIndex(HnswThreshold, () => new HnswIndex(Hnsw), graph, logger) : null,
+        "hnsw" => HnswIndex.ReadSnapshot(snapshot, Hnsw) is { } graph ? WithLogger(graph, logger) : null,
+        "auto" => HnswIndex.ReadSnapshot(snapshot, Hnsw) is { } graph ? new AutoIndex(HnswThreshold, () => new HnswIndex(Hnsw), graph, logger) : null,
         _ => null,
     };
 

@@ -17,26 +17,43 @@ public sealed class FileBlobStore : IBlobStore
 
     public string Root { get; }
 
-    public async Task<string> PutAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    public Task<string> PutAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexStringLower(SHA256.HashData(bytes.Span));
-        var path = PathOf(key);
-        if (File.Exists(path))
+        return File.Exists(PathOf(key)) ? Task.FromResult(key) : PutAsync((stream, ct) => stream.WriteAsync(bytes, ct).AsTask(), cancellationToken);
+    }
+
+    // The one way a blob is written: to a temporary file in the blob directory while hashing, flushed to disk, then
+    // renamed to its key; when the writer throws, the temporary file goes and nothing is stored.
+    public async Task<string> PutAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var tmp = Path.Combine(Root, "put-" + Guid.NewGuid().ToString("N") + ".tmp");
+        try
         {
+            string key;
+            await using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                await using (var buffered = new BufferedStream(new HashingStream(file, hash), 1 << 20))
+                {
+                    await write(buffered, cancellationToken).ConfigureAwait(false);
+                    await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                file.Flush(flushToDisk: true);
+                key = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+
+            var path = PathOf(key);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.Move(tmp, path, overwrite: true);
             return key;
         }
-
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var tmp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        await using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
+        finally
         {
-            await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            stream.Flush(flushToDisk: true);
+            File.Delete(tmp);
         }
-
-        File.Move(tmp, path, overwrite: true);
-        return key;
     }
 
     public Task<bool> ExistsAsync(string key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));
@@ -51,6 +68,19 @@ public sealed class FileBlobStore : IBlobStore
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
+        }
+    }
+
+    public Task<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // FileShare.Delete: a blob deleted while it is read stays readable through this handle (POSIX unlink).
+            return Task.FromResult<Stream?>(new FileStream(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<Stream?>(null);
         }
     }
 
@@ -77,5 +107,45 @@ public sealed class FileBlobStore : IBlobStore
         }
 
         return Path.Combine(Root, key[..2], key[2..4], key);
+    }
+
+    /// <summary>A write-only stream that hashes what passes through it to the file under it.</summary>
+    private sealed class HashingStream(FileStream file, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            file.Write(buffer);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            hash.AppendData(buffer.Span);
+            return file.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override void Flush() => file.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => file.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

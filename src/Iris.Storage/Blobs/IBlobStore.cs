@@ -10,10 +10,20 @@ public interface IBlobStore
     /// <summary>Stores <paramref name="bytes"/> (whole or not at all) and returns their key.</summary>
     Task<string> PutAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores what <paramref name="write"/> writes to the stream it is given, of any length, and returns its key (the
+    /// SHA-256 of those bytes, hashed as they are written). Whole or not at all: when <paramref name="write"/> throws,
+    /// nothing is stored and the exception propagates.
+    /// </summary>
+    Task<string> PutAsync(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken);
+
     Task<bool> ExistsAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>A whole blob; null when it does not exist.</summary>
     Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>A blob to read as a stream (the caller disposes it); null when it does not exist.</summary>
+    Task<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken);
 
     Task DeleteAsync(string key, CancellationToken cancellationToken);
 }

@@ -100,6 +100,18 @@ public sealed class HnswSearchFixture : SearchFixture
     }
 }
 
+/// <summary>The same photos on PostgreSQL with the HNSW index behind every search.</summary>
+public sealed class PostgresHnswSearchFixture : SearchFixture
+{
+    protected override bool OnPostgres => true;
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        base.ConfigureServices(services);
+        services.AddSingleton(new SearchOptions { Index = "hnsw" });
+    }
+}
+
 /// <summary>
 /// The same photos with the auto engine and a threshold of <see cref="Threshold"/> vectors: the fixture's app (five photo
 /// embeddings) stays exact, an app given more switches to a graph.

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Clarifai.Api;
 using Iris.Core.Apps;
 using Iris.Inference.Indexing;
@@ -18,7 +19,8 @@ namespace Iris.Server.Tests.Searches;
 /// (a fresh set of indexes over the same store) restores the snapshot instead of rebuilding, and applies the inputs
 /// indexed after it from the change log.
 /// </summary>
-public sealed class SnapshotTests(HnswSearchFixture iris) : IClassFixture<HnswSearchFixture>, IDisposable
+public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFixture>, IDisposable
+    where TFixture : SearchFixture
 {
     public void Dispose() => Assert.Empty(iris.Logs.Errors);
 
@@ -34,6 +36,12 @@ public sealed class SnapshotTests(HnswSearchFixture iris) : IClassFixture<HnswSe
         Assert.IsType<HnswIndex>(first);
         var snapshot = await store.FindSnapshotAsync(app, embedder.Descriptor.VersionId, default);
         Assert.NotNull(snapshot);
+
+        // The graph was streamed into the blob store: its key is the SHA-256 of the blob's bytes, which hold the graph.
+        var blobs = Assert.IsType<FileBlobStore>(services.GetRequiredService<IBlobStore>());
+        var bytes = await File.ReadAllBytesAsync(blobs.PathOf(snapshot.Value.BlobKey));
+        Assert.Equal(snapshot.Value.BlobKey, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        Assert.Equal(first.Count, services.GetRequiredService<SearchOptions>().RestoreIndex(new MemoryStream(bytes))!.Count);
 
         var post = new PostInputsRequest { UserAppId = InputsFixture.App(SearchFixture.AppId) };
         post.Inputs.Add(SearchFixture.Photo("late", FixtureImages.Photos[4]));
@@ -85,4 +93,40 @@ public sealed class SnapshotTests(HnswSearchFixture iris) : IClassFixture<HnswSe
             File.Delete(root);
         }
     }
+
+    [Fact]
+    public async Task A_snapshot_that_cannot_be_read_whole_is_logged_and_the_index_is_rebuilt_from_the_store()
+    {
+        var app = new AppRef("admin", SearchFixture.AppId);
+        var services = iris.Server.Services;
+        var embedder = (await services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!;
+        var store = services.GetRequiredService<IInputIndexStore>();
+        var options = services.GetRequiredService<SearchOptions>();
+        await services.GetRequiredService<VectorIndexes>().GetAsync(app, embedder.Descriptor.VersionId, default);
+        var snapshot = await store.FindSnapshotAsync(app, embedder.Descriptor.VersionId, default);
+        Assert.NotNull(snapshot);
+
+        // The blob as a damaged disk would return it: its first kilobyte, then the end of the stream.
+        var node = new VectorIndexes(store, services.GetRequiredService<IBlobStore>(), services.GetRequiredService<ILogger<VectorIndexes>>())
+        {
+            Factory = options.NewIndex,
+            Restore = stream =>
+            {
+                var head = new byte[1024];
+                stream.ReadExactly(head);
+                return options.RestoreIndex(new MemoryStream(head));
+            },
+        };
+        var index = await node.GetAsync(app, embedder.Descriptor.VersionId, default);
+
+        Assert.Equal((0, 1), (node.LoadsFromSnapshot, node.LoadsFromStore));
+        Assert.Equal((await store.LoadAllAsync(app, embedder.Descriptor.VersionId, default)).Vectors.Count, index.Count);
+        var stored = await store.FindEmbeddingAsync(app, "p2", default);
+        Assert.Equal("p2", index.Search(stored!.Vector, 1, null)[0].Key);
+        Assert.Contains(iris.Logs.Messages, m => m.StartsWith($"The vector index snapshot {snapshot.Value.BlobKey} of app admin/{SearchFixture.AppId} could not be read", StringComparison.Ordinal));
+    }
 }
+
+public sealed class SnapshotTestsOnSqlite(HnswSearchFixture iris) : SnapshotTests<HnswSearchFixture>(iris);
+
+public sealed class SnapshotTestsOnPostgres(PostgresHnswSearchFixture iris) : SnapshotTests<PostgresHnswSearchFixture>(iris);
