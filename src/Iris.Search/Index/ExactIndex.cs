@@ -13,28 +13,13 @@ namespace Iris.Search.Index;
 /// </summary>
 public sealed class ExactIndex : SlotIndex, IVectorIndex
 {
-    public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
+    private protected override IReadOnlyList<Neighbor> ScanUnit(ReadOnlySpan<float> q, int k, Func<string, bool>? filter, AllowedSet.Resolution? allowed)
     {
-        if (k <= 0)
+        // Min-heap of the best k so far: its root is the one to beat.
+        var heap = new PriorityQueue<int, float>(Math.Min(k, allowed?.Count ?? _slots.Count) + 1);
+        var dims = _dimensions;
+        if (allowed is null)
         {
-            return [];
-        }
-
-        _lock.EnterReadLock();
-        try
-        {
-            if (_slots.Count == 0)
-            {
-                return [];
-            }
-
-            CheckLength(query);
-            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
-            Normalize(query, q);
-
-            // Min-heap of the best k so far: its root is the one to beat.
-            var heap = new PriorityQueue<int, float>(Math.Min(k, _slots.Count) + 1);
-            var dims = _dimensions;
             for (var slot = 0; slot < _used; slot++)
             {
                 var key = _keys[slot];
@@ -45,13 +30,22 @@ public sealed class ExactIndex : SlotIndex, IVectorIndex
 
                 Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
             }
-
-            return Drain(heap);
         }
-        finally
+        else
         {
-            _lock.ExitReadLock();
+            // Only the allowed vectors are scored, in slot order: the set's slots are resolved once per index version.
+            var bits = allowed.Bits;
+            for (var w = 0; w < bits.Length; w++)
+            {
+                for (var word = bits[w]; word != 0; word &= word - 1)
+                {
+                    var slot = (w << 6) + BitOperations.TrailingZeroCount(word);
+                    Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
+                }
+            }
         }
+
+        return Drain(heap);
     }
 
     /// <summary>Keeps <paramref name="slot"/> among the <paramref name="k"/> best (a min-heap on cosine).</summary>
@@ -78,47 +72,6 @@ public sealed class ExactIndex : SlotIndex, IVectorIndex
         }
 
         return result;
-    }
-
-    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
-    {
-        ArgumentNullException.ThrowIfNull(allowed);
-        if (k <= 0)
-        {
-            return [];
-        }
-
-        _lock.EnterReadLock();
-        try
-        {
-            if (_slots.Count == 0)
-            {
-                return [];
-            }
-
-            // Only the allowed vectors are scored, in slot order: the set's slots are resolved once per index version.
-            CheckLength(query);
-            var resolved = Resolve(allowed);
-            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
-            Normalize(query, q);
-            var heap = new PriorityQueue<int, float>(Math.Min(k, resolved.Count) + 1);
-            var dims = _dimensions;
-            var bits = resolved.Bits;
-            for (var w = 0; w < bits.Length; w++)
-            {
-                for (var word = bits[w]; word != 0; word &= word - 1)
-                {
-                    var slot = (w << 6) + BitOperations.TrailingZeroCount(word);
-                    Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * dims, dims), q));
-                }
-            }
-
-            return Drain(heap);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
     }
 
     /// <summary>Writes <paramref name="source"/> scaled to unit length into <paramref name="target"/> (zeros stay zeros).</summary>

@@ -69,76 +69,32 @@ public sealed class QuantizedExactIndex : SlotIndex, IVectorIndex
         return (scale, (float)Math.Sqrt(residual) * 1.0001f, (float)Math.Sqrt(norm) * 1.0001f);
     }
 
-    public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter)
+    private protected override IReadOnlyList<Neighbor> ScanUnit(ReadOnlySpan<float> q, int k, Func<string, bool>? filter, AllowedSet.Resolution? allowed)
     {
-        if (k <= 0)
+        if (allowed is null)
         {
-            return [];
-        }
-
-        _lock.EnterReadLock();
-        try
-        {
-            if (_slots.Count == 0)
-            {
-                return [];
-            }
-
-            CheckLength(query);
-            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
-            ExactIndex.Normalize(query, q);
             return _used < CodesFrom || (long)k * 8 >= _slots.Count ? FloatScan(q, k, filter, null) : CodesScan(q, k, filter, null);
         }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
-    }
 
-    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
-    {
-        ArgumentNullException.ThrowIfNull(allowed);
-        if (k <= 0)
+        if ((long)allowed.Count * 4 >= _slots.Count)
         {
-            return [];
+            return _used < CodesFrom || (long)k * 8 >= allowed.Count ? FloatScan(q, k, null, allowed.Bits) : CodesScan(q, k, null, allowed.Bits);
         }
 
-        _lock.EnterReadLock();
-        try
+        // A small allowed set: only its vectors are scored (its slots are resolved once per index version).
+        var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, allowed.Count) + 1, Worse.Instance);
+        var d = _dimensions;
+        var bits = allowed.Bits;
+        for (var w = 0; w < bits.Length; w++)
         {
-            if (_slots.Count == 0)
+            for (var word = bits[w]; word != 0; word &= word - 1)
             {
-                return [];
+                var slot = (w << 6) + BitOperations.TrailingZeroCount(word);
+                Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
             }
-
-            CheckLength(query);
-            var resolved = Resolve(allowed);
-            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
-            ExactIndex.Normalize(query, q);
-            if ((long)resolved.Count * 4 >= _slots.Count)
-            {
-                return _used < CodesFrom || (long)k * 8 >= resolved.Count ? FloatScan(q, k, null, resolved.Bits) : CodesScan(q, k, null, resolved.Bits);
-            }
-
-            // A small allowed set: only its vectors are scored (its slots are resolved once per index version).
-            var heap = new PriorityQueue<int, (float, string)>(Math.Min(k, resolved.Count) + 1, Worse.Instance);
-            var d = _dimensions;
-            var bits = resolved.Bits;
-            for (var w = 0; w < bits.Length; w++)
-            {
-                for (var word = bits[w]; word != 0; word &= word - 1)
-                {
-                    var slot = (w << 6) + BitOperations.TrailingZeroCount(word);
-                    Offer(heap, k, slot, TensorPrimitives.Dot(_vectors.AsSpan(slot * d, d), q));
-                }
-            }
-
-            return Drain(heap);
         }
-        finally
-        {
-            _lock.ExitReadLock();
-        }
+
+        return Drain(heap);
     }
 
     /// <summary>Whether the scan takes <paramref name="slot"/> (holding <paramref name="key"/>): by the allowed slots when given, else by the callback.</summary>

@@ -131,6 +131,49 @@ public abstract class SlotIndex
         }
     }
 
+    public IReadOnlyList<Neighbor> Search(ReadOnlySpan<float> query, int k, Func<string, bool>? filter) => Scan(query, k, filter, null);
+
+    public IReadOnlyList<Neighbor> SearchAmong(ReadOnlySpan<float> query, int k, AllowedSet allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        return Scan(query, k, null, allowed);
+    }
+
+    // Both searches of both engines: no hits for k ≤ 0 or an empty index, the query's length checked, the allowed set
+    // resolved and the query normalised under the read lock, then the engine's scan of unit vectors.
+    private IReadOnlyList<Neighbor> Scan(ReadOnlySpan<float> query, int k, Func<string, bool>? filter, AllowedSet? allowed)
+    {
+        if (k <= 0)
+        {
+            return [];
+        }
+
+        _lock.EnterReadLock();
+        try
+        {
+            if (_slots.Count == 0)
+            {
+                return [];
+            }
+
+            CheckLength(query);
+            var resolved = allowed is null ? null : Resolve(allowed);
+            Span<float> q = query.Length <= 2048 ? stackalloc float[query.Length] : new float[query.Length];
+            ExactIndex.Normalize(query, q);
+            return ScanUnit(q, k, filter, resolved);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// The engine's top <paramref name="k"/> for the unit query <paramref name="q"/> among the keys <paramref name="filter"/>
+    /// passes, or among <paramref name="allowed"/>'s slots when given (under the read lock; the index is not empty).
+    /// </summary>
+    private protected abstract IReadOnlyList<Neighbor> ScanUnit(ReadOnlySpan<float> q, int k, Func<string, bool>? filter, AllowedSet.Resolution? allowed);
+
     public bool TrySimilarity(ReadOnlySpan<float> query, string key, out float cosine)
     {
         _lock.EnterReadLock();
