@@ -339,6 +339,42 @@ public sealed class HnswSnapshotTests
         Assert.Null(RoundTrip(original, options with { M = 16 }));
     }
 
+    // The first search after a restart must not pay for a visited array of the graph's size (at 1M nodes 8 MB, the
+    // first large allocation after gigabytes of restored arrays): the restored graph hands the one it made to the first
+    // searching thread. A thread that has never searched allocates only the answer and its per-thread buffers of the
+    // query's size there; on a graph that was not restored it allocates the array too.
+    [Fact]
+    public void The_first_search_after_a_restore_allocates_no_visited_array()
+    {
+        var options = new HnswOptions(M: 8, EfConstruction: 32, EfSearch: 32);
+        var original = new HnswIndex(options);
+        var vectors = SeededVectors.Clustered(20_000, 16, 20, seed: 5);
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            original.Upsert("k" + i, vectors[i]);
+        }
+
+        var restored = RoundTrip(original, options)!;
+        long FirstSearchAllocates(HnswIndex index)
+        {
+            long bytes = 0;
+            var thread = new Thread(() =>
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                Assert.Equal(10, index.Search(vectors[3], 10, null).Count);
+                bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            });
+            thread.Start();
+            thread.Join();
+            return bytes;
+        }
+
+        var visitedBytes = 4L * 2 * vectors.Length;
+        var restoredFirst = FirstSearchAllocates(restored);
+        Assert.True(restoredFirst < visitedBytes / 4, $"the restored graph's first search allocated {restoredFirst} bytes");
+        Assert.True(FirstSearchAllocates(original) >= visitedBytes, "a graph that was not restored makes its visited array on the first search of a thread");
+    }
+
     // The snapshot is written in slices of 16 MB (one span of bytes holds at most 2 GB, and a million 1,280-d vectors
     // are 5.1 GB): vectors spanning several slices, keys of 1 to 200 characters (some outside ASCII, so their length
     // prefixes take one or two bytes) and an empty graph all come back whole.
