@@ -507,6 +507,7 @@ internal static class FilteredEndToEnd
             }
 
             var searches = services.GetRequiredService<ISearchStore>();
+            var database = services.GetRequiredService<Iris.Storage.Db.Database>();
             var planner = services.GetRequiredService<SearchPlanner>();
             var indexes = services.GetRequiredService<VectorIndexes>();
             var hnswIndexes = new VectorIndexes(store) { Factory = () => new HnswIndex(new HnswOptions()) };
@@ -584,7 +585,14 @@ internal static class FilteredEndToEnd
                     await Time($"planner (SearchPlanner.RunAsync), HNSW: {name}", () => hnswPlanner.RunAsync(app, Planned(inputId, filtered), K, false, default));
                 }
 
-                var candidates = await Time("phase: SQL candidates of the filter (ISearchStore.CandidatesAsync)", () => searches.CandidatesAsync(app, conditions, default));
+                // What a filtered request costs when nothing is cached (the first after any write on SQLite; every one on
+                // PostgreSQL): a store and a planner of their own, so the ids are read and the set resolved again.
+                var cold = new SearchPlanner(workflows, hnswIndexes, store, new SqlSearchStore(database), services.GetRequiredService<ImagePredictor>());
+                await Time("planner (SearchPlanner.RunAsync), HNSW: filtered 10 %, nothing cached (a new store and planner)", () => cold.RunAsync(app, Planned(inputId, true), K, false, default));
+
+                var candidates = await Time("phase: SQL candidates with queryable columns, newest first (ISearchStore.CandidatesAsync; metadata and geo filters)", () => searches.CandidatesAsync(app, conditions, default));
+                await Time("phase: SQL ids of the filter, read (ISearchStore.MatchingIdsAsync on a new store)", () => new SqlSearchStore(database).MatchingIdsAsync(app, conditions, default));
+                await Time("phase: SQL ids of the filter, store unchanged (MatchingIdsAsync answered from the SQLite cache)", () => searches.MatchingIdsAsync(app, conditions, default));
                 candidateCount = candidates.Count;
                 var keys = candidates.Select(c => c.InputId).ToList();
                 await Time("phase: HashSet<string> of the candidates (what the planner built before)", () => Task.FromResult(keys.ToHashSet(StringComparer.Ordinal)));
