@@ -99,14 +99,14 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
     private (string Where, List<(string Name, object? Value)> Parameters) Where(AppRef app, IReadOnlyList<InputCondition> conditions)
     {
         var parameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId) };
-        // A positive label, dataset or id condition is a set of input ids found through its own index
+        // A positive label, dataset, id or annotation-field condition is a set of input ids found through its own index
         // (uncorrelated IN, below). On SQLite, "+deleting" keeps it (it has no statistics) from reading every input of the
         // app through the (user_id, app_id, deleting, …) indexes to test each against the set, so the unique (user_id,
         // app_id, id) index is probed for the set's ids instead. PostgreSQL plans by statistics, and there the same "+"
         // hides the column's: it estimated 0.5 % of the app's inputs and drove a semi join from all of them, probing the
         // set's tables once per input (200 ms at 20,000 inputs, 700 ms at 100,000; docs/benchmarks.md "Filtered search
         // end to end"), so it gets the plain column.
-        var driven = conditions.Any(c => !c.Negate && c is InputCondition.Label or InputCondition.Datasets or InputCondition.InputIds);
+        var driven = conditions.Any(c => !c.Negate && c is InputCondition.Label or InputCondition.Datasets or InputCondition.InputIds or InputCondition.Annotation);
         var deleting = driven && database.Dialect == SqlDialect.Sqlite ? "+i.deleting" : "i.deleting";
         var where = $"i.user_id = @u AND i.app_id = @a AND {deleting} = 0";
         for (var k = 0; k < conditions.Count; k++)
@@ -135,7 +135,7 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
     }
 
     // One SQL boolean over the input alias i; every value is a parameter named after the clause's prefix (@u and @a are
-    // the app's). Label and dataset conditions are uncorrelated IN subqueries: the matching ids are read once through the
+    // the app's). Label, dataset and annotation-field conditions are uncorrelated IN subqueries: the matching ids are read once through the
     // concept / dataset index, not probed input by input (a correlated EXISTS cost SQLite 3 to 10 times more at 20,000
     // inputs; docs/benchmarks.md "Filtered search end to end"). input_id is NOT NULL, so NOT IN negates exactly.
     private static string Clause(InputCondition condition, string prefix, List<(string, object?)> parameters)
@@ -181,7 +181,9 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
             case InputCondition.InputIds ids:
                 return $"i.id IN {In(ids.Ids)}";
             case InputCondition.Annotation a:
-                var fields = "an.user_id = i.user_id AND an.app_id = i.app_id AND an.input_id = i.id";
+                // Uncorrelated like the label filter: the matching annotations' inputs are read once, through the
+                // (user_id, app_id, author, status_code, input_level, input_id) index, not probed input by input.
+                var fields = "an.user_id = @u AND an.app_id = @a";
                 if (a.Id is not null)
                 {
                     fields += $" AND an.id = {Param("aid", a.Id)}";
@@ -202,7 +204,7 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
                     fields += $" AND an.status_code = {Param("ast", code)}";
                 }
 
-                return $"EXISTS (SELECT 1 FROM annotations an WHERE {fields})";
+                return $"i.id IN (SELECT an.input_id FROM annotations an WHERE {fields})";
             case InputCondition.All all:
                 return all.Parts.Count == 0 ? "1 = 1" : string.Join(" AND ", all.Parts.Select((part, j) =>
                     (part.Negate ? "NOT (" : "(") + Clause(part, prefix + j.ToString(CultureInfo.InvariantCulture) + "_", parameters) + ")"));
