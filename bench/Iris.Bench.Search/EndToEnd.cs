@@ -33,7 +33,6 @@ namespace Iris.Bench.Search;
 /// </summary>
 internal static class EndToEnd
 {
-    private const string Pat = "bench0pat0000000000000000000000011";
     private const string AppId = "e2e";
 
     /// <summary>Rounds of pairs, each reported on its own: the spread between rounds shows what the shared machine's load does.</summary>
@@ -53,20 +52,12 @@ internal static class EndToEnd
         var vectors = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
         var calls = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
         var photos = PhotoPaths.Select(p => File.ReadAllBytes(Path.Combine(root, p))).ToArray();
-        var dataDir = Directory.CreateTempSubdirectory("iris-bench-search-e2e-");
-        var server = IrisServer.Create(new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
-            logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
-        await server.StartAsync();
-        try
+        await using var bench = await BenchServer.StartAsync("iris-bench-search-e2e-", AppId);
+        var (server, grpc, auth, ids, app) = (bench.Server, bench.Grpc, bench.Auth, bench.Ids, bench.App);
         {
-            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, MaxReceiveMessageSize = 64 << 20 });
-            var grpc = new V2.V2Client(channel);
-            var auth = new Metadata { { "authorization", "Key " + Pat } };
-            var ids = new UserAppIDSet { UserId = "me", AppId = AppId };
-            Check((await grpc.PostAppsAsync(new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" }, Apps = { new App { Id = AppId } } }, auth)).Status);
             var post = new PostInputsRequest { UserAppId = ids };
             post.Inputs.Add(photos.Select((p, i) => new Input { Id = "photo" + i.ToString(CultureInfo.InvariantCulture), Data = new Data { Image = new Image { Base64 = ByteString.CopyFrom(p) } } }));
-            Check((await grpc.PostInputsAsync(post, auth)).Status);
+            BenchServer.Check((await grpc.PostInputsAsync(post, auth)).Status);
             foreach (var input in post.Inputs)
             {
                 while ((await grpc.GetInputAsync(new GetInputRequest { UserAppId = ids, InputId = input.Id }, auth)).Input.Status.Code is StatusCode.InputPending or StatusCode.InputInProgress)
@@ -79,29 +70,9 @@ internal static class EndToEnd
             // planner ask the index for more): text inputs, added and processed first, then given seeded synthetic vectors
             // of the embedder's dimension straight in the store (the source of truth the index loads). Gaussian directions
             // are near-orthogonal to the photos' embeddings.
-            for (var start = 0; start < vectors; start += 128)
-            {
-                var batch = new PostInputsRequest { UserAppId = ids };
-                batch.Inputs.Add(Enumerable.Range(start, Math.Min(128, vectors - start)).Select(i =>
-                    new Input { Id = "syn" + i.ToString(CultureInfo.InvariantCulture), Data = new Data { Text = new Text { Raw = "synthetic " + i.ToString(CultureInfo.InvariantCulture) } } }));
-                Check((await grpc.PostInputsAsync(batch, auth)).Status);
-            }
-
-            while ((await grpc.GetInputCountAsync(new GetInputCountRequest { UserAppId = ids }, auth)).Counts is var counts && counts.Processed + counts.Errors < (uint)(vectors + photos.Length))
-            {
-                await Task.Delay(200);
-            }
-
-            var app = new AppRef("admin", AppId);
-            var embedder = (await server.Services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!;
-            var store = server.Services.GetRequiredService<IInputIndexStore>();
+            await bench.AddTextInputsAsync("syn", vectors, null, photos.Length);
             var random = new Random(20261206);
-            for (var i = 0; i < vectors; i++)
-            {
-                var v = SeededVectors.Gaussian(random, 1280, 1f);
-                ExactIndex.Normalize(v, v);
-                await store.SaveAsync(app, "syn" + i.ToString(CultureInfo.InvariantCulture), embedder.Descriptor.Id, embedder.Descriptor.VersionId, v, [], string.Empty, default);
-            }
+            var embedder = await bench.SaveVectorsAsync("syn", vectors, _ => SeededVectors.Gaussian(random, 1280, 1f));
 
             PostModelOutputsRequest Embed(byte[] photo) => new()
             {
@@ -139,7 +110,7 @@ internal static class EndToEnd
                     clock.Restart();
                     var embedded = await grpc.PostModelOutputsAsync(Embed(photo), auth);
                     var ms = clock.Elapsed.TotalMilliseconds;
-                    Check(embedded.Status);
+                    BenchServer.Check(embedded.Status);
                     return ms;
                 }
 
@@ -148,7 +119,7 @@ internal static class EndToEnd
                     clock.Restart();
                     var found = await grpc.PostInputsSearchesAsync(request, auth);
                     var ms = clock.Elapsed.TotalMilliseconds;
-                    Check(found.Status);
+                    BenchServer.Check(found.Status);
                     if (found.Hits.Count != 10 || found.Hits[0].Input.Id != "photo" + n.ToString(CultureInfo.InvariantCulture))
                     {
                         throw new InvalidOperationException($"the search by photo {n} did not find it first among 10 hits");
@@ -188,12 +159,6 @@ internal static class EndToEnd
             var report = Report(vectors, calls, embedMs, searchMs, storedMs, rounds, loadBefore) + phases + Scans(vectors);
             Console.WriteLine(report);
             Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(root, "docs", "benchmarks.md"), "## Search end to end (issue 11)", report);
-        }
-        finally
-        {
-            await server.StopAsync();
-            await server.DisposeAsync();
-            dataDir.Delete(recursive: true);
         }
     }
 
@@ -263,13 +228,6 @@ internal static class EndToEnd
         return text.ToString();
     }
 
-    private static void Check(Clarifai.Api.Status.Status status)
-    {
-        if (status.Code != StatusCode.Success)
-        {
-            throw new InvalidOperationException($"{status.Code}: {status.Description} {status.Details}");
-        }
-    }
 
     private static double Percentile(List<double> values, double p)
     {
@@ -372,5 +330,123 @@ internal static class EndToEnd
     {
         var random = new Random(seed);
         return [.. Enumerable.Range(0, count).Select(_ => SeededVectors.Gaussian(random, 1280, 1f))];
+    }
+}
+
+/// <summary>
+/// What both end-to-end runs (<see cref="EndToEnd"/>, <see cref="FilteredEndToEnd"/>) stand on: one in-process Iris server
+/// (SQLite in a temporary data directory, gRPC on loopback, the bootstrap PAT), a gRPC client with its credentials, and an
+/// app of the admin user; text inputs added in batches and processed, then given seeded 1,280-d vectors straight in the
+/// store (the source of truth the indexes load). Disposing stops the server and deletes the data directory.
+/// </summary>
+internal sealed class BenchServer : IAsyncDisposable
+{
+    private const string Pat = "bench0pat0000000000000000000000011";
+
+    private readonly DirectoryInfo _dataDir;
+    private readonly GrpcChannel _channel;
+
+    private BenchServer(DirectoryInfo dataDir, IrisServer server, string appId)
+    {
+        _dataDir = dataDir;
+        Server = server;
+        _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, MaxReceiveMessageSize = 64 << 20 });
+        Grpc = new V2.V2Client(_channel);
+        Ids = new UserAppIDSet { UserId = "me", AppId = appId };
+        App = new AppRef("admin", appId);
+    }
+
+    public IrisServer Server { get; }
+
+    public V2.V2Client Grpc { get; }
+
+    public Metadata Auth { get; } = new() { { "authorization", "Key " + Pat } };
+
+    /// <summary>The app as the API names it (user "me").</summary>
+    public UserAppIDSet Ids { get; }
+
+    /// <summary>The app as the server's components name it.</summary>
+    public AppRef App { get; }
+
+    /// <summary>Starts the server and creates the app <paramref name="appId"/>.</summary>
+    public static async Task<BenchServer> StartAsync(string dataDirPrefix, string appId)
+    {
+        var dataDir = Directory.CreateTempSubdirectory(dataDirPrefix);
+        var server = IrisServer.Create(new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
+            logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+        await server.StartAsync();
+        var bench = new BenchServer(dataDir, server, appId);
+        Check((await bench.Grpc.PostAppsAsync(new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" }, Apps = { new App { Id = appId } } }, bench.Auth)).Status);
+        return bench;
+    }
+
+    /// <summary>
+    /// Adds text inputs <paramref name="prefix"/>0 … (<paramref name="count"/> of them, 128 per call; <paramref name="decorate"/>
+    /// may add to each one's data) and waits until the app's processed inputs reach them plus <paramref name="others"/>.
+    /// </summary>
+    public async Task AddTextInputsAsync(string prefix, int count, Action<int, Data>? decorate, int others = 0)
+    {
+        for (var start = 0; start < count; start += 128)
+        {
+            var batch = new PostInputsRequest { UserAppId = Ids };
+            foreach (var i in Enumerable.Range(start, Math.Min(128, count - start)))
+            {
+                var data = new Data { Text = new Text { Raw = "synthetic " + i.ToString(CultureInfo.InvariantCulture) } };
+                decorate?.Invoke(i, data);
+                batch.Inputs.Add(new Input { Id = prefix + i.ToString(CultureInfo.InvariantCulture), Data = data });
+            }
+
+            Check((await Grpc.PostInputsAsync(batch, Auth)).Status);
+            if ((start / 128) % 16 == 15)
+            {
+                // At most about 2,048 inputs waiting to be processed: at 100,000 inputs on a loaded machine, an unbounded
+                // queue kept SQLite's writer busy past its timeout and PostInputs failed with "database is locked".
+                await WaitProcessedAsync(start + 128 - 2048 + others);
+            }
+        }
+
+        await WaitProcessedAsync(count + others);
+    }
+
+    private async Task WaitProcessedAsync(int total)
+    {
+        while ((await Grpc.GetInputCountAsync(new GetInputCountRequest { UserAppId = Ids }, Auth)).Counts is var counts && counts.Processed + counts.Errors < (uint)Math.Max(0, total))
+        {
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>
+    /// Stores <paramref name="vector"/>(i), L2-normalised in place, as the base-workflow embedding of input
+    /// <paramref name="prefix"/>i for i below <paramref name="count"/>; returns the app's embedder.
+    /// </summary>
+    public async Task<IImageModel> SaveVectorsAsync(string prefix, int count, Func<int, float[]> vector)
+    {
+        var embedder = (await Server.Services.GetRequiredService<IBaseWorkflows>().ForAppAsync(App, default)).Embedder!;
+        var store = Server.Services.GetRequiredService<IInputIndexStore>();
+        for (var i = 0; i < count; i++)
+        {
+            var v = vector(i);
+            ExactIndex.Normalize(v, v);
+            await store.SaveAsync(App, prefix + i.ToString(CultureInfo.InvariantCulture), embedder.Descriptor.Id, embedder.Descriptor.VersionId, v, [], string.Empty, default);
+        }
+
+        return embedder;
+    }
+
+    public static void Check(Clarifai.Api.Status.Status status)
+    {
+        if (status.Code != StatusCode.Success)
+        {
+            throw new InvalidOperationException($"{status.Code}: {status.Description} {status.Details}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Dispose();
+        await Server.StopAsync();
+        await Server.DisposeAsync();
+        _dataDir.Delete(recursive: true);
     }
 }

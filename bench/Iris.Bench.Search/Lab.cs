@@ -2,19 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Clarifai.Api;
-using Grpc.Core;
-using Grpc.Net.Client;
-using Iris.Core.Apps;
 using Iris.Inference.Indexing;
 using Iris.Inference.Predict;
 using Iris.Search.Index;
 using Iris.Search.Planning;
-using Iris.Server.Hosting;
 using Iris.Storage.Searches;
 using Iris.Storage.Vectors;
 using Iris.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Condition = Iris.Storage.Searches.InputCondition;
 using Task = System.Threading.Tasks.Task;
 
@@ -448,7 +443,6 @@ internal static class Lab
 /// </summary>
 internal static class FilteredEndToEnd
 {
-    private const string Pat = "bench0pat0000000000000000000000011";
     private const string AppId = "filtered";
     private const int K = 10;
 
@@ -457,56 +451,26 @@ internal static class FilteredEndToEnd
         var numbers = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
         var count = numbers.Count > 0 ? numbers[0] : 20_000;
         var calls = numbers.Count > 1 ? numbers[1] : 100;
-        var dataDir = Directory.CreateTempSubdirectory("iris-bench-filtered-e2e-");
-        var server = IrisServer.Create(new IrisServerOptions { DataDir = dataDir.FullName, HttpPort = 0, GrpcPort = 0, BootstrapPat = Pat },
-            logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
-        await server.StartAsync();
-        try
+        await using var bench = await BenchServer.StartAsync("iris-bench-filtered-e2e-", AppId);
+        var (grpc, auth, ids, app, services) = (bench.Grpc, bench.Auth, bench.Ids, bench.App, bench.Server.Services);
         {
-            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{server.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20, MaxReceiveMessageSize = 64 << 20 });
-            var grpc = new V2.V2Client(channel);
-            var auth = new Metadata { { "authorization", "Key " + Pat } };
-            var ids = new UserAppIDSet { UserId = "me", AppId = AppId };
-            Check((await grpc.PostAppsAsync(new PostAppsRequest { UserAppId = new UserAppIDSet { UserId = "me" }, Apps = { new App { Id = AppId } } }, auth)).Status);
             var clock = Stopwatch.StartNew();
             var labelled = 0;
-            for (var start = 0; start < count; start += 128)
+            await bench.AddTextInputsAsync("in", count, (i, data) =>
             {
-                var batch = new PostInputsRequest { UserAppId = ids };
-                foreach (var i in Enumerable.Range(start, Math.Min(128, count - start)))
+                if (Mix(i) % 10 == 3)
                 {
-                    var data = new Data { Text = new Text { Raw = "synthetic " + i.ToString(CultureInfo.InvariantCulture) } };
-                    if (Mix(i) % 10 == 3)
-                    {
-                        data.Concepts.Add(new Concept { Id = "tenth", Value = 1 });
-                        labelled++;
-                    }
-
-                    batch.Inputs.Add(new Input { Id = Key(i), Data = data });
+                    data.Concepts.Add(new Concept { Id = "tenth", Value = 1 });
+                    labelled++;
                 }
-
-                Check((await grpc.PostInputsAsync(batch, auth)).Status);
-            }
-
-            while ((await grpc.GetInputCountAsync(new GetInputCountRequest { UserAppId = ids }, auth)).Counts is var counts && counts.Processed + counts.Errors < (uint)count)
-            {
-                await Task.Delay(500);
-            }
-
+            });
             Console.WriteLine($"{count} inputs ({labelled} labelled) added and processed in {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
-            var app = new AppRef("admin", AppId);
-            var services = server.Services;
-            var workflows = services.GetRequiredService<IBaseWorkflows>();
-            var embedder = (await workflows.ForAppAsync(app, default)).Embedder!;
-            var store = services.GetRequiredService<IInputIndexStore>();
             var vectors = SeededVectors.Embeddings(count, 1280, seed: 20261206);
-            for (var i = 0; i < count; i++)
-            {
-                ExactIndex.Normalize(vectors[i], vectors[i]);
-                await store.SaveAsync(app, Key(i), embedder.Descriptor.Id, embedder.Descriptor.VersionId, vectors[i], [], string.Empty, default);
-            }
-
+            var embedder = await bench.SaveVectorsAsync("in", count, i => vectors[i]);
+            var workflows = services.GetRequiredService<IBaseWorkflows>();
+            var store = services.GetRequiredService<IInputIndexStore>();
             var searches = services.GetRequiredService<ISearchStore>();
+            var database = services.GetRequiredService<Iris.Storage.Db.Database>();
             var planner = services.GetRequiredService<SearchPlanner>();
             var indexes = services.GetRequiredService<VectorIndexes>();
             var hnswIndexes = new VectorIndexes(store) { Factory = () => new HnswIndex(new HnswOptions()) };
@@ -574,7 +538,7 @@ internal static class FilteredEndToEnd
                 {
                     var name = filtered ? "filtered 10 %" : "unfiltered";
                     var response = await Time($"gRPC PostInputsSearches, server's engine: {name}", async () => await grpc.PostInputsSearchesAsync(Request(inputId, filtered), auth));
-                    Check(response.Status);
+                    BenchServer.Check(response.Status);
                     if (response.Hits.Count != K)
                     {
                         throw new InvalidOperationException($"{name}: {response.Hits.Count} hits");
@@ -584,7 +548,14 @@ internal static class FilteredEndToEnd
                     await Time($"planner (SearchPlanner.RunAsync), HNSW: {name}", () => hnswPlanner.RunAsync(app, Planned(inputId, filtered), K, false, default));
                 }
 
-                var candidates = await Time("phase: SQL candidates of the filter (ISearchStore.CandidatesAsync)", () => searches.CandidatesAsync(app, conditions, default));
+                // What a filtered request costs when nothing is cached (the first after any write on SQLite; every one on
+                // PostgreSQL): a store and a planner of their own, so the ids are read and the set resolved again.
+                var cold = new SearchPlanner(workflows, hnswIndexes, store, new SqlSearchStore(database), services.GetRequiredService<ImagePredictor>());
+                await Time("planner (SearchPlanner.RunAsync), HNSW: filtered 10 %, nothing cached (a new store and planner)", () => cold.RunAsync(app, Planned(inputId, true), K, false, default));
+
+                var candidates = await Time("phase: SQL candidates with queryable columns, newest first (ISearchStore.CandidatesAsync; metadata and geo filters)", () => searches.CandidatesAsync(app, conditions, default));
+                await Time("phase: SQL ids of the filter, read (ISearchStore.MatchingIdsAsync on a new store)", () => new SqlSearchStore(database).MatchingIdsAsync(app, conditions, default));
+                await Time("phase: SQL ids of the filter, store unchanged (MatchingIdsAsync answered from the SQLite cache)", () => searches.MatchingIdsAsync(app, conditions, default));
                 candidateCount = candidates.Count;
                 var keys = candidates.Select(c => c.InputId).ToList();
                 await Time("phase: HashSet<string> of the candidates (what the planner built before)", () => Task.FromResult(keys.ToHashSet(StringComparer.Ordinal)));
@@ -644,12 +615,6 @@ internal static class FilteredEndToEnd
                 Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(Root(), "docs", "benchmarks.md"), "## Filtered search end to end (issue 11)", text.ToString());
             }
         }
-        finally
-        {
-            await server.StopAsync();
-            await server.DisposeAsync();
-            dataDir.Delete(recursive: true);
-        }
     }
 
     private static string Key(int i) => "in" + i.ToString(CultureInfo.InvariantCulture);
@@ -664,13 +629,6 @@ internal static class FilteredEndToEnd
         return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
     }
 
-    private static void Check(Clarifai.Api.Status.Status status)
-    {
-        if (status.Code != Clarifai.Api.Status.StatusCode.Success)
-        {
-            throw new InvalidOperationException($"{status.Code}: {status.Description} {status.Details}");
-        }
-    }
 
     internal static string Root()
     {

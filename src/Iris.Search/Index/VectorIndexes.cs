@@ -13,6 +13,15 @@ namespace Iris.Search.Index;
 /// version, and the changed vectors when it moved. So every node answers with every committed insert and delete,
 /// whichever node wrote it. A version below the index's own (the app was purged or renamed away) or a reset in the log
 /// (an app renamed onto this id) reloads the index.
+/// <para>
+/// Snapshots (HNSW graphs, to the blob store) are written in the background, one at a time per index, under the graph's
+/// read lock: searches go on meanwhile and <see cref="GetAsync"/> does not wait for the write. Applying a change needs the
+/// graph's write lock, which would wait for the whole write (and every search queued behind a waiting writer), so while a
+/// snapshot is being written the index does not catch up: it answers as of the version the snapshot reflects, and the
+/// first call after the write applies what arrived meanwhile. New inputs may thus join results up to one snapshot write
+/// late (about 1.5 s at 100,000 × 1,280-d, 15 s at 1,000,000); deleted ones still leave results at once (the planner
+/// checks visibility in the store).
+/// </para>
 /// </summary>
 public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = null, ILogger<VectorIndexes>? logger = null) : IAppLifecycleListener
 {
@@ -50,6 +59,12 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
                 return entry.Index;
             }
 
+            // A snapshot being written holds the graph's read lock: changes wait for the next call after it (see above).
+            if (entry.Snapshotting)
+            {
+                return entry.Index;
+            }
+
             var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
             if (current < entry.Version)
             {
@@ -67,17 +82,17 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
                     Apply(entry, changes, modelVersionId);
                     if (entry.Unsnapshotted >= Math.Max(SnapshotEvery, entry.Index.Count / 10))
                     {
-                        await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                        StartSnapshot(entry, app, modelVersionId);
                     }
                 }
             }
 
             // An auto index that has switched to a graph since the last look: its first snapshot now, so a restarted node
             // restores the graph instead of answering exactly while it rebuilds it.
-            if (entry.Index is AutoIndex auto && auto.Switches != entry.Switches)
+            if (entry.Index is AutoIndex auto && auto.Switches != entry.Switches && !entry.Snapshotting)
             {
                 entry.Switches = auto.Switches;
-                await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+                StartSnapshot(entry, app, modelVersionId);
             }
 
             return entry.Index;
@@ -106,31 +121,91 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         entry.Version = changes.Version;
     }
 
-    // A snapshot of the current graph to the blob store, recorded with the version it reflects; the replaced blob goes.
-    private async Task SnapshotAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Test seam: called on the snapshot's writing thread, with the graph's read lock held, before its first byte is
+    /// written (a test holds the write open there to search meanwhile).
+    /// </summary>
+    internal Action<AppRef>? SnapshotWriting { get; set; }
+
+    /// <summary>The snapshot of (app, model version) being written on this node, if any: done when it is recorded (or its failure logged).</summary>
+    internal Task SnapshotWrittenAsync(AppRef app, string modelVersionId) =>
+        _entries.TryGetValue((app, modelVersionId), out var entry) ? entry.Snapshot : Task.CompletedTask;
+
+    // Starts writing a snapshot of the entry's graph in the background (the caller holds the entry's gate, and none is
+    // being written): it reflects the entry's version now, since no change is applied until it is done.
+    private void StartSnapshot(Entry entry, AppRef app, string modelVersionId)
     {
         if (blobs is null || GraphOf(entry.Index) is not { } graph)
         {
             return;
         }
 
-        // A snapshot only spares a restarted node the rebuild: one that cannot be written is logged and skipped, never
-        // the failure of the search that triggered it. The next attempt comes after another SnapshotEvery changes.
-        // It streams into the blob store, so it has no size limit (a million 1,280-d vectors write about 5.3 GB).
         entry.Unsnapshotted = 0;
+        var version = entry.Version;
+        entry.Snapshot = Task.Run(() => WriteSnapshotAsync(graph, app, modelVersionId, version));
+    }
+
+    // A snapshot of the graph to the blob store, recorded with the version it reflects; the replaced blob goes.
+    private async Task WriteSnapshotAsync(HnswIndex graph, AppRef app, string modelVersionId, long version)
+    {
+        // A snapshot only spares a restarted node the rebuild: one that cannot be written or recorded is logged and
+        // skipped, never the failure of a search. The next attempt comes after another SnapshotEvery changes. It streams
+        // into the blob store, so it has no size limit (a million 1,280-d vectors write about 5.3 GB). It runs on no
+        // request's cancellation: the request that started it has long been answered.
         try
         {
-            var key = await blobs.PutAsync((stream, _) => { graph.WriteSnapshot(stream); return Task.CompletedTask; }, cancellationToken).ConfigureAwait(false);
-            var replaced = await store.SaveSnapshotAsync(app, modelVersionId, entry.Version, key, cancellationToken).ConfigureAwait(false);
+            var hook = SnapshotWriting;
+            var key = await blobs!.PutAsync((stream, _) =>
+            {
+                graph.WriteSnapshot(hook is null ? stream : new FirstWriteHook(stream, () => hook(app)));
+                return Task.CompletedTask;
+            }, CancellationToken.None).ConfigureAwait(false);
+            var replaced = await store.SaveSnapshotAsync(app, modelVersionId, version, key, CancellationToken.None).ConfigureAwait(false);
             if (replaced is not null)
             {
-                await blobs.DeleteAsync(replaced, cancellationToken).ConfigureAwait(false);
+                await blobs.DeleteAsync(replaced, CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _logger.LogWarning(e, "The vector index snapshot of app {User}/{App} could not be written to the blob store; searches go on, and a restarted node rebuilds the index from the store.", app.UserId, app.AppId);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _logger.LogWarning(e, "The vector index snapshot of app {User}/{App} could not be recorded; searches go on, and a restarted node rebuilds the index from the store.", app.UserId, app.AppId);
+        }
+    }
+
+    // Forwards every write; calls the hook once, before the first.
+    private sealed class FirstWriteHook(Stream inner, Action hook) : Stream
+    {
+        private Action? _hook = hook;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            Interlocked.Exchange(ref _hook, null)?.Invoke();
+            inner.Write(buffer);
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     // The graph an index answers from, if any: an HNSW index, or the graph an auto index has switched to.
@@ -204,7 +279,7 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         Interlocked.Increment(ref _fromStore);
         if (vectors.Count > 0)
         {
-            await SnapshotAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
+            StartSnapshot(entry, app, modelVersionId);
         }
     }
 
@@ -244,5 +319,11 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
 
         /// <summary>The <see cref="AutoIndex.Switches"/> last seen (a switch since is snapshotted).</summary>
         public int Switches { get; set; }
+
+        /// <summary>The last snapshot started (completed when none was).</summary>
+        public Task Snapshot { get; set; } = Task.CompletedTask;
+
+        /// <summary>A snapshot is being written: the index's graph must not change (no change is applied) until it is done.</summary>
+        public bool Snapshotting => !Snapshot.IsCompleted;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Clarifai.Api.Status;
 using Iris.Core.Apps;
@@ -34,15 +35,9 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     public async Task<SearchResult> RunAsync(AppRef app, SearchQuery query, int limit, bool exactTotal, CancellationToken cancellationToken)
     {
         var ranks = query.Ranks;
-        List<Candidate>? candidates = null;
-        if (query.HasFilters || ranks.Count == 0)
-        {
-            candidates = await CandidatesAsync(app, query, cancellationToken).ConfigureAwait(false);
-        }
-
         if (ranks.Count == 0)
         {
-            var matching = query.MinValue > 1 ? [] : candidates!;
+            var matching = query.MinValue > 1 ? [] : await CandidatesAsync(app, query, cancellationToken).ConfigureAwait(false);
             return new SearchResult([.. matching.Take(limit).Select(c => new ScoredHit(c.InputId, 1f))], matching.Count);
         }
 
@@ -82,10 +77,10 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
         // One plain vector rank: the index's own top-k, with the filter applied while it scans.
         if (vectorQueries.Count == 1 && conceptScores.Count == 0 && !vectorQueries[0].Negate && !exactTotal)
         {
-            return await NearestAsync(app, index!, vectorQueries[0].Query, candidates, query.MinValue, limit, cancellationToken).ConfigureAwait(false);
+            return await NearestAsync(app, index!, vectorQueries[0].Query, await AllowedAsync(app, query, cancellationToken).ConfigureAwait(false), query.MinValue, limit, cancellationToken).ConfigureAwait(false);
         }
 
-        candidates ??= await CandidatesAsync(app, query, cancellationToken).ConfigureAwait(false);
+        var candidates = await CandidatesAsync(app, query, cancellationToken).ConfigureAwait(false);
         var scored = new List<ScoredHit>(candidates.Count);
         foreach (var candidate in candidates)
         {
@@ -149,11 +144,8 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
     /// below the last hit kept (nothing it left out can tie with or beat a kept hit), it ran out, or the rest fall under
     /// <paramref name="minValue"/>. Exact with the exact engine; with <c>hnsw</c> the order is the graph's answer.
     /// </summary>
-    private async Task<SearchResult> NearestAsync(AppRef app, IVectorIndex index, float[] q, List<Candidate>? candidates, float minValue, int limit, CancellationToken cancellationToken)
+    private async Task<SearchResult> NearestAsync(AppRef app, IVectorIndex index, float[] q, AllowedSet? allowed, float minValue, int limit, CancellationToken cancellationToken)
     {
-        // The candidates as the index's allowed set: it resolves them into its own ids once, and the asks below (a larger k,
-        // the total) reuse that while the index does not change.
-        var allowed = candidates is null ? null : new AllowedSet(candidates.Select(c => c.InputId));
         var k = Math.Max(limit, 1) + 1;
         while (true)
         {
@@ -219,6 +211,32 @@ public sealed class SearchPlanner(IBaseWorkflows workflows, VectorIndexes indexe
                 throw new ArgumentOutOfRangeException(nameof(rank));
         }
     }
+
+    /// <summary>
+    /// The filters of <paramref name="query"/> as an index's allowed set (null: no filter). The index resolves a set into
+    /// its own ids once and keeps that while it does not change (the asks of one request, a larger k and the total, reuse
+    /// it). Without metadata or geo clauses only the matching ids are read; the store answers the same list while it has not
+    /// changed (SQLite, see <see cref="SqlSearchStore"/>), and the set made of a list is kept with it, so a repeated filter on
+    /// an unchanged store and index costs neither the read nor the resolution.
+    /// </summary>
+    private async Task<AllowedSet?> AllowedAsync(AppRef app, SearchQuery query, CancellationToken cancellationToken)
+    {
+        if (!query.HasFilters)
+        {
+            return null;
+        }
+
+        if (query.Clauses.Count > 0)
+        {
+            return new AllowedSet((await CandidatesAsync(app, query, cancellationToken).ConfigureAwait(false)).Select(c => c.InputId));
+        }
+
+        var ids = await store.MatchingIdsAsync(app, query.Conditions, cancellationToken).ConfigureAwait(false);
+        return _allowedSets.GetValue(ids, list => new AllowedSet(list));
+    }
+
+    // The allowed set of each id list the store answered, alive as long as the list (the store's cache holds it).
+    private readonly ConditionalWeakTable<IReadOnlyList<string>, AllowedSet> _allowedSets = new();
 
     private async Task<List<Candidate>> CandidatesAsync(AppRef app, SearchQuery query, CancellationToken cancellationToken)
     {

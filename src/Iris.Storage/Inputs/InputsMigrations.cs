@@ -170,7 +170,20 @@ public sealed class InputsMigrations : IMigrationSet
             """),
         new(4, QueryableTitle, QueryableSql("REAL")),
         new(5, BackfillTitle, BackfillSql),
+        new(6, SearchIndexesTitle, SearchIndexesSql),
     ];
+
+    // Search filters (SqlSearchStore) read the inputs of an app's matching annotations as one uncorrelated set. A label
+    // filter walks a concept's rows in annotation_concepts: covering them (value, annotation id) spares a table read per
+    // row, and the new index serves every query the one it replaces served (its leading columns). An annotation-field
+    // filter (user_id, status, input_level) reads annotations by author and status, and gets the input ids from the index.
+    private const string SearchIndexesTitle = "search: covering indexes for label and annotation-field filters";
+
+    private const string SearchIndexesSql = """
+        CREATE INDEX annotation_concepts_search ON annotation_concepts (user_id, app_id, concept_id, value, annotation_id);
+        DROP INDEX annotation_concepts_concept;
+        CREATE INDEX annotations_search ON annotations (user_id, app_id, author, status_code, input_level, input_id);
+        """;
 
     // Search filters on metadata and geo (CLARIFAI_FACTS.md 7.1) read these columns, written with every annotation. Rows
     // written before this step keep NULL: their metadata and geo are only in the serialized data until rewritten.
@@ -352,6 +365,7 @@ public sealed class InputsMigrations : IMigrationSet
             """),
         new(3, QueryableTitle, QueryableSql("DOUBLE PRECISION")),
         new(4, BackfillTitle, BackfillSql),
+        new(5, SearchIndexesTitle, SearchIndexesSql),
     ];
 
     public IReadOnlyList<Migration> For(SqlDialect dialect) => dialect == SqlDialect.Postgres ? Postgres : Sqlite;

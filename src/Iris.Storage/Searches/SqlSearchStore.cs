@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text;
 using Iris.Core.Apps;
 using Iris.Storage.Db;
 
@@ -10,27 +12,36 @@ public interface ISearchStore
     /// <summary>Visible inputs (not being deleted) passing every condition, newest first.</summary>
     Task<IReadOnlyList<Candidate>> CandidatesAsync(AppRef app, IReadOnlyList<InputCondition> conditions, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The ids of the visible inputs passing every condition, in no order: what a vector rank's allowed set needs (no
+    /// queryable columns, no order). The same conditions on an unchanged store may answer the same list instance (see
+    /// <see cref="SqlSearchStore"/>): callers never modify it.
+    /// </summary>
+    Task<IReadOnlyList<string>> MatchingIdsAsync(AppRef app, IReadOnlyList<InputCondition> conditions, CancellationToken cancellationToken);
+
     /// <summary>Those of <paramref name="inputIds"/> that exist and are not being deleted.</summary>
     Task<IReadOnlySet<string>> VisibleAsync(AppRef app, IReadOnlyList<string> inputIds, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// The search store on the metadata store. On SQLite, <see cref="MatchingIdsAsync"/> keeps each answer with the file's
+/// data version (<c>PRAGMA data_version</c>, <see cref="Database.ChangeVersion"/>), which moves on every commit of any
+/// other connection or process: any write at all (an annotation, a label, metadata, a dataset, an input's status, a
+/// deletion, and every unrelated one) makes the next call read again, so a cached answer is never stale; a repeated
+/// filter on an unchanged store costs a dictionary lookup instead of reading its ids. PostgreSQL has no such signal for
+/// other nodes' commits (its change versions are polled), so it reads every time.
+/// </summary>
 public sealed class SqlSearchStore(Database database) : ISearchStore
 {
+    // At most this many answers, and none larger than MaxCachedIds ids, are kept (SQLite only); past it the cache starts over.
+    private const int MaxCachedAnswers = 64;
+    private const int MaxCachedIds = 1_000_000;
+
+    private readonly ConcurrentDictionary<string, (long DataVersion, IReadOnlyList<string> Ids)> _matching = new(StringComparer.Ordinal);
+
     public async Task<IReadOnlyList<Candidate>> CandidatesAsync(AppRef app, IReadOnlyList<InputCondition> conditions, CancellationToken cancellationToken)
     {
-        var parameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId) };
-        // A positive label, dataset or id condition is a set of input ids found through its own index (uncorrelated IN,
-        // below): "+deleting" keeps SQLite, which has no statistics, from reading every input of the app through the
-        // (user_id, app_id, deleting, …) indexes to test each against it, so the unique (user_id, app_id, id) index is
-        // probed for the set's ids instead.
-        var driven = conditions.Any(c => !c.Negate && c is InputCondition.Label or InputCondition.Datasets or InputCondition.InputIds);
-        var where = driven ? "i.user_id = @u AND i.app_id = @a AND +i.deleting = 0" : "i.user_id = @u AND i.app_id = @a AND i.deleting = 0";
-        for (var k = 0; k < conditions.Count; k++)
-        {
-            var clause = Clause(conditions[k], "c" + k.ToString(CultureInfo.InvariantCulture) + "_", parameters);
-            where += conditions[k].Negate ? $" AND NOT ({clause})" : $" AND ({clause})";
-        }
-
+        var (where, parameters) = Where(app, conditions);
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         return await s.QueryAsync(r => new Candidate(r.GetString(0), r.GetInt64(1), Sql.NullableString(r, 2), r.IsDBNull(3) ? null : r.GetDouble(3), r.IsDBNull(4) ? null : r.GetDouble(4)), $"""
             SELECT i.id, i.seq, l.metadata_json, l.geo_lon, l.geo_lat
@@ -39,6 +50,72 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
             WHERE {where}
             ORDER BY i.seq DESC;
             """, [.. parameters]).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<string>> MatchingIdsAsync(AppRef app, IReadOnlyList<InputCondition> conditions, CancellationToken cancellationToken)
+    {
+        var (where, parameters) = Where(app, conditions);
+        var sql = $"SELECT i.id FROM inputs i WHERE {where};";
+        // Read before the query: a commit in between moves the data version, and the next call reads again.
+        var dataVersion = database.Dialect == SqlDialect.Sqlite ? database.ChangeVersion("inputs") : (long?)null;
+        var key = dataVersion is null ? null : CacheKey(sql, parameters);
+        if (key is not null && _matching.TryGetValue(key, out var cached) && cached.DataVersion == dataVersion)
+        {
+            return cached.Ids;
+        }
+
+        IReadOnlyList<string> ids;
+        await using (var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            ids = await s.QueryAsync(r => r.GetString(0), sql, [.. parameters]).ConfigureAwait(false);
+        }
+
+        if (key is not null && ids.Count <= MaxCachedIds)
+        {
+            if (_matching.Count >= MaxCachedAnswers && !_matching.ContainsKey(key))
+            {
+                _matching.Clear();
+            }
+
+            _matching[key] = (dataVersion!.Value, ids);
+        }
+
+        return ids;
+    }
+
+    // The SQL text and every parameter's type and value: equal keys are the same query.
+    private static string CacheKey(string sql, List<(string Name, object? Value)> parameters)
+    {
+        var key = new StringBuilder(sql);
+        foreach (var (name, value) in parameters)
+        {
+            key.Append('\n').Append(name).Append('=').Append(value?.GetType().Name).Append(':').Append(Convert.ToString(value, CultureInfo.InvariantCulture));
+        }
+
+        return key.ToString();
+    }
+
+    // The app's visible inputs passing every condition, over the alias i.
+    private (string Where, List<(string Name, object? Value)> Parameters) Where(AppRef app, IReadOnlyList<InputCondition> conditions)
+    {
+        var parameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId) };
+        // A positive label, dataset, id or annotation-field condition is a set of input ids found through its own index
+        // (uncorrelated IN, below). On SQLite, "+deleting" keeps it (it has no statistics) from reading every input of the
+        // app through the (user_id, app_id, deleting, …) indexes to test each against the set, so the unique (user_id,
+        // app_id, id) index is probed for the set's ids instead. PostgreSQL plans by statistics, and there the same "+"
+        // hides the column's: it estimated 0.5 % of the app's inputs and drove a semi join from all of them, probing the
+        // set's tables once per input (200 ms at 20,000 inputs, 700 ms at 100,000; docs/benchmarks.md "Filtered search
+        // end to end"), so it gets the plain column.
+        var driven = conditions.Any(c => !c.Negate && c is InputCondition.Label or InputCondition.Datasets or InputCondition.InputIds or InputCondition.Annotation);
+        var deleting = driven && database.Dialect == SqlDialect.Sqlite ? "+i.deleting" : "i.deleting";
+        var where = $"i.user_id = @u AND i.app_id = @a AND {deleting} = 0";
+        for (var k = 0; k < conditions.Count; k++)
+        {
+            var clause = Clause(conditions[k], "c" + k.ToString(CultureInfo.InvariantCulture) + "_", parameters);
+            where += conditions[k].Negate ? $" AND NOT ({clause})" : $" AND ({clause})";
+        }
+
+        return (where, parameters);
     }
 
     public async Task<IReadOnlySet<string>> VisibleAsync(AppRef app, IReadOnlyList<string> inputIds, CancellationToken cancellationToken)
@@ -58,7 +135,7 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
     }
 
     // One SQL boolean over the input alias i; every value is a parameter named after the clause's prefix (@u and @a are
-    // the app's). Label and dataset conditions are uncorrelated IN subqueries: the matching ids are read once through the
+    // the app's). Label, dataset and annotation-field conditions are uncorrelated IN subqueries: the matching ids are read once through the
     // concept / dataset index, not probed input by input (a correlated EXISTS cost SQLite 3 to 10 times more at 20,000
     // inputs; docs/benchmarks.md "Filtered search end to end"). input_id is NOT NULL, so NOT IN negates exactly.
     private static string Clause(InputCondition condition, string prefix, List<(string, object?)> parameters)
@@ -87,9 +164,11 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
                 var concept = label.Id.Length > 0
                     ? $"ac.concept_id = {Param("id", label.Id)}"
                     : $"ac.concept_id IN (SELECT cn.id FROM concepts cn WHERE cn.user_id = @u AND cn.app_id = @a AND cn.name = {Param("name", label.Name)})";
+                // The app's keys as constants on both tables (not ac.user_id = an.user_id): PostgreSQL estimated the join
+                // of column equalities at one row and planned the semi join the wrong way round.
                 return $"""
-                    i.id IN (SELECT an.input_id FROM annotations an JOIN annotation_concepts ac ON ac.user_id = an.user_id AND ac.app_id = an.app_id AND ac.annotation_id = an.id
-                      WHERE an.user_id = @u AND an.app_id = @a AND {concept} AND ac.value {(label.Positive ? "> 0" : "<= 0")})
+                    i.id IN (SELECT an.input_id FROM annotation_concepts ac JOIN annotations an ON an.user_id = @u AND an.app_id = @a AND an.id = ac.annotation_id
+                      WHERE ac.user_id = @u AND ac.app_id = @a AND {concept} AND ac.value {(label.Positive ? "> 0" : "<= 0")})
                     """;
             case InputCondition.Kinds kinds:
                 return $"i.kind IN {In(kinds.Values)}";
@@ -102,7 +181,9 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
             case InputCondition.InputIds ids:
                 return $"i.id IN {In(ids.Ids)}";
             case InputCondition.Annotation a:
-                var fields = "an.user_id = i.user_id AND an.app_id = i.app_id AND an.input_id = i.id";
+                // Uncorrelated like the label filter: the matching annotations' inputs are read once, through the
+                // (user_id, app_id, author, status_code, input_level, input_id) index, not probed input by input.
+                var fields = "an.user_id = @u AND an.app_id = @a";
                 if (a.Id is not null)
                 {
                     fields += $" AND an.id = {Param("aid", a.Id)}";
@@ -123,7 +204,7 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
                     fields += $" AND an.status_code = {Param("ast", code)}";
                 }
 
-                return $"EXISTS (SELECT 1 FROM annotations an WHERE {fields})";
+                return $"i.id IN (SELECT an.input_id FROM annotations an WHERE {fields})";
             case InputCondition.All all:
                 return all.Parts.Count == 0 ? "1 = 1" : string.Join(" AND ", all.Parts.Select((part, j) =>
                     (part.Negate ? "NOT (" : "(") + Clause(part, prefix + j.ToString(CultureInfo.InvariantCulture) + "_", parameters) + ")"));

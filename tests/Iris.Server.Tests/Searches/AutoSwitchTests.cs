@@ -181,6 +181,7 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
         // The first look after the switch writes the graph's snapshot.
         var store = iris.Server.Services.GetRequiredService<IInputIndexStore>();
         await IndexAsync(iris.Server.Services, appId);
+        await iris.Server.Services.GetRequiredService<VectorIndexes>().SnapshotWrittenAsync(new AppRef("admin", appId), version); // written in the background
         Assert.NotNull(await store.FindSnapshotAsync(new AppRef("admin", appId), version, default));
         var expected = await PageAsync(iris.Grpc, appId, ByInput("a02"), 1, 100);
 

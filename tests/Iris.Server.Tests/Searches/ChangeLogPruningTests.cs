@@ -90,6 +90,7 @@ public sealed class SnapshotPurgeTests(HnswSearchFixture iris) : IClassFixture<H
         await iris.WaitProcessedAsync(appId, "a");
         var version = (await services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!.Descriptor.VersionId;
         await services.GetRequiredService<VectorIndexes>().GetAsync(app, version, default);
+        await services.GetRequiredService<VectorIndexes>().SnapshotWrittenAsync(app, version); // written in the background
         var snapshot = await services.GetRequiredService<IInputIndexStore>().FindSnapshotAsync(app, version, default);
         Assert.NotNull(snapshot);
         var blobs = services.GetRequiredService<IBlobStore>();

@@ -184,7 +184,16 @@ public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixtu
         var inputLevel = await SearchAsync(filters: [new Filter { Annotation = new Annotation { InputLevel = true } }]);
 #pragma warning disable CS0612 // model_version_id is deprecated; clients still filter by it.
         var modelAnnotations = await SearchAsync(filters: [new Filter { Annotation = new Annotation { ModelVersionId = "aa7f35c01e0642fda5cf400f543e7c40" } }]);
+        var byAuthor = await SearchAsync(filters: [new Filter { Annotation = new Annotation { UserId = "admin" } }]);
+        var byStranger = await SearchAsync(filters: [new Filter { Annotation = new Annotation { UserId = "steve" } }]);
+        var notByStranger = await SearchAsync(filters: [new Filter { Annotation = new Annotation { UserId = "steve" }, Negate = true }]);
+        var rankedByAuthor = await SearchAsync([ImageRank(FixtureImages.Photos[1])],
+            [new Filter { Annotation = new Annotation { UserId = "admin", Status = new Clarifai.Api.Status.Status { Code = StatusCode.AnnotationSuccess } } }]);
 #pragma warning restore CS0612
+        var annotationSuccess = await SearchAsync(filters: [new Filter { Annotation = new Annotation { Status = new Clarifai.Api.Status.Status { Code = StatusCode.AnnotationSuccess } } }]);
+        var awaitingReview = await SearchAsync(filters: [new Filter { Annotation = new Annotation { Status = new Clarifai.Api.Status.Status { Code = StatusCode.AnnotationAwaitingReview } } }]);
+        var rankedAwaitingReview = await SearchAsync([ImageRank(FixtureImages.Photos[1])],
+            [new Filter { Annotation = new Annotation { Status = new Clarifai.Api.Status.Status { Code = StatusCode.AnnotationAwaitingReview } } }]);
         var recent = await SearchAsync(filters: [new Filter { LastUpdatedTimeRange = new TimeRange { StartTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddHours(-1)) } }]);
         var future = await SearchAsync(filters: [new Filter { LastUpdatedTimeRange = new TimeRange { StartTime = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddHours(1)) } }]);
 
@@ -195,6 +204,14 @@ public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixtu
         Assert.Equal(["p3"], Ids(byInput));
         Assert.Equal(6, Ids(inputLevel).Count);
         Assert.Empty(Ids(modelAnnotations));
+        Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(byAuthor));
+        Assert.Empty(Ids(byStranger));
+        Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(notByStranger));
+        Assert.Equal("p1", Ids(rankedByAuthor)[0]);
+        Assert.Equal(["p0", "p1", "p2", "p3", "p4"], Ids(rankedByAuthor).Order(StringComparer.Ordinal));
+        Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(annotationSuccess));
+        Assert.Empty(Ids(awaitingReview));
+        Assert.Empty(Ids(rankedAwaitingReview));
         Assert.Equal(6, Ids(recent).Count);
         Assert.Empty(Ids(future));
     }

@@ -34,6 +34,7 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
         var indexes = services.GetRequiredService<VectorIndexes>();
         var first = await indexes.GetAsync(app, embedder.Descriptor.VersionId, default);
         Assert.IsType<HnswIndex>(first);
+        await indexes.SnapshotWrittenAsync(app, embedder.Descriptor.VersionId); // written in the background
         var snapshot = await store.FindSnapshotAsync(app, embedder.Descriptor.VersionId, default);
         Assert.NotNull(snapshot);
 
@@ -60,6 +61,112 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
     }
 
     [Fact]
+    public async Task Searches_answer_while_a_snapshot_is_written_and_nothing_that_arrives_meanwhile_is_lost()
+    {
+        var services = iris.Server.Services;
+        var appId = await iris.CreateAppAsync("snap-write-" + Guid.NewGuid().ToString("N")[..8]);
+        var app = new AppRef("admin", appId);
+        var post = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+        post.Inputs.Add(SearchFixture.Photo("s0", FixtureImages.Photos[0], concept: ("train", 1f)));
+        post.Inputs.Add(SearchFixture.Photo("s1", FixtureImages.Photos[1]));
+        post.Inputs.Add(SearchFixture.Photo("s2", FixtureImages.Photos[2], concept: ("train", 1f)));
+        Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(post, IrisFixture.PatMetadata)).Status.Code);
+        foreach (var id in new[] { "s0", "s1", "s2" })
+        {
+            await iris.WaitProcessedAsync(appId, id);
+        }
+
+        var version = (await services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!.Descriptor.VersionId;
+        var store = services.GetRequiredService<IInputIndexStore>();
+        var blobs = services.GetRequiredService<IBlobStore>();
+        var indexes = services.GetRequiredService<VectorIndexes>();
+        var before = await store.VersionAsync(app, default);
+
+        // The server's snapshot of this app stops inside its write, with the graph's read lock held, until released.
+        using var writing = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        indexes.SnapshotWriting = written =>
+        {
+            if (written == app)
+            {
+                writing.Set();
+                release.Wait(TimeSpan.FromSeconds(60));
+            }
+        };
+        try
+        {
+            // The first search loads the index and starts its snapshot; it answers without waiting for the write.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            Assert.Equal("s0", (await SearchAsync(appId, "s0", null, deadline.Token))[0]);
+            Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the snapshot did not start writing");
+
+            // While it is being written: searches of the app answer, filtered or not.
+            var during = await SearchAsync(appId, "s1", null, deadline.Token);
+            Assert.Equal("s1", during[0]);
+            Assert.Equal(["s0", "s1", "s2"], during.Order(StringComparer.Ordinal));
+            Assert.Equal(["s2", "s0"], await SearchAsync(appId, "s2", "train", deadline.Token));
+            Assert.False(indexes.SnapshotWrittenAsync(app, version).IsCompleted);
+
+            // An input indexed meanwhile is not applied during the write (that would wait for the graph's write lock).
+            var late = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+            late.Inputs.Add(SearchFixture.Photo("s3", FixtureImages.Photos[3], concept: ("train", 1f)));
+            Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(late, IrisFixture.PatMetadata, cancellationToken: deadline.Token)).Status.Code);
+            await iris.WaitProcessedAsync(appId, "s3");
+            Assert.DoesNotContain("s3", await SearchAsync(appId, "s3", null, deadline.Token));
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        await indexes.SnapshotWrittenAsync(app, version);
+        indexes.SnapshotWriting = null;
+
+        // The snapshot is recorded with the version it reflects (before s3), and s3 is applied by the first look after it.
+        var snapshot = await store.FindSnapshotAsync(app, version, default);
+        Assert.NotNull(snapshot);
+        Assert.Equal(before, snapshot.Value.Version);
+        Assert.True(await store.VersionAsync(app, default) > before);
+        Assert.Equal("s3", (await SearchAsync(appId, "s3", null, default))[0]);
+        Assert.Equal(["s0", "s2", "s3"], (await SearchAsync(appId, "s0", "train", default)).Order(StringComparer.Ordinal));
+
+        // A restarted node restores that snapshot and replays s3 from the change log: nothing is lost.
+        var options = services.GetRequiredService<SearchOptions>();
+        var restarted = new VectorIndexes(store, blobs) { Factory = options.NewIndex, Restore = options.RestoreIndex };
+        var restored = await restarted.GetAsync(app, version, default);
+        Assert.Equal((1, 0), (restarted.LoadsFromSnapshot, restarted.LoadsFromStore));
+        Assert.Equal(4, restored.Count);
+        Assert.True(restored.Contains("s3"));
+
+        // A newer snapshot (a node that rebuilt from the store) replaces it, and the replaced blob is deleted.
+        var rebuilt = new VectorIndexes(store, blobs) { Factory = options.NewIndex, Restore = _ => null };
+        Assert.Equal(4, (await rebuilt.GetAsync(app, version, default)).Count);
+        await rebuilt.SnapshotWrittenAsync(app, version);
+        var newer = await store.FindSnapshotAsync(app, version, default);
+        Assert.NotNull(newer);
+        Assert.True(newer.Value.Version > before);
+        Assert.NotEqual(snapshot.Value.BlobKey, newer.Value.BlobKey);
+        Assert.False(await blobs.ExistsAsync(snapshot.Value.BlobKey, default));
+        Assert.True(await blobs.ExistsAsync(newer.Value.BlobKey, default));
+    }
+
+    // The ids of a search ranked by a stored input's embedding, optionally filtered by a label, most similar first.
+    private async Task<List<string>> SearchAsync(string appId, string byInput, string? label, CancellationToken cancellationToken)
+    {
+        var query = new Query { Ranks = { new Rank { Annotation = new Annotation { InputId = byInput } } } };
+        if (label is not null)
+        {
+            query.Filters.Add(new Filter { Annotation = new Annotation { Data = new Data { Concepts = { new Concept { Id = label, Value = 1 } } } } });
+        }
+
+        var request = new PostInputsSearchesRequest { UserAppId = InputsFixture.App(appId), Pagination = new Pagination { Page = 1, PerPage = 10 } };
+        request.Searches.Add(new Clarifai.Api.Search { Query = query });
+        var response = await iris.Grpc.PostInputsSearchesAsync(request, IrisFixture.PatMetadata, cancellationToken: cancellationToken);
+        Assert.Equal(StatusCode.Success, response.Status.Code);
+        return [.. response.Hits.Select(h => h.Input.Id)];
+    }
+
+    [Fact]
     public async Task A_snapshot_the_blob_store_cannot_write_is_logged_and_the_search_still_answers()
     {
         var app = new AppRef("admin", SearchFixture.AppId);
@@ -81,6 +188,7 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
                 Restore = _ => null, // rebuild from the store, so the load ends with a snapshot attempt
             };
             var index = await node.GetAsync(app, embedder.Descriptor.VersionId, default);
+            await node.SnapshotWrittenAsync(app, embedder.Descriptor.VersionId);
 
             Assert.Equal((0, 1), (node.LoadsFromSnapshot, node.LoadsFromStore));
             var stored = await store.FindEmbeddingAsync(app, "p1", default);
@@ -103,6 +211,7 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
         var store = services.GetRequiredService<IInputIndexStore>();
         var options = services.GetRequiredService<SearchOptions>();
         await services.GetRequiredService<VectorIndexes>().GetAsync(app, embedder.Descriptor.VersionId, default);
+        await services.GetRequiredService<VectorIndexes>().SnapshotWrittenAsync(app, embedder.Descriptor.VersionId);
         var snapshot = await store.FindSnapshotAsync(app, embedder.Descriptor.VersionId, default);
         Assert.NotNull(snapshot);
 
