@@ -55,11 +55,18 @@ internal static class Masks
     {
         var stretchedRented = ArrayPool<float>.Shared.Rent(mapHeight * width);
         var rowsRented = ArrayPool<byte>.Shared.Rent((3 * width) + 1);
+        // The PNG is written into a pooled buffer that holds the worst case, so it never grows, and only the finished file
+        // is copied out (a growing MemoryStream allocated two or three large arrays per mask). Worst case: every filtered
+        // byte a 9-bit literal (zlib-ng's level 1 codes with the fixed Huffman table), plus block headers, the zlib
+        // wrapper and the PNG chunks, which the 4 KB of slack covers many times over.
+        var rawLength = (long)(width + 1) * height;
+        var bound = rawLength + (rawLength >> 3) + 4096;
+        var pngRented = ArrayPool<byte>.Shared.Rent((int)Math.Min(bound, Array.MaxLength));
         try
         {
             var stretched = stretchedRented.AsSpan(0, mapHeight * width);
             Stretch(map, mapWidth, mapHeight, stretched, width);
-            var output = new MemoryStream(Math.Max(4096, width * height / 16));
+            var output = new MemoryStream(pngRented, 0, pngRented.Length, writable: true, publiclyVisible: true);
             output.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
             Span<byte> header = stackalloc byte[13];
             BinaryPrimitives.WriteInt32BigEndian(header, width);
@@ -99,12 +106,15 @@ internal static class Masks
             BinaryPrimitives.WriteUInt32BigEndian(crc, System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(idat + 4, dataLength + 4)));
             output.Write(crc);
             Chunk(output, "IEND"u8, []);
-            return output.ToArray();
+            var png = GC.AllocateUninitializedArray<byte>((int)output.Position);
+            bytes.AsSpan(0, png.Length).CopyTo(png);
+            return png;
         }
         finally
         {
             ArrayPool<float>.Shared.Return(stretchedRented);
             ArrayPool<byte>.Shared.Return(rowsRented);
+            ArrayPool<byte>.Shared.Return(pngRented);
         }
     }
 
