@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Iris.Core.Apps;
+using Iris.Core.IO;
 using Iris.Storage.Blobs;
 using Iris.Storage.Vectors;
 using Microsoft.Extensions.Logging;
@@ -177,35 +178,11 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
     }
 
     // Forwards every write; calls the hook once, before the first.
-    private sealed class FirstWriteHook(Stream inner, Action hook) : Stream
+    private sealed class FirstWriteHook(Stream inner, Action hook) : ForwardingWriteStream(inner)
     {
         private Action? _hook = hook;
 
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            Interlocked.Exchange(ref _hook, null)?.Invoke();
-            inner.Write(buffer);
-        }
-
-        public override void Flush() => inner.Flush();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
+        protected override void OnWrite(ReadOnlySpan<byte> buffer) => Interlocked.Exchange(ref _hook, null)?.Invoke();
     }
 
     // The graph an index answers from, if any: an HNSW index, or the graph an auto index has switched to.

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Iris.Core.IO;
 
 namespace Iris.Storage.Blobs;
 
@@ -110,42 +111,8 @@ public sealed class FileBlobStore : IBlobStore
     }
 
     /// <summary>A write-only stream that hashes what passes through it to the file under it.</summary>
-    private sealed class HashingStream(FileStream file, IncrementalHash hash) : Stream
+    private sealed class HashingStream(FileStream file, IncrementalHash hash) : ForwardingWriteStream(file)
     {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            hash.AppendData(buffer);
-            file.Write(buffer);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            hash.AppendData(buffer.Span);
-            return file.WriteAsync(buffer, cancellationToken);
-        }
-
-        public override void Flush() => file.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => file.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
+        protected override void OnWrite(ReadOnlySpan<byte> buffer) => hash.AppendData(buffer);
     }
 }
