@@ -75,6 +75,20 @@ public class IrisFixture : IAsyncLifetime
     /// <summary>Runs once the database exists and before the server migrates and starts it (a store as an older release left it).</summary>
     protected virtual Task PrepareStoreAsync() => Task.CompletedTask;
 
+    /// <summary>
+    /// The options of a server on this fixture's data directory and database, on free ports, with the bootstrap PAT:
+    /// the fixture's own server (before <see cref="ConfigureOptions"/>), and a second node or a restarted one in a test.
+    /// </summary>
+    public IrisServerOptions SameStoreOptions() => new()
+    {
+        DataDir = _dataDir.FullName,
+        DatabaseUrl = DatabaseUrl,
+        HttpPort = 0,
+        GrpcPort = 0,
+        BootstrapPat = Pat,
+        BootstrapUser = "admin",
+    };
+
     public async Task InitializeAsync()
     {
         if (OnPostgres)
@@ -85,15 +99,7 @@ public class IrisFixture : IAsyncLifetime
 
         await PrepareStoreAsync();
 
-        var options = new IrisServerOptions
-        {
-            DataDir = _dataDir.FullName,
-            DatabaseUrl = DatabaseUrl,
-            HttpPort = 0,
-            GrpcPort = 0,
-            BootstrapPat = Pat,
-            BootstrapUser = "admin",
-        };
+        var options = SameStoreOptions();
         ConfigureOptions(options);
         Server = IrisServer.Create(options, logging => logging.AddProvider(Logs), ConfigureServices);
         await Server.StartAsync();

@@ -1,4 +1,3 @@
-using System.Net;
 using Clarifai.Api;
 using Google.Protobuf;
 using Grpc.Net.Client;
@@ -66,24 +65,6 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
         return query;
     }
 
-    private static async Task<List<(string Input, float Score)>> PageAsync(V2.V2Client client, string appId, Query query, uint page, uint perPage)
-    {
-        var request = new PostInputsSearchesRequest { UserAppId = InputsFixture.App(appId), Pagination = new Pagination { Page = page, PerPage = perPage } };
-        request.Searches.Add(new SearchMessage { Query = query });
-        var response = await client.PostInputsSearchesAsync(request, IrisFixture.PatMetadata);
-        Assert.Equal(StatusCode.Success, response.Status.Code);
-        return [.. response.Hits.Select(h => (h.Input.Id, h.Score))];
-    }
-
-    private async Task<List<(string Input, float Score)>> RestPageAsync(string appId, string queryJson, uint page, uint perPage)
-    {
-        var body = $$$"""{"searches": [{"query": {{{queryJson}}}}], "pagination": {"page": {{{page}}}, "per_page": {{{perPage}}}}}""";
-        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, $"/v2/users/me/apps/{appId}/inputs/searches", body));
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(10000, json.Code());
-        return [.. json.GetProperty("hits").EnumerateArray().Select(h => (h.GetProperty("input").GetProperty("id").GetString()!, h.GetProperty("score").GetSingle()))];
-    }
-
     // The input ids in the order an exact float scan of the stored embeddings ranks them for inputId's embedding
     // (cosine descending, equal cosines by id), among the ids passing the filter.
     private async Task<List<string>> ExactOrderAsync(string appId, string inputId, IEnumerable<string> ids)
@@ -100,26 +81,6 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
         return [.. exact.Search(query, exact.Count, null).OrderByDescending(n => n.Cosine).ThenBy(n => n.Key, StringComparer.Ordinal).Select(n => n.Key)];
     }
 
-    // Pages of three walked to the end give, hit for hit, the one big page.
-    private static async Task<List<(string Input, float Score)>> WalkAsync(int expected, Func<uint, uint, Task<List<(string Input, float Score)>>> fetch)
-    {
-        var all = await fetch(1, 100);
-        Assert.Equal(expected, all.Count);
-        var walked = new List<(string Input, float Score)>();
-        for (uint page = 1; ; page++)
-        {
-            var hits = await fetch(page, 3);
-            walked.AddRange(hits);
-            if (hits.Count < 3)
-            {
-                break;
-            }
-        }
-
-        Assert.Equal(all, walked);
-        return all;
-    }
-
     [Fact]
     public async Task Results_stay_exact_across_the_switch_and_pages_continue_each_other_on_the_graph()
     {
@@ -130,7 +91,7 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
         var (index, _) = await IndexAsync(iris.Server.Services, appId);
         Assert.Equal(AutoSearchFixture.Threshold, index.Count);
         var small = Enumerable.Range(0, AutoSearchFixture.Threshold).Select(Id).ToList();
-        var before = await PageAsync(iris.Grpc, appId, ByInput("a01"), 1, 100);
+        var before = await InputSearchPages.GrpcAsync(iris.Grpc, appId, ByInput("a01"), 1, 100);
         Assert.Null(index.Graph);
         Assert.False(index.Building);
         Assert.Equal(await ExactOrderAsync(appId, "a01", small), before.Select(h => h.Input));
@@ -146,7 +107,7 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
         Assert.Contains(iris.Logs.Messages, m => m.StartsWith($"A vector index passed {AutoSearchFixture.Threshold} vectors and now answers from an HNSW graph of {2 * AutoSearchFixture.Threshold} vectors", StringComparison.Ordinal));
 
         var all = Enumerable.Range(0, 2 * AutoSearchFixture.Threshold).Select(Id).ToList();
-        var after = await WalkAsync(all.Count, (page, perPage) => PageAsync(iris.Grpc, appId, ByInput("a01"), page, perPage));
+        var after = await InputSearchPages.AssertWalkTheBigPageAsync(all.Count, (page, perPage) => InputSearchPages.GrpcAsync(iris.Grpc, appId, ByInput("a01"), page, perPage));
         Assert.Equal(await ExactOrderAsync(appId, "a01", all), after.Select(h => h.Input));
         foreach (var (input, score) in before)
         {
@@ -155,9 +116,9 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
 
         // A filter (the even half) and another rank, over gRPC and REST: the same exact orders, page by page.
         var evens = all.Where((_, i) => i % 2 == 0).ToList();
-        var filtered = await WalkAsync(evens.Count, (page, perPage) => PageAsync(iris.Grpc, appId, ByInput("a03", evenOnly: true), page, perPage));
+        var filtered = await InputSearchPages.AssertWalkTheBigPageAsync(evens.Count, (page, perPage) => InputSearchPages.GrpcAsync(iris.Grpc, appId, ByInput("a03", evenOnly: true), page, perPage));
         Assert.Equal(await ExactOrderAsync(appId, "a03", evens), filtered.Select(h => h.Input));
-        var rest = await WalkAsync(all.Count, (page, perPage) => RestPageAsync(appId, """{"ranks": [{"annotation": {"input_id": "a03"}}]}""", page, perPage));
+        var rest = await InputSearchPages.AssertWalkTheBigPageAsync(all.Count, (page, perPage) => InputSearchPages.RestAsync(iris.Http, appId, """{"ranks": [{"annotation": {"input_id": "a03"}}]}""", page, perPage));
         Assert.Equal(await ExactOrderAsync(appId, "a03", all), rest.Select(h => h.Input));
 
         // By image: the photo's three copies (a01, a06, a11) tie at the top, in id order.
@@ -183,27 +144,19 @@ public abstract class AutoSwitchTests<TFixture>(TFixture iris) : IClassFixture<T
         await IndexAsync(iris.Server.Services, appId);
         await iris.Server.Services.GetRequiredService<VectorIndexes>().SnapshotWrittenAsync(new AppRef("admin", appId), version); // written in the background
         Assert.NotNull(await store.FindSnapshotAsync(new AppRef("admin", appId), version, default));
-        var expected = await PageAsync(iris.Grpc, appId, ByInput("a02"), 1, 100);
+        var expected = await InputSearchPages.GrpcAsync(iris.Grpc, appId, ByInput("a02"), 1, 100);
 
         // One more input after the snapshot: the restarted server finds it in the change log.
         await AddAsync(appId, 2 * AutoSearchFixture.Threshold, (2 * AutoSearchFixture.Threshold) + 1);
 
         var logs = new CapturedLogs();
-        var second = IrisServer.Create(new IrisServerOptions
-        {
-            DataDir = iris.DataDir,
-            DatabaseUrl = iris.DatabaseUrl,
-            HttpPort = 0,
-            GrpcPort = 0,
-            BootstrapPat = IrisFixture.Pat,
-            BootstrapUser = "admin",
-        }, logging => logging.AddProvider(logs), services => services.AddSingleton(iris.Options));
+        var second = IrisServer.Create(iris.SameStoreOptions(), logging => logging.AddProvider(logs), services => services.AddSingleton(iris.Options));
         await second.StartAsync();
         try
         {
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{second.GrpcPort}");
             var client = new V2.V2Client(channel);
-            var hits = await PageAsync(client, appId, ByInput("a02"), 1, 100);
+            var hits = await InputSearchPages.GrpcAsync(client, appId, ByInput("a02"), 1, 100);
             var indexes = second.Services.GetRequiredService<VectorIndexes>();
             Assert.Equal((1, 0), (indexes.LoadsFromSnapshot, indexes.LoadsFromStore));
             var (restored, _) = await IndexAsync(second.Services, appId);

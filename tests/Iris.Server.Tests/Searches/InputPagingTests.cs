@@ -1,8 +1,6 @@
-using System.Net;
 using Clarifai.Api;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Server.Tests.Inputs;
-using SearchMessage = Clarifai.Api.Search;
 using StatusCode = Clarifai.Api.Status.StatusCode;
 
 namespace Iris.Server.Tests.Searches;
@@ -31,53 +29,6 @@ public abstract partial class SearchTests<TFixture>
         return appId;
     }
 
-    private async Task<List<(string Input, float Score)>> InputPageAsync(string appId, Query query, uint page, uint perPage)
-    {
-        var request = new PostInputsSearchesRequest { UserAppId = InputsFixture.App(appId), Pagination = new Pagination { Page = page, PerPage = perPage } };
-        request.Searches.Add(new SearchMessage { Query = query });
-        var response = await iris.Grpc.PostInputsSearchesAsync(request, IrisFixture.PatMetadata);
-        Assert.Equal(StatusCode.Success, response.Status.Code);
-        return [.. response.Hits.Select(h => (h.Input.Id, h.Score))];
-    }
-
-    private async Task<List<(string Input, float Score)>> RestInputPageAsync(string appId, string queryJson, uint page, uint perPage)
-    {
-        var body = $$$"""{"searches": [{"query": {{{queryJson}}}}], "pagination": {"page": {{{page}}}, "per_page": {{{perPage}}}}}""";
-        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, $"/v2/users/me/apps/{appId}/inputs/searches", body));
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(10000, json.Code());
-        return [.. json.GetProperty("hits").EnumerateArray().Select(h => (h.GetProperty("input").GetProperty("id").GetString()!, h.GetProperty("score").GetSingle()))];
-    }
-
-    private static async Task<List<(string Input, float Score)>> AssertInputPagesWalkTheBigPageAsync(int expected, Func<uint, uint, Task<List<(string Input, float Score)>>> fetch)
-    {
-        var all = await fetch(1, 100);
-        Assert.Equal(expected, all.Count);
-        Assert.Equal(expected, all.Select(h => h.Input).Distinct(StringComparer.Ordinal).Count());
-        var walked = new List<(string Input, float Score)>();
-        for (uint page = 1; ; page++)
-        {
-            var hits = await fetch(page, 3);
-            Assert.True(hits.Count <= 3);
-            walked.AddRange(hits);
-            if (hits.Count < 3)
-            {
-                break;
-            }
-        }
-
-        Assert.Equal(all, walked);
-
-        // One total order: score descending, equal scores by input id.
-        for (var i = 1; i < all.Count; i++)
-        {
-            Assert.True(all[i - 1].Score > all[i].Score || (all[i - 1].Score == all[i].Score && string.CompareOrdinal(all[i - 1].Input, all[i].Input) < 0),
-                $"hit {i - 1} ({all[i - 1].Input}, {all[i - 1].Score}) before hit {i} ({all[i].Input}, {all[i].Score})");
-        }
-
-        return all;
-    }
-
     [Fact]
     public async Task Input_search_pages_of_one_vector_rank_continue_each_other_exactly()
     {
@@ -88,10 +39,10 @@ public abstract partial class SearchTests<TFixture>
         var byImageFiltered = new Query { Ranks = { ImageRank(FixtureImages.Photos[1]) }, Filters = { even } };
         var byInputFiltered = new Query { Ranks = { new Rank { Annotation = new Annotation { InputId = "r03" } } }, Filters = { even } };
 
-        var image = await AssertInputPagesWalkTheBigPageAsync(30, (page, perPage) => InputPageAsync(appId, byImage, page, perPage));
-        var input = await AssertInputPagesWalkTheBigPageAsync(30, (page, perPage) => InputPageAsync(appId, byInput, page, perPage));
-        var imageFiltered = await AssertInputPagesWalkTheBigPageAsync(15, (page, perPage) => InputPageAsync(appId, byImageFiltered, page, perPage));
-        var inputFiltered = await AssertInputPagesWalkTheBigPageAsync(15, (page, perPage) => InputPageAsync(appId, byInputFiltered, page, perPage));
+        var image = await InputSearchPages.AssertWalkTheBigPageAsync(30, (page, perPage) => InputSearchPages.GrpcAsync(iris.Grpc, appId, byImage, page, perPage));
+        var input = await InputSearchPages.AssertWalkTheBigPageAsync(30, (page, perPage) => InputSearchPages.GrpcAsync(iris.Grpc, appId, byInput, page, perPage));
+        var imageFiltered = await InputSearchPages.AssertWalkTheBigPageAsync(15, (page, perPage) => InputSearchPages.GrpcAsync(iris.Grpc, appId, byImageFiltered, page, perPage));
+        var inputFiltered = await InputSearchPages.AssertWalkTheBigPageAsync(15, (page, perPage) => InputSearchPages.GrpcAsync(iris.Grpc, appId, byInputFiltered, page, perPage));
 
         // The six copies of the query photo (r01, r06, …; for r03: r03, r08, …) come first (tied when their embeddings are equal).
         Assert.Equal(["r01", "r06", "r11", "r16", "r21", "r26"], image.Take(6).Select(h => h.Input).Order(StringComparer.Ordinal));
@@ -102,10 +53,10 @@ public abstract partial class SearchTests<TFixture>
 
         // REST: the same walk, by image bytes and by input id, with the filter on one of them.
         var base64 = Convert.ToBase64String(FixtureImages.Photos[1]);
-        var restImage = await AssertInputPagesWalkTheBigPageAsync(30, (page, perPage) =>
-            RestInputPageAsync(appId, "{\"ranks\": [{\"annotation\": {\"data\": {\"image\": {\"base64\": \"" + base64 + "\"}}}}]}", page, perPage));
-        var restInputFiltered = await AssertInputPagesWalkTheBigPageAsync(15, (page, perPage) =>
-            RestInputPageAsync(appId, """{"ranks": [{"annotation": {"input_id": "r03"}}], "filters": [{"annotation": {"data": {"concepts": [{"id": "even", "value": 1}]}}}]}""", page, perPage));
+        var restImage = await InputSearchPages.AssertWalkTheBigPageAsync(30, (page, perPage) =>
+            InputSearchPages.RestAsync(iris.Http, appId, "{\"ranks\": [{\"annotation\": {\"data\": {\"image\": {\"base64\": \"" + base64 + "\"}}}}]}", page, perPage));
+        var restInputFiltered = await InputSearchPages.AssertWalkTheBigPageAsync(15, (page, perPage) =>
+            InputSearchPages.RestAsync(iris.Http, appId, """{"ranks": [{"annotation": {"input_id": "r03"}}], "filters": [{"annotation": {"data": {"concepts": [{"id": "even", "value": 1}]}}}]}""", page, perPage));
         Assert.Equal(image.Select(h => h.Input), restImage.Select(h => h.Input));
         Assert.Equal(inputFiltered.Select(h => h.Input), restInputFiltered.Select(h => h.Input));
     }

@@ -25,15 +25,7 @@ public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFix
 
     public async Task InitializeAsync()
     {
-        _second = IrisServer.Create(new IrisServerOptions
-        {
-            DataDir = iris.DataDir,
-            DatabaseUrl = iris.DatabaseUrl,
-            HttpPort = 0,
-            GrpcPort = 0,
-            BootstrapPat = IrisFixture.Pat,
-            BootstrapUser = "admin",
-        }, logging => logging.AddProvider(_logs));
+        _second = IrisServer.Create(iris.SameStoreOptions(), logging => logging.AddProvider(_logs));
         await _second.StartAsync();
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_second.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
         _other = new V2.V2Client(_channel);
