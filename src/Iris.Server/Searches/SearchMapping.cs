@@ -215,21 +215,26 @@ internal static class SearchMapping
                 conditions.Add(new InputCondition.InputIds([annotation.InputId], false));
             }
 
-#pragma warning disable CS0612 // user_id and model_version_id are deprecated fields clients still filter by.
+#pragma warning disable CS0612 // user_id, model_version_id and trusted are deprecated fields clients still filter by.
             var userId = annotation.UserId;
             var modelVersionId = annotation.ModelVersionId;
+            var trusted = annotation.Trusted;
 #pragma warning restore CS0612
             var status = annotation.Status?.Code is { } code && code != StatusCode.Zero ? (int?)code : null;
-            if (annotation.Id.Length > 0 || userId.Length > 0 || status is not null || annotation.InputLevel)
-            {
-                conditions.Add(new InputCondition.Annotation(annotation.Id.Length > 0 ? annotation.Id : null, annotation.InputLevel ? true : null,
-                    userId.Length > 0 ? userId : null, status, false));
-            }
-
-            // Every annotation Iris stores is a user's (trusted, no model version): filters asking for model annotations match none.
             if (modelVersionId.Length > 0)
             {
-                conditions.Add(new InputCondition.InputIds([], false));
+                // A model annotation: the base workflow's output of that model version on the input (its embedding or
+                // predicted concepts, CLARIFAI_FACTS.md 8.3), input-level and successful. Iris keeps those outputs per input,
+                // without an annotation id, an author or a review status, and they are never trusted: asking for any of
+                // these as well matches none.
+                var userFields = annotation.Id.Length > 0 || userId.Length > 0 || trusted || (status is not null && status != (int)StatusCode.AnnotationSuccess);
+                conditions.Add(userFields ? new InputCondition.InputIds([], false) : new InputCondition.ModelOutput(modelVersionId, false));
+            }
+            else if (annotation.Id.Length > 0 || userId.Length > 0 || status is not null || annotation.InputLevel || trusted)
+            {
+                // Every annotation Iris stores is a user's, so trusted (proto3: only true can be asked for) holds for all of them.
+                conditions.Add(new InputCondition.Annotation(annotation.Id.Length > 0 ? annotation.Id : null, annotation.InputLevel ? true : null,
+                    userId.Length > 0 ? userId : null, status, false));
             }
 
             if (annotation.Worker is not null || annotation.TaskId.Length > 0 || annotation.AnnotationInfo is not null)

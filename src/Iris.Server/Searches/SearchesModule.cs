@@ -54,6 +54,11 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
         var search = Single(request.Searches);
         var page = ReadPage(request.Pagination);
         var query = SearchMapping.ToQuery(search);
+        if (AsksForModelOutput(query.Conditions))
+        {
+            throw new IrisException(StatusCode.NotImplemented,
+                "PostAnnotationsSearches with a filter by annotation.model_version_id is not implemented: Iris keeps the base workflow's outputs per input (embedding, predicted concepts), not as annotations it could answer as hits. PostInputsSearches with the same filter finds the inputs.");
+        }
 
         // Annotation fields of the filters also choose which annotations of a matching input are hits.
         var wanted = query.Conditions.OfType<InputCondition.Annotation>().Where(c => !c.Negate).ToList();
@@ -281,6 +286,9 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
 
         return response;
     }
+
+    private static bool AsksForModelOutput(IEnumerable<InputCondition> conditions) =>
+        conditions.Any(c => c is InputCondition.ModelOutput || (c is InputCondition.All all && AsksForModelOutput(all.Parts)));
 
     private static bool Matches(InputCondition.Annotation wanted, AnnotationRow row) =>
         (wanted.Id is null || string.Equals(wanted.Id, row.Id, StringComparison.Ordinal))

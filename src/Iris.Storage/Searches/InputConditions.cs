@@ -28,6 +28,12 @@ public abstract record InputCondition(bool Negate)
     /// <summary>Some annotation of the input matches every given field (null = any).</summary>
     public sealed record Annotation(string? Id, bool? InputLevel, string? UserId, int? StatusCode, bool Negate) : InputCondition(Negate);
 
+    /// <summary>
+    /// The app's base workflow ran this model version on the input and its output is stored: the input's embedding, or
+    /// the concepts the model predicted (Clarifai keeps these as the input's model annotations, CLARIFAI_FACTS.md 8.3).
+    /// </summary>
+    public sealed record ModelOutput(string ModelVersionId, bool Negate) : InputCondition(Negate);
+
     /// <summary>Every part holds (a filter of several fields, negated as a whole).</summary>
     public sealed record All(IReadOnlyList<InputCondition> Parts, bool Negate) : InputCondition(Negate);
 

@@ -106,7 +106,7 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
         // hides the column's: it estimated 0.5 % of the app's inputs and drove a semi join from all of them, probing the
         // set's tables once per input (200 ms at 20,000 inputs, 700 ms at 100,000; docs/benchmarks.md "Filtered search
         // end to end"), so it gets the plain column.
-        var driven = conditions.Any(c => !c.Negate && c is InputCondition.Label or InputCondition.Datasets or InputCondition.InputIds or InputCondition.Annotation);
+        var driven = conditions.Any(c => !c.Negate && c is InputCondition.Label or InputCondition.Datasets or InputCondition.InputIds or InputCondition.Annotation or InputCondition.ModelOutput);
         var deleting = driven && database.Dialect == SqlDialect.Sqlite ? "+i.deleting" : "i.deleting";
         var where = $"i.user_id = @u AND i.app_id = @a AND {deleting} = 0";
         for (var k = 0; k < conditions.Count; k++)
@@ -205,6 +205,11 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
                 }
 
                 return $"i.id IN (SELECT an.input_id FROM annotations an WHERE {fields})";
+            case InputCondition.ModelOutput output:
+                // Each processed input's row of the base-workflow index names the embedder's version and the version of
+                // the concept model that ran on it (InputIndexMigrations), both model annotations of the input.
+                var version = Param("mv", output.ModelVersionId);
+                return $"i.id IN (SELECT e.input_id FROM inference_input_embeddings e WHERE e.user_id = @u AND e.app_id = @a AND (e.model_version_id = {version} OR e.concepts_version_id = {version}))";
             case InputCondition.All all:
                 return all.Parts.Count == 0 ? "1 = 1" : string.Join(" AND ", all.Parts.Select((part, j) =>
                     (part.Negate ? "NOT (" : "(") + Clause(part, prefix + j.ToString(CultureInfo.InvariantCulture) + "_", parameters) + ")"));

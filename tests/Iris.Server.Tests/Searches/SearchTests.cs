@@ -4,6 +4,7 @@ using Clarifai.Api;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Iris.Core.Apps;
+using Iris.Inference.Indexing;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Server.Tests.Inputs;
 using Iris.Storage.Vectors;
@@ -182,8 +183,7 @@ public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixtu
         var pending = await SearchAsync(filters: [new Filter { Input = new Input { Status = new Clarifai.Api.Status.Status { Code = StatusCode.InputPending } } }]);
         var byInput = await SearchAsync(filters: [new Filter { Annotation = new Annotation { InputId = "p3" } }]);
         var inputLevel = await SearchAsync(filters: [new Filter { Annotation = new Annotation { InputLevel = true } }]);
-#pragma warning disable CS0612 // model_version_id is deprecated; clients still filter by it.
-        var modelAnnotations = await SearchAsync(filters: [new Filter { Annotation = new Annotation { ModelVersionId = "aa7f35c01e0642fda5cf400f543e7c40" } }]);
+#pragma warning disable CS0612 // user_id is deprecated; clients still filter by it.
         var byAuthor = await SearchAsync(filters: [new Filter { Annotation = new Annotation { UserId = "admin" } }]);
         var byStranger = await SearchAsync(filters: [new Filter { Annotation = new Annotation { UserId = "steve" } }]);
         var notByStranger = await SearchAsync(filters: [new Filter { Annotation = new Annotation { UserId = "steve" }, Negate = true }]);
@@ -203,7 +203,6 @@ public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixtu
         Assert.Empty(Ids(pending));
         Assert.Equal(["p3"], Ids(byInput));
         Assert.Equal(6, Ids(inputLevel).Count);
-        Assert.Empty(Ids(modelAnnotations));
         Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(byAuthor));
         Assert.Empty(Ids(byStranger));
         Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(notByStranger));
@@ -214,6 +213,54 @@ public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixtu
         Assert.Empty(Ids(rankedAwaitingReview));
         Assert.Equal(6, Ids(recent).Count);
         Assert.Empty(Ids(future));
+    }
+
+    [Fact]
+    public async Task Model_version_filters_select_the_inputs_a_base_workflow_model_processed_and_trusted_the_user_annotations()
+    {
+        var models = await iris.Server.Services.GetRequiredService<IBaseWorkflows>().ForAppAsync(new AppRef("admin", AppId), default);
+        var (embedder, concepts) = (models.Embedder!.Descriptor.VersionId, models.Concepts!.Descriptor.VersionId);
+        Filter Model(string version, bool negate = false, Action<Annotation>? more = null)
+        {
+#pragma warning disable CS0612 // model_version_id and trusted are deprecated; clients still filter by them.
+            var annotation = new Annotation { ModelVersionId = version };
+#pragma warning restore CS0612
+            more?.Invoke(annotation);
+            return new Filter { Annotation = annotation, Negate = negate };
+        }
+
+#pragma warning disable CS0612
+        void Trusted(Annotation a) => a.Trusted = true;
+        void ByAdmin(Annotation a) => a.UserId = "admin";
+        var trusted = await SearchAsync(filters: [new Filter { Annotation = new Annotation { Trusted = true } }]);
+        var notTrusted = await SearchAsync(filters: [new Filter { Annotation = new Annotation { Trusted = true }, Negate = true }]);
+#pragma warning restore CS0612
+
+        // The photos were embedded and classified by the base workflow; the text input by neither model.
+        Assert.Equal(["p4", "p3", "p2", "p1", "p0"], Ids(await SearchAsync(filters: [Model(embedder)])));
+        Assert.Equal(["p4", "p3", "p2", "p1", "p0"], Ids(await SearchAsync(filters: [Model(concepts)])));
+        Assert.Equal(["t0"], Ids(await SearchAsync(filters: [Model(embedder, negate: true)])));
+        Assert.Empty(Ids(await SearchAsync(filters: [Model("aa7f35c01e0642fda5cf400f543e7c40")])));
+        Assert.Equal(["p4", "p3", "p2", "p1", "p0"], Ids(await SearchAsync(filters: [Model(embedder, more: a => { a.InputLevel = true; a.Status = new Clarifai.Api.Status.Status { Code = StatusCode.AnnotationSuccess }; })])));
+        var ranked = await SearchAsync([ImageRank(FixtureImages.Photos[3])], [Model(concepts)]);
+        Assert.Equal("p3", Ids(ranked)[0]);
+        Assert.Equal(5, ranked.Hits.Count);
+
+        // A model's output is never trusted, has no author and no review status other than success.
+        Assert.Empty(Ids(await SearchAsync(filters: [Model(embedder, more: Trusted)])));
+        Assert.Empty(Ids(await SearchAsync(filters: [Model(embedder, more: ByAdmin)])));
+        Assert.Empty(Ids(await SearchAsync(filters: [Model(embedder, more: a => a.Status = new Clarifai.Api.Status.Status { Code = StatusCode.AnnotationAwaitingReview })])));
+
+        // Every stored annotation is a user's (trusted), and every input here has one.
+        Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(trusted));
+        Assert.Empty(Ids(notTrusted));
+
+        // Annotation hits of model outputs are not served: a precise refusal, not an empty page.
+        var request = new PostAnnotationsSearchesRequest { UserAppId = InputsFixture.App(AppId) };
+        request.Searches.Add(new SearchMessage { Query = new Query { Filters = { Model(embedder) } } });
+        var refused = await iris.Grpc.PostAnnotationsSearchesAsync(request, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.NotImplemented, refused.Status.Code);
+        Assert.StartsWith("PostAnnotationsSearches with a filter by annotation.model_version_id is not implemented", refused.Status.Details, StringComparison.Ordinal);
     }
 
     [Fact]
