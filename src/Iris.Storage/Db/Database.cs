@@ -80,6 +80,12 @@ public abstract class Database : IAsyncDisposable
     /// <summary>True when <paramref name="e"/> means the database cannot be reached now (down, restarting, network).</summary>
     public abstract bool IsUnavailable(Exception e);
 
+    /// <summary>
+    /// Waits for this process's turn to write, where the database takes one writer at a time (SQLite); held until the
+    /// write session ends. Null where writers need no queue (PostgreSQL). Throws <see cref="Busy"/> past the wait allowed.
+    /// </summary>
+    public virtual ValueTask<IDisposable?> EnterWriterAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable?>(null);
+
     /// <summary>Applies the pending migrations of every area once (several nodes starting together do not race).</summary>
     public abstract Task MigrateAsync(IEnumerable<IMigrationSet> sets, CancellationToken cancellationToken);
 
@@ -88,6 +94,10 @@ public abstract class Database : IAsyncDisposable
     /// <summary>The status every request gets while the database is unreachable: retry later, nothing was done.</summary>
     public static IrisException Unavailable() =>
         new(StatusCode.TryAgain, "The metadata database is unreachable (down or restarting); nothing was changed. Retry the request shortly.");
+
+    /// <summary>The status a write gets when other writers kept the database locked past the wait allowed: retry later.</summary>
+    public static IrisException Busy() =>
+        new(StatusCode.TryAgain, "The metadata database stayed locked by other writers for longer than the wait allowed; this write was not made. Retry the request shortly.");
 
     /// <summary>Opens the database <paramref name="url"/> names, or the embedded SQLite file in <paramref name="dataDir"/> when it is empty.</summary>
     public static Database Create(string? url, string dataDir, TimeProvider time) =>

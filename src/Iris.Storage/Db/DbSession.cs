@@ -8,8 +8,11 @@ namespace Iris.Storage.Db;
 /// </summary>
 public sealed class DbSession : IAsyncDisposable
 {
-    private DbSession(Database database, DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    private readonly IDisposable? _writerTurn;
+
+    private DbSession(Database database, DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken, IDisposable? writerTurn = null)
     {
+        _writerTurn = writerTurn;
         Database = database;
         Connection = connection;
         Transaction = transaction;
@@ -30,23 +33,33 @@ public sealed class DbSession : IAsyncDisposable
     public static async ValueTask<DbSession> ReadAsync(Database database, CancellationToken cancellationToken) =>
         new(database, await database.OpenAsync(cancellationToken).ConfigureAwait(false), null, cancellationToken);
 
-    /// <summary>A session inside a write transaction (<see cref="Database.BeginWriteAsync"/>).</summary>
+    /// <summary>
+    /// A session inside a write transaction (<see cref="Database.BeginWriteAsync"/>), after this process's earlier writers
+    /// where the database takes one at a time (<see cref="Database.EnterWriterAsync"/>).
+    /// </summary>
     public static async ValueTask<DbSession> WriteAsync(Database database, CancellationToken cancellationToken)
     {
-        var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var turn = await database.EnterWriterAsync(cancellationToken).ConfigureAwait(false);
+        DbConnection? connection = null;
         try
         {
+            connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
             var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-            return new DbSession(database, connection, transaction, cancellationToken);
+            return new DbSession(database, connection, transaction, cancellationToken, turn);
         }
-        catch (Exception e) when (database.IsUnavailable(e))
+        catch (Exception e)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw Database.Unavailable();
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            turn?.Dispose();
+            if (Sql.Failure(e) is { } failure)
+            {
+                throw failure;
+            }
+
             throw;
         }
     }
@@ -96,9 +109,9 @@ public sealed class DbSession : IAsyncDisposable
         {
             await Transaction.CommitAsync(CancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (Database.IsUnavailable(e))
+        catch (Exception e) when (Sql.Failure(e) is { } failure)
         {
-            throw Database.Unavailable();
+            throw failure;
         }
     }
 
@@ -110,6 +123,7 @@ public sealed class DbSession : IAsyncDisposable
         }
 
         await Connection.DisposeAsync().ConfigureAwait(false);
+        _writerTurn?.Dispose();
     }
 }
 

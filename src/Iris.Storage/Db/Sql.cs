@@ -1,5 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
+using Iris.Core.Errors;
+using Microsoft.Data.Sqlite;
 using Npgsql;
 
 namespace Iris.Storage.Db;
@@ -36,9 +38,9 @@ public static class Sql
         {
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (Unreachable(e))
+        catch (Exception e) when (Failure(e) is { } failure)
         {
-            throw Database.Unavailable();
+            throw failure;
         }
     }
 
@@ -52,9 +54,9 @@ public static class Sql
             var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             return value is null or DBNull ? 0 : Convert.ToInt64(value, CultureInfo.InvariantCulture);
         }
-        catch (Exception e) when (Unreachable(e))
+        catch (Exception e) when (Failure(e) is { } failure)
         {
-            throw Database.Unavailable();
+            throw failure;
         }
     }
 
@@ -73,9 +75,9 @@ public static class Sql
 
             return rows;
         }
-        catch (Exception e) when (Unreachable(e))
+        catch (Exception e) when (Failure(e) is { } failure)
         {
-            throw Database.Unavailable();
+            throw failure;
         }
     }
 
@@ -103,6 +105,14 @@ public static class Sql
     }
 
     /// <summary>PostgreSQL errors that mean the server is gone or going (connection lost, shutting down, not accepting).</summary>
+    /// <summary>
+    /// The retryable status a driver failure answers: the database unreachable (<see cref="Database.Unavailable"/>), or
+    /// SQLite's write lock still held by others when its busy timeout ran out (SQLITE_BUSY, SQLITE_LOCKED:
+    /// <see cref="Database.Busy"/>); null for every other failure.
+    /// </summary>
+    internal static IrisException? Failure(Exception e) =>
+        Unreachable(e) ? Database.Unavailable() : e is SqliteException { SqliteErrorCode: 5 or 6 } ? Database.Busy() : null;
+
     internal static bool Unreachable(Exception e) => e switch
     {
         PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal) || p.SqlState == "53300",

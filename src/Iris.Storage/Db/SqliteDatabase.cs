@@ -5,21 +5,33 @@ namespace Iris.Storage.Db;
 
 /// <summary>
 /// The embedded metadata store: one SQLite file (<c>&lt;data-dir&gt;/iris.db</c>) in WAL mode, so readers never wait for
-/// the writer and a crash loses no committed transaction. SQLite allows one writer at a time; writers wait up to
-/// <see cref="BusyTimeoutMs"/> for the lock. Repositories open a connection per unit of work (pooled by the provider).
+/// the writer and a crash loses no committed transaction. SQLite allows one writer at a time. This process's write
+/// sessions (<see cref="DbSession.WriteAsync"/>) queue for it in order on an async gate, up to <see cref="WriterQueueMs"/>;
+/// SQLite's own busy handler, which polls and lets a late writer overtake one that has waited long, only arbitrates
+/// against other processes (<c>iris users</c>) and single statements, up to the busy timeout. A writer that still finds
+/// the lock taken answers <see cref="Database.Busy"/> (retryable), not an internal error. Repositories open a connection
+/// per unit of work (pooled by the provider).
 /// </summary>
 public sealed class SqliteDatabase : Database
 {
     /// <summary>How long a writer waits for the database lock before failing, in milliseconds.</summary>
     public const int BusyTimeoutMs = 10_000;
 
-    private const string ConnectionPragmas = "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;";
+    /// <summary>How long a write session of this process waits for the ones queued before it, in milliseconds.</summary>
+    public const int WriterQueueMs = 6 * BusyTimeoutMs;
 
+    private readonly string _connectionPragmas;
+    private readonly int _writerQueueMs;
+    private readonly SemaphoreSlim _writers = new(1, 1);
     private readonly Lock _versionLock = new();
     private SqliteCommand? _versionCommand;
 
-    public SqliteDatabase(string dataDir)
+    /// <param name="dataDir">Where <c>iris.db</c> lives.</param>
+    /// <param name="busyTimeoutMs">SQLite's busy timeout (tests shorten it, with the writers' queue at the same multiple).</param>
+    public SqliteDatabase(string dataDir, int busyTimeoutMs = BusyTimeoutMs)
     {
+        _connectionPragmas = $"PRAGMA foreign_keys=ON; PRAGMA busy_timeout={busyTimeoutMs}; PRAGMA synchronous=NORMAL;";
+        _writerQueueMs = busyTimeoutMs * (WriterQueueMs / BusyTimeoutMs);
         Directory.CreateDirectory(dataDir);
         Path = System.IO.Path.Combine(dataDir, "iris.db");
         ConnectionString = new SqliteConnectionStringBuilder
@@ -28,7 +40,7 @@ public sealed class SqliteDatabase : Database
             Mode = SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
             Pooling = true,
-            DefaultTimeout = BusyTimeoutMs / 1000,
+            DefaultTimeout = Math.Max(1, busyTimeoutMs / 1000),
         }.ToString();
         using var connection = new SqliteConnection(ConnectionString);
         connection.Open();
@@ -50,9 +62,26 @@ public sealed class SqliteDatabase : Database
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var pragmas = connection.CreateCommand();
-        pragmas.CommandText = ConnectionPragmas;
+        pragmas.CommandText = _connectionPragmas;
         await pragmas.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return connection;
+    }
+
+    public override async ValueTask<IDisposable?> EnterWriterAsync(CancellationToken cancellationToken)
+    {
+        if (!await _writers.WaitAsync(_writerQueueMs, cancellationToken).ConfigureAwait(false))
+        {
+            throw Busy();
+        }
+
+        return new Releaser(_writers);
+    }
+
+    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        private SemaphoreSlim? _gate = gate;
+
+        public void Dispose() => Interlocked.Exchange(ref _gate, null)?.Release();
     }
 
     // SQLite serialises writers (BEGIN IMMEDIATE), so a key lock is already held by the write transaction.
