@@ -3,6 +3,7 @@ using Iris.Storage.Db;
 using Iris.Storage.Inputs;
 using Iris.Storage.Searches;
 using Iris.Storage.Tests.Infrastructure;
+using Iris.Testing;
 
 namespace Iris.Storage.Tests;
 
@@ -27,6 +28,30 @@ public abstract class SearchStoreTests(IStoreBackend backend, string store) : In
         [.. (await Search.MatchingIdsAsync(_app, conditions, Ct)).Order(StringComparer.Ordinal)];
 
     private static NewAnnotation Cat(string id, string inputId) => new(id, inputId, Utf8("annotation:" + id), false, "someone", [new ConceptMention("cat", "cat", 1)]);
+
+    [Fact]
+    public async Task Labels_written_by_an_older_release_are_found_by_label_filters_after_the_migration()
+    {
+        // The label filter reads the input id from the concept row, which releases before it did not write.
+        var location = await Backend.NewStoreAsync("labels");
+        var db = Open(location);
+        await OlderRelease.MigrateBeforeQueryableColumnsAsync(db, Ct);
+        foreach (var (input, value) in new[] { ("in0", 1.0), ("in1", 0.0), ("in2", 1.0), ("in3", -1.0) })
+        {
+            await OlderRelease.WriteInputAsync(db, "u", "a", input, "image", [1], Utf8("annotation"), 1, Ct);
+            if (value >= 0)
+            {
+                await OlderRelease.WriteLabelAsync(db, "u", "a", input, "cat", value, Ct);
+            }
+        }
+
+        await db.MigrateAsync(StorageAreas.Migrations, Ct);
+        var search = new SqlSearchStore(db);
+        var app = new AppRef("u", "a");
+        Assert.Equal(["in0", "in2"], (await search.MatchingIdsAsync(app, Cats, Ct)).Order(StringComparer.Ordinal));
+        Assert.Equal(["in1"], await search.MatchingIdsAsync(app, [new InputCondition.Label("cat", string.Empty, false, false)], Ct));
+        Assert.Equal(["in0", "in2"], (await search.CandidatesAsync(app, [new InputCondition.Label(string.Empty, "cat", true, false)], Ct)).Select(c => c.InputId).Order(StringComparer.Ordinal));
+    }
 
     [Fact]
     public async Task Matching_ids_follow_every_write_a_filter_reads()

@@ -43,6 +43,17 @@ public static class OlderRelease
         await s.CommitAsync();
     }
 
+    /// <summary>A label (concept <paramref name="conceptId"/> at <paramref name="value"/>) on the input-level annotation <see cref="WriteInputAsync"/> wrote, as that release wrote it (no input id on the concept row).</summary>
+    public static async Task WriteLabelAsync(Database database, string userId, string appId, string inputId, string conceptId, double value, CancellationToken cancellationToken)
+    {
+        await using var s = await database.WriteAsync(cancellationToken);
+        await s.ExecuteAsync("""
+            INSERT INTO concepts (user_id, app_id, id, name, created_at, modified_at) VALUES (@u, @a, @c, @c, 0, 0) ON CONFLICT DO NOTHING;
+            INSERT INTO annotation_concepts (user_id, app_id, annotation_id, concept_id, value) VALUES (@u, @a, @ann, @c, @v);
+            """, ("@u", userId), ("@a", appId), ("@ann", "ann-" + inputId), ("@c", conceptId), ("@v", value));
+        await s.CommitAsync();
+    }
+
     private sealed class BeforeQueryable(IMigrationSet current) : IMigrationSet
     {
         public string Area => current.Area;

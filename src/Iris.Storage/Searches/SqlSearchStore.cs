@@ -164,12 +164,8 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
                 var concept = label.Id.Length > 0
                     ? $"ac.concept_id = {Param("id", label.Id)}"
                     : $"ac.concept_id IN (SELECT cn.id FROM concepts cn WHERE cn.user_id = @u AND cn.app_id = @a AND cn.name = {Param("name", label.Name)})";
-                // The app's keys as constants on both tables (not ac.user_id = an.user_id): PostgreSQL estimated the join
-                // of column equalities at one row and planned the semi join the wrong way round.
-                return $"""
-                    i.id IN (SELECT an.input_id FROM annotation_concepts ac JOIN annotations an ON an.user_id = @u AND an.app_id = @a AND an.id = ac.annotation_id
-                      WHERE ac.user_id = @u AND ac.app_id = @a AND {concept} AND ac.value {(label.Positive ? "> 0" : "<= 0")})
-                    """;
+                // The input ids straight from the covering (user_id, app_id, concept_id, value, input_id) index.
+                return $"i.id IN (SELECT ac.input_id FROM annotation_concepts ac WHERE ac.user_id = @u AND ac.app_id = @a AND {concept} AND ac.value {(label.Positive ? "> 0" : "<= 0")})";
             case InputCondition.Kinds kinds:
                 return $"i.kind IN {In(kinds.Values)}";
             case InputCondition.Status status:
