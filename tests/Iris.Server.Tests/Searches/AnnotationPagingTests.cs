@@ -1,4 +1,3 @@
-using System.Net;
 using Clarifai.Api;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Server.Tests.Inputs;
@@ -44,34 +43,16 @@ public abstract partial class SearchTests<TFixture>
         return [.. response.Hits.Select(h => (h.Input.Id, h.Annotation.Id, h.Score))];
     }
 
-    private async Task<List<(string Input, string Annotation, float Score)>> RestAnnotationPageAsync(string appId, string queryJson, uint page, uint perPage)
-    {
-        var body = $$$"""{"searches": [{"query": {{{queryJson}}}}], "pagination": {"page": {{{page}}}, "per_page": {{{perPage}}}}}""";
-        var (status, json, _) = await Json.SendAsync(iris.Http, IrisFixture.Authorized(HttpMethod.Post, $"/v2/users/me/apps/{appId}/annotations/searches", body));
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(10000, json.Code());
-        return [.. json.GetProperty("hits").EnumerateArray().Select(h =>
+    private async Task<List<(string Input, string Annotation, float Score)>> RestAnnotationPageAsync(string appId, string queryJson, uint page, uint perPage) =>
+        [.. (await InputSearchPages.RestHitsAsync(iris.Http, $"/v2/users/me/apps/{appId}/annotations/searches", queryJson, page, perPage)).Select(h =>
             (h.GetProperty("input").GetProperty("id").GetString()!, h.GetProperty("annotation").GetProperty("id").GetString()!, h.GetProperty("score").GetSingle()))];
-    }
 
     private static async Task AssertPagesWalkTheBigPageAsync(Func<uint, uint, Task<List<(string Input, string Annotation, float Score)>>> fetch)
     {
         var all = await fetch(1, 100);
         Assert.Equal(32, all.Count); // 8 inputs × (input-level + 3 more)
         Assert.Equal(32, all.Select(h => h.Annotation).Distinct(StringComparer.Ordinal).Count());
-        var walked = new List<(string Input, string Annotation, float Score)>();
-        for (uint page = 1; ; page++)
-        {
-            var hits = await fetch(page, 3);
-            Assert.True(hits.Count <= 3);
-            walked.AddRange(hits);
-            if (hits.Count < 3)
-            {
-                break;
-            }
-        }
-
-        Assert.Equal(all, walked);
+        Assert.Equal(all, await InputSearchPages.WalkAsync(fetch));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Clarifai.Api;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Server.Tests.Inputs;
@@ -22,13 +23,33 @@ internal static class InputSearchPages
         return [.. response.Hits.Select(h => (h.Input.Id, h.Score))];
     }
 
-    public static async Task<List<(string Input, float Score)>> RestAsync(HttpClient http, string appId, string queryJson, uint page, uint perPage)
+    public static async Task<List<(string Input, float Score)>> RestAsync(HttpClient http, string appId, string queryJson, uint page, uint perPage) =>
+        [.. (await RestHitsAsync(http, $"/v2/users/me/apps/{appId}/inputs/searches", queryJson, page, perPage)).Select(h => (h.GetProperty("input").GetProperty("id").GetString()!, h.GetProperty("score").GetSingle()))];
+
+    /// <summary>The hits of one page of a REST search (<paramref name="path"/>: inputs or annotations searches) that answered 10000.</summary>
+    public static async Task<List<JsonElement>> RestHitsAsync(HttpClient http, string path, string queryJson, uint page, uint perPage)
     {
         var body = $$$"""{"searches": [{"query": {{{queryJson}}}}], "pagination": {"page": {{{page}}}, "per_page": {{{perPage}}}}}""";
-        var (status, json, _) = await Json.SendAsync(http, IrisFixture.Authorized(HttpMethod.Post, $"/v2/users/me/apps/{appId}/inputs/searches", body));
+        var (status, json, _) = await Json.SendAsync(http, IrisFixture.Authorized(HttpMethod.Post, path, body));
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(10000, json.Code());
-        return [.. json.GetProperty("hits").EnumerateArray().Select(h => (h.GetProperty("input").GetProperty("id").GetString()!, h.GetProperty("score").GetSingle()))];
+        return [.. json.GetProperty("hits").EnumerateArray()];
+    }
+
+    /// <summary>Pages of three fetched until a short one: each holds at most three hits; returns them in order.</summary>
+    public static async Task<List<T>> WalkAsync<T>(Func<uint, uint, Task<List<T>>> fetch)
+    {
+        var walked = new List<T>();
+        for (uint page = 1; ; page++)
+        {
+            var hits = await fetch(page, 3);
+            Assert.True(hits.Count <= 3);
+            walked.AddRange(hits);
+            if (hits.Count < 3)
+            {
+                return walked;
+            }
+        }
     }
 
     /// <summary>
@@ -40,19 +61,7 @@ internal static class InputSearchPages
         var all = await fetch(1, 100);
         Assert.Equal(expected, all.Count);
         Assert.Equal(expected, all.Select(h => h.Input).Distinct(StringComparer.Ordinal).Count());
-        var walked = new List<(string Input, float Score)>();
-        for (uint page = 1; ; page++)
-        {
-            var hits = await fetch(page, 3);
-            Assert.True(hits.Count <= 3);
-            walked.AddRange(hits);
-            if (hits.Count < 3)
-            {
-                break;
-            }
-        }
-
-        Assert.Equal(all, walked);
+        Assert.Equal(all, await WalkAsync(fetch));
 
         // One total order: score descending, equal scores by input id.
         for (var i = 1; i < all.Count; i++)
