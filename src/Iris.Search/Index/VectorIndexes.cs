@@ -141,7 +141,10 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
     /// </summary>
     internal Action<AppRef>? SnapshotWriting { get; set; }
 
-    /// <summary>The snapshot of (app, model version) being written on this node, if any: done when it is recorded (or its failure logged).</summary>
+    /// <summary>
+    /// The snapshot of (app, model version) being written on this node, if any: done when it is recorded (or its failure
+    /// logged) and the changes that arrived during the write are in the graph.
+    /// </summary>
     internal Task SnapshotWrittenAsync(AppRef app, string modelVersionId) =>
         _entries.TryGetValue((app, modelVersionId), out var entry) ? entry.Snapshot : Task.CompletedTask;
 
