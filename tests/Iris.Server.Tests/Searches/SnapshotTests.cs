@@ -96,6 +96,7 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
                 release.Wait(TimeSpan.FromSeconds(60));
             }
         };
+        OverlayIndex overlay;
         try
         {
             // The first search loads the index and starts its snapshot; it answers without waiting for the write.
@@ -149,7 +150,9 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
 
             // None of it went into the graph, which the snapshot is being written from.
             Assert.False(indexes.SnapshotWrittenAsync(app, version).IsCompleted);
-            Assert.IsNotType<HnswIndex>(view);
+            overlay = Assert.IsType<OverlayIndex>(view);
+            Assert.Equal(3, overlay.Base.Count);
+            Assert.False(overlay.Base.Contains("s3"));
         }
         finally
         {
@@ -159,11 +162,16 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
         await indexes.SnapshotWrittenAsync(app, version);
         indexes.SnapshotWriting = null;
 
-        // The snapshot is recorded with the version it reflects (before s3), and the changes since are in the graph now.
+        // The snapshot is recorded with the version it reflects (before s3), and the write's task has moved the changes
+        // since into the graph; the next look drops the overlay.
         var snapshot = await store.FindSnapshotAsync(app, version, default);
         Assert.NotNull(snapshot);
         Assert.Equal(before, snapshot.Value.Version);
+        Assert.Equal(0, overlay.Unmoved);
+        AssertChanged(overlay.Base, s0);
+        AssertChanged(overlay, s0);
         var graph = Assert.IsType<HnswIndex>(await indexes.GetAsync(app, version, default));
+        Assert.Same(overlay.Base, graph);
         AssertChanged(graph, s0);
         Assert.Equal("s3", (await SearchAsync(appId, "s3", null, default))[0]);
         Assert.Equal(["s0", "s3"], (await SearchAsync(appId, "s0", "train", default)).Order(StringComparer.Ordinal));
