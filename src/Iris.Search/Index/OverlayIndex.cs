@@ -28,6 +28,10 @@ internal sealed class OverlayIndex(IVectorIndex @base) : IVectorIndex
     private readonly List<(string? Key, float[]? Vector)> _changes = [];
     private int _moved;
 
+    // How many noted keys the base holds (their base vectors are hidden): kept as keys are noted and changes moved, so
+    // Count costs no lookup per noted key. Only the writer and the mover change it.
+    private int _hiddenInBase;
+
     // Set by Clear: the base's content is gone from this view (the side holds everything written since).
     private volatile bool _baseHidden;
 
@@ -57,7 +61,7 @@ internal sealed class OverlayIndex(IVectorIndex @base) : IVectorIndex
             var count = _side.Count;
             if (!_baseHidden)
             {
-                count += Base.Count - _noted.Count(pair => Base.Contains(pair.Key));
+                count += Base.Count - Volatile.Read(ref _hiddenInBase);
             }
 
             return count;
@@ -70,7 +74,7 @@ internal sealed class OverlayIndex(IVectorIndex @base) : IVectorIndex
         var dimensions = Dimensions;
         IndexDimensions.Adopt(ref dimensions, vector);
         var copy = vector.ToArray();
-        _noted.TryAdd(key, 0);
+        Note(key);
         _side.Upsert(key, copy);
         lock (_changes)
         {
@@ -81,7 +85,7 @@ internal sealed class OverlayIndex(IVectorIndex @base) : IVectorIndex
     public bool Remove(string key)
     {
         var held = Contains(key);
-        _noted.TryAdd(key, 0);
+        Note(key);
         _side.Remove(key);
         lock (_changes)
         {
@@ -89,6 +93,16 @@ internal sealed class OverlayIndex(IVectorIndex @base) : IVectorIndex
         }
 
         return held;
+    }
+
+    // Hides the key's base vector from now on. Its first change is recorded after this, so the mover has not touched it
+    // in the base yet: the base holds it or not as it did before any change of it.
+    private void Note(string key)
+    {
+        if (_noted.TryAdd(key, 0) && Base.Contains(key))
+        {
+            Interlocked.Increment(ref _hiddenInBase);
+        }
     }
 
     public bool Contains(string key) => _noted.ContainsKey(key) ? _side.Contains(key) : !_baseHidden && Base.Contains(key);
@@ -162,14 +176,23 @@ internal sealed class OverlayIndex(IVectorIndex @base) : IVectorIndex
             if (change.Key is null)
             {
                 Base.Clear();
+                Volatile.Write(ref _hiddenInBase, 0); // the base is hidden whole from now on
             }
             else if (change.Vector is null)
             {
-                Base.Remove(change.Key);
+                if (Base.Remove(change.Key))
+                {
+                    Interlocked.Decrement(ref _hiddenInBase);
+                }
             }
             else
             {
+                var held = Base.Contains(change.Key);
                 Base.Upsert(change.Key, change.Vector);
+                if (!held)
+                {
+                    Interlocked.Increment(ref _hiddenInBase);
+                }
             }
 
             lock (_changes)
