@@ -18,10 +18,14 @@ namespace Iris.Search.Index;
 /// Snapshots (HNSW graphs, to the blob store) are written in the background, one at a time per index, under the graph's
 /// read lock: searches go on meanwhile and <see cref="GetAsync"/> does not wait for the write. Applying a change needs the
 /// graph's write lock, which would wait for the whole write (and every search queued behind a waiting writer), so while a
-/// snapshot is being written the index does not catch up: it answers as of the version the snapshot reflects, and the
-/// first call after the write applies what arrived meanwhile. New inputs may thus join results up to one snapshot write
-/// late (about 1.5 s at 100,000 × 1,280-d, 15 s at 1,000,000); deleted ones still leave results at once (the planner
-/// checks visibility in the store).
+/// snapshot is being written the changes that arrive go to an <see cref="OverlayIndex"/> over the index instead: a small
+/// side index searched exactly, whose hits are merged with the graph's (a changed or removed key's stale graph hit
+/// dropped), so new inputs join results as soon as the index catches up, written or not. The graph stays as it was when
+/// the write started, so the snapshot reflects exactly the version recorded with it. When the write ends, its task moves
+/// the side changes into the graph in the order they came (one write lock each, searches going on between them, through
+/// the overlay still); the first call after that moves what arrived meanwhile and drops the overlay. Those changes count
+/// towards the next snapshot. Deleted inputs leave results at once either way (the planner checks visibility in the store,
+/// and the overlay drops them).
 /// </para>
 /// </summary>
 public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = null, ILogger<VectorIndexes>? logger = null) : IAppLifecycleListener
@@ -57,13 +61,15 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
             if (!entry.Loaded)
             {
                 await LoadAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false);
-                return entry.Index;
+                return entry.Overlay ?? entry.Index;
             }
 
-            // A snapshot being written holds the graph's read lock: changes wait for the next call after it (see above).
-            if (entry.Snapshotting)
+            // A snapshot write has ended and its task has moved the changes that arrived meanwhile into the graph: the
+            // few since go too, and the index answers alone again.
+            if (entry.Overlay is { } overlay && !entry.Snapshotting)
             {
-                return entry.Index;
+                overlay.MoveIntoBase();
+                entry.Overlay = null;
             }
 
             var current = await store.VersionAsync(app, cancellationToken).ConfigureAwait(false);
@@ -81,22 +87,22 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
                 else
                 {
                     Apply(entry, changes, modelVersionId);
-                    if (entry.Unsnapshotted >= Math.Max(SnapshotEvery, entry.Index.Count / 10))
-                    {
-                        StartSnapshot(entry, app, modelVersionId);
-                    }
                 }
+            }
+
+            if (!entry.Snapshotting && entry.Unsnapshotted >= Math.Max(SnapshotEvery, entry.Index.Count / 10))
+            {
+                StartSnapshot(entry, app, modelVersionId);
             }
 
             // An auto index that has switched to a graph since the last look: its first snapshot now, so a restarted node
             // restores the graph instead of answering exactly while it rebuilds it.
-            if (entry.Index is AutoIndex auto && auto.Switches != entry.Switches && !entry.Snapshotting)
+            if (entry.Index is AutoIndex auto && auto.Switches != entry.Switches)
             {
-                entry.Switches = auto.Switches;
                 StartSnapshot(entry, app, modelVersionId);
             }
 
-            return entry.Index;
+            return entry.Overlay ?? entry.Index;
         }
         finally
         {
@@ -104,17 +110,24 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         }
     }
 
+    // Applies the changes in version order: to the index, or to its overlay while a snapshot of it is being written.
     private static void Apply(Entry entry, VectorChanges changes, string modelVersionId)
     {
+        IVectorIndex target = entry.Index;
+        if (entry.Overlay is not null || entry.Writing)
+        {
+            target = entry.Overlay ??= new OverlayIndex(entry.Index);
+        }
+
         foreach (var (inputId, version, vector) in changes.Changes)
         {
             if (vector is null)
             {
-                entry.Index.Remove(inputId);
+                target.Remove(inputId);
             }
             else if (string.Equals(version, modelVersionId, StringComparison.Ordinal))
             {
-                entry.Index.Upsert(inputId, vector);
+                target.Upsert(inputId, vector);
             }
         }
 
@@ -128,22 +141,57 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
     /// </summary>
     internal Action<AppRef>? SnapshotWriting { get; set; }
 
-    /// <summary>The snapshot of (app, model version) being written on this node, if any: done when it is recorded (or its failure logged).</summary>
+    /// <summary>
+    /// The snapshot of (app, model version) being written on this node, if any: done when it is recorded (or its failure
+    /// logged) and the changes that arrived during the write are in the graph.
+    /// </summary>
     internal Task SnapshotWrittenAsync(AppRef app, string modelVersionId) =>
         _entries.TryGetValue((app, modelVersionId), out var entry) ? entry.Snapshot : Task.CompletedTask;
 
-    // Starts writing a snapshot of the entry's graph in the background (the caller holds the entry's gate, and none is
-    // being written): it reflects the entry's version now, since no change is applied until it is done.
+    // Starts writing a snapshot of the entry's graph in the background (the caller holds the entry's gate), unless one is
+    // being written: it reflects the entry's version now, since changes go to an overlay until it is done. Then the same
+    // task moves the overlay's changes into the graph.
     private void StartSnapshot(Entry entry, AppRef app, string modelVersionId)
     {
-        if (blobs is null || GraphOf(entry.Index) is not { } graph)
+        if (blobs is null || entry.Snapshotting || GraphOf(entry.Index) is not { } graph)
         {
             return;
         }
 
         entry.Unsnapshotted = 0;
         var version = entry.Version;
-        entry.Snapshot = Task.Run(() => WriteSnapshotAsync(graph, app, modelVersionId, version));
+        var index = entry.Index;
+        entry.SnapshotOf = index;
+        if (index is AutoIndex auto)
+        {
+            entry.Switches = auto.Switches; // this snapshot holds the graph it switched to
+        }
+
+        entry.Snapshot = Task.Run(async () =>
+        {
+            await WriteSnapshotAsync(graph, app, modelVersionId, version).ConfigureAwait(false);
+            MoveOverlay(entry, index, app);
+        });
+    }
+
+    // After a write, on its task: the changes that arrived during it go into the graph, while searches go on through the
+    // overlay (GetAsync drops it once this is done). A failure here is logged; the next GetAsync moves the rest and
+    // answers it to its caller as applying the change directly would have.
+    private void MoveOverlay(Entry entry, IVectorIndex index, AppRef app)
+    {
+        if (entry.Overlay is not { } overlay || !ReferenceEquals(overlay.Base, index))
+        {
+            return;
+        }
+
+        try
+        {
+            overlay.MoveIntoBase();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _logger.LogWarning(e, "The vector index changes of app {User}/{App} that arrived during a snapshot write could not be moved into its graph; the next search tries again.", app.UserId, app.AppId);
+        }
     }
 
     // A snapshot of the graph to the blob store, recorded with the version it reflects; the replaced blob goes.
@@ -238,13 +286,23 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
 
     private async Task LoadAsync(Entry entry, AppRef app, string modelVersionId, CancellationToken cancellationToken)
     {
+        entry.Overlay = null;
         if (await TryRestoreAsync(entry, app, modelVersionId, cancellationToken).ConfigureAwait(false))
         {
             return;
         }
 
         var (version, vectors) = await store.LoadAllAsync(app, modelVersionId, cancellationToken).ConfigureAwait(false);
-        entry.Index.Clear();
+        if (entry.Writing)
+        {
+            // The graph being written stays as it is (clearing it would wait for the write); a new index is loaded.
+            entry.Index = Factory();
+        }
+        else
+        {
+            entry.Index.Clear();
+        }
+
         foreach (var v in vectors)
         {
             entry.Index.Upsert(v.InputId, v.Vector);
@@ -252,7 +310,7 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
 
         entry.Version = version;
         entry.Loaded = true;
-        entry.Unsnapshotted = 0;
+        entry.Unsnapshotted = vectors.Count; // none is in a snapshot until the one started below (none while another is written)
         Interlocked.Increment(ref _fromStore);
         if (vectors.Count > 0)
         {
@@ -300,7 +358,22 @@ public sealed class VectorIndexes(IInputIndexStore store, IBlobStore? blobs = nu
         /// <summary>The last snapshot started (completed when none was).</summary>
         public Task Snapshot { get; set; } = Task.CompletedTask;
 
-        /// <summary>A snapshot is being written: the index's graph must not change (no change is applied) until it is done.</summary>
+        /// <summary>The index whose graph the last snapshot started is of.</summary>
+        public IVectorIndex? SnapshotOf { get; set; }
+
+        /// <summary>A snapshot is being written (or the changes that arrived meanwhile moved): no other one starts.</summary>
         public bool Snapshotting => !Snapshot.IsCompleted;
+
+        /// <summary>A snapshot of <see cref="Index"/>'s graph is being written: it must not change, changes go to <see cref="Overlay"/>.</summary>
+        public bool Writing => Snapshotting && ReferenceEquals(SnapshotOf, Index);
+
+        /// <summary>The changes applied since a snapshot of the index started, until they are in it (read by the snapshot's task).</summary>
+        public OverlayIndex? Overlay
+        {
+            get => Volatile.Read(ref _overlay);
+            set => Volatile.Write(ref _overlay, value);
+        }
+
+        private OverlayIndex? _overlay;
     }
 }

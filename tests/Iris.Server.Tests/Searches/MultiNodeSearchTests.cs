@@ -2,9 +2,14 @@ using System.Diagnostics;
 using Clarifai.Api;
 using Google.Protobuf;
 using Grpc.Net.Client;
+using Iris.Core.Apps;
+using Iris.Inference.Indexing;
+using Iris.Search.Index;
 using Iris.Server.Hosting;
+using Iris.Server.Searches;
 using Iris.Server.Tests.Infrastructure;
 using Iris.Server.Tests.Inputs;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SearchMessage = Clarifai.Api.Search;
 using StatusCode = Clarifai.Api.Status.StatusCode;
@@ -14,7 +19,8 @@ namespace Iris.Server.Tests.Searches;
 /// <summary>
 /// Two Iris nodes on one PostgreSQL database (and one blob directory): an input added and processed through one node is
 /// found by a visual search on the other within a second, and its deletion through the first node removes it from the
-/// other's results at once; neither node rebuilds its index to see it (both follow the store's change log).
+/// other's results at once; neither node rebuilds its index to see it (both follow the store's change log). A node
+/// writing a snapshot of its graph sees the other's new input within a second too.
 /// </summary>
 public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFixture<PostgresSearchFixture>, IAsyncLifetime
 {
@@ -78,5 +84,72 @@ public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFix
         var delete = new DeleteInputsRequest { UserAppId = InputsFixture.App(appId), Ids = { "new" } };
         Assert.Equal(StatusCode.Success, (await iris.Grpc.DeleteInputsAsync(delete, IrisFixture.PatMetadata)).Status.Code);
         Assert.Equal(["old"], await SearchAsync(_other, appId, FixtureImages.Photos[0]));
+    }
+
+    [Fact]
+    public async Task A_second_node_sees_a_new_input_within_a_second_while_it_writes_a_snapshot_of_its_graph()
+    {
+        var appId = await iris.CreateAppAsync("two-nodes-snapshot");
+        var app = new AppRef("admin", appId);
+        var first = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+        first.Inputs.Add(SearchFixture.Photo("old", FixtureImages.Photos[1]));
+        Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(first, IrisFixture.PatMetadata)).Status.Code);
+        await iris.WaitProcessedAsync(appId, "old");
+
+        // A node whose indexes are HNSW graphs, snapshotted to the shared blob directory; its snapshot of the app is held
+        // open inside its write (the graph's read lock held) until released.
+        var graphNode = IrisServer.Create(iris.SameStoreOptions(), logging => logging.AddProvider(_logs), services => services.AddSingleton(new SearchOptions { Index = "hnsw" }));
+        await graphNode.StartAsync();
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{graphNode.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = 64 << 20 });
+        var client = new V2.V2Client(channel);
+        var indexes = graphNode.Services.GetRequiredService<VectorIndexes>();
+        var version = (await graphNode.Services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!.Descriptor.VersionId;
+        using var writing = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        indexes.SnapshotWriting = written =>
+        {
+            if (written == app)
+            {
+                writing.Set();
+                release.Wait(TimeSpan.FromSeconds(60));
+            }
+        };
+        try
+        {
+            Assert.Equal(["old"], await SearchAsync(client, appId, FixtureImages.Photos[0])); // loads the graph, starts its snapshot
+            Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the snapshot did not start writing");
+
+            var post = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+            post.Inputs.Add(SearchFixture.Photo("new", FixtureImages.Photos[0]));
+            Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(post, IrisFixture.PatMetadata)).Status.Code);
+            await iris.WaitProcessedAsync(appId, "new");
+            var clock = Stopwatch.StartNew();
+            List<string> seen;
+            while ((seen = await SearchAsync(client, appId, FixtureImages.Photos[0])).Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.Equal(["new", "old"], seen);
+            Assert.False(indexes.SnapshotWrittenAsync(app, version).IsCompleted);
+        }
+        finally
+        {
+            release.Set();
+            await indexes.SnapshotWrittenAsync(app, version);
+            indexes.SnapshotWriting = null;
+        }
+
+        try
+        {
+            var graph = Assert.IsType<HnswIndex>(await indexes.GetAsync(app, version, default));
+            Assert.True(graph.Contains("new"));
+            Assert.Equal(["new", "old"], await SearchAsync(client, appId, FixtureImages.Photos[0]));
+        }
+        finally
+        {
+            await graphNode.StopAsync();
+            await graphNode.DisposeAsync();
+        }
     }
 }
