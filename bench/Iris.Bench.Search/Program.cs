@@ -27,7 +27,7 @@ for (var a = 0; a < args.Length; a++)
 {
     if (args[a].StartsWith("--", StringComparison.Ordinal))
     {
-        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" ? 1 : 0;
+        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" or "--fill" ? 1 : 0;
         continue;
     }
 
@@ -49,7 +49,7 @@ int[] sweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384,
 int[] filteredSweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 128, 256, 512] : [10, 16, 24, 32, 48, 64, 128];
 var work = cacheDir is null ? Directory.CreateTempSubdirectory("iris-bench-search-") : Directory.CreateDirectory(cacheDir);
 var outPath = Path.Combine(FindRoot(), "docs", "benchmarks.md");
-var options = new HnswOptions(EfConstruction: efConstruction) { Int8 = true };
+var options = new HnswOptions(EfConstruction: efConstruction) { Int8 = true, KeepPrunedConnections = Text("--fill") is { } fill ? Enum.Parse<PrunedFill>(fill, ignoreCase: true) : PrunedFill.Always };
 var shares = new[] { 0.1, 0.05, 0.02, 0.01 };
 string InWork(string name) => Path.Combine(work.FullName, name);
 try

@@ -34,6 +34,26 @@ public sealed record HnswOptions(int M = 16, int EfConstruction = 200, int EfSea
     /// neighbours of every deleted node are re-linked among themselves and the deleted nodes' memory is reclaimed.
     /// </summary>
     public double CompactAbove { get; init; } = 0.2;
+
+    /// <summary>
+    /// When a link list, after the diversity heuristic has chosen, is filled up to its limit with the closest candidates
+    /// the heuristic pruned ("keepPrunedConnections" in the paper; hnswlib never fills). See docs/benchmarks.md, "Search
+    /// at 1,000,000 vectors", for what each choice measured.
+    /// </summary>
+    public PrunedFill KeepPrunedConnections { get; init; } = PrunedFill.Always;
+}
+
+/// <summary>When a link list is filled with the candidates the diversity heuristic pruned (<see cref="HnswOptions.KeepPrunedConnections"/>).</summary>
+public enum PrunedFill
+{
+    /// <summary>Every list: a new node's own, and an existing node's when a new link overflows it.</summary>
+    Always,
+
+    /// <summary>Never (hnswlib's choice): lists hold only the heuristic's picks.</summary>
+    Never,
+
+    /// <summary>Only an existing node's list when a new link overflows it; a new node's own list holds the heuristic's picks.</summary>
+    OnOverflow,
 }
 
 /// <summary>
@@ -1047,7 +1067,7 @@ public sealed class HnswIndex : IVectorIndex
             var found = s.SortedResults(out var ids, out var sims);
             (entry, sim) = (ids[0], sims[0]);
             var links = Links(id, l);
-            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..]);
+            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..], _options.KeepPrunedConnections == PrunedFill.Always);
             for (var i = 1; i <= links[0]; i++)
             {
                 Link(links[i], id, l);
@@ -1096,14 +1116,14 @@ public sealed class HnswIndex : IVectorIndex
         Array.Sort(scores, ids);
         Array.Reverse(scores);
         Array.Reverse(ids);
-        links[0] = SelectNeighbors(ids, scores, max, links[1..]);
+        links[0] = SelectNeighbors(ids, scores, max, links[1..], _options.KeepPrunedConnections != PrunedFill.Never);
     }
 
     /// <summary>
     /// The heuristic of the paper (algorithm 4, keeping pruned ones to fill): walking the candidates most similar first,
     /// one is kept when it is closer to the base than to any kept one. Writes the kept ids and returns how many.
     /// </summary>
-    private int SelectNeighbors(ReadOnlySpan<int> ids, ReadOnlySpan<float> sims, int max, Span<int> kept)
+    private int SelectNeighbors(ReadOnlySpan<int> ids, ReadOnlySpan<float> sims, int max, Span<int> kept, bool fill)
     {
         var count = 0;
         Span<bool> taken = ids.Length <= 1024 ? stackalloc bool[ids.Length] : new bool[ids.Length];
@@ -1127,7 +1147,7 @@ public sealed class HnswIndex : IVectorIndex
             }
         }
 
-        for (var i = 0; i < ids.Length && count < max; i++)
+        for (var i = 0; fill && i < ids.Length && count < max; i++)
         {
             if (!taken[i])
             {
@@ -1502,7 +1522,7 @@ public sealed class HnswIndex : IVectorIndex
                 Array.Sort(simArray, idArray);
                 Array.Reverse(simArray);
                 Array.Reverse(idArray);
-                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..]);
+                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..], _options.KeepPrunedConnections != PrunedFill.Never);
             }
         }
 
