@@ -54,6 +54,9 @@ public enum PrunedFill
 
     /// <summary>Only an existing node's list when a new link overflows it; a new node's own list holds the heuristic's picks.</summary>
     OnOverflow,
+
+    /// <summary>Only a new node's own list; an existing node's list pruned on overflow keeps the heuristic's picks.</summary>
+    OnInsert,
 }
 
 /// <summary>
@@ -1067,7 +1070,7 @@ public sealed class HnswIndex : IVectorIndex
             var found = s.SortedResults(out var ids, out var sims);
             (entry, sim) = (ids[0], sims[0]);
             var links = Links(id, l);
-            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..], _options.KeepPrunedConnections == PrunedFill.Always);
+            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..], _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnInsert);
             for (var i = 1; i <= links[0]; i++)
             {
                 Link(links[i], id, l);
@@ -1116,7 +1119,7 @@ public sealed class HnswIndex : IVectorIndex
         Array.Sort(scores, ids);
         Array.Reverse(scores);
         Array.Reverse(ids);
-        links[0] = SelectNeighbors(ids, scores, max, links[1..], _options.KeepPrunedConnections != PrunedFill.Never);
+        links[0] = SelectNeighbors(ids, scores, max, links[1..], _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnOverflow);
     }
 
     /// <summary>
@@ -1522,7 +1525,7 @@ public sealed class HnswIndex : IVectorIndex
                 Array.Sort(simArray, idArray);
                 Array.Reverse(simArray);
                 Array.Reverse(idArray);
-                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..], _options.KeepPrunedConnections != PrunedFill.Never);
+                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..], _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnOverflow);
             }
         }
 
