@@ -46,6 +46,24 @@ public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFix
         Assert.Empty(iris.Logs.Errors);
     }
 
+    // Posts photo 0 as "new" through the first node, and searches by it on client's node until two hits come back or a
+    // second has passed since it was processed: what that node answers then.
+    private async Task<List<string>> PostNewAndSearchForASecondAsync(V2.V2Client client, string appId)
+    {
+        var post = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
+        post.Inputs.Add(SearchFixture.Photo("new", FixtureImages.Photos[0]));
+        Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(post, IrisFixture.PatMetadata)).Status.Code);
+        await iris.WaitProcessedAsync(appId, "new");
+        var clock = Stopwatch.StartNew();
+        List<string> seen;
+        while ((seen = await SearchAsync(client, appId, FixtureImages.Photos[0])).Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            await Task.Delay(20);
+        }
+
+        return seen;
+    }
+
     private static async Task<List<string>> SearchAsync(V2.V2Client client, string appId, byte[] photo)
     {
         var request = new PostInputsSearchesRequest { UserAppId = InputsFixture.App(appId), Pagination = new Pagination { PerPage = 10 } };
@@ -68,18 +86,7 @@ public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFix
         await iris.WaitProcessedAsync(appId, "old");
         Assert.Equal(["old"], await SearchAsync(_other, appId, FixtureImages.Photos[0])); // the second node's index is loaded now
 
-        var post = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
-        post.Inputs.Add(SearchFixture.Photo("new", FixtureImages.Photos[0]));
-        Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(post, IrisFixture.PatMetadata)).Status.Code);
-        await iris.WaitProcessedAsync(appId, "new");
-        var clock = Stopwatch.StartNew();
-        List<string> seen;
-        while ((seen = await SearchAsync(_other, appId, FixtureImages.Photos[0])).Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(1))
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.Equal(["new", "old"], seen);
+        Assert.Equal(["new", "old"], await PostNewAndSearchForASecondAsync(_other, appId));
 
         var delete = new DeleteInputsRequest { UserAppId = InputsFixture.App(appId), Ids = { "new" } };
         Assert.Equal(StatusCode.Success, (await iris.Grpc.DeleteInputsAsync(delete, IrisFixture.PatMetadata)).Status.Code);
@@ -104,40 +111,18 @@ public sealed class MultiNodeSearchTests(PostgresSearchFixture iris) : IClassFix
         var client = new V2.V2Client(channel);
         var indexes = graphNode.Services.GetRequiredService<VectorIndexes>();
         var version = (await graphNode.Services.GetRequiredService<IBaseWorkflows>().ForAppAsync(app, default)).Embedder!.Descriptor.VersionId;
-        using var writing = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        indexes.SnapshotWriting = written =>
-        {
-            if (written == app)
-            {
-                writing.Set();
-                release.Wait(TimeSpan.FromSeconds(60));
-            }
-        };
+        using var held = new HeldSnapshot(indexes, app, version);
         try
         {
             Assert.Equal(["old"], await SearchAsync(client, appId, FixtureImages.Photos[0])); // loads the graph, starts its snapshot
-            Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the snapshot did not start writing");
+            held.AssertWriting();
 
-            var post = new PostInputsRequest { UserAppId = InputsFixture.App(appId) };
-            post.Inputs.Add(SearchFixture.Photo("new", FixtureImages.Photos[0]));
-            Assert.Equal(StatusCode.Success, (await iris.Grpc.PostInputsAsync(post, IrisFixture.PatMetadata)).Status.Code);
-            await iris.WaitProcessedAsync(appId, "new");
-            var clock = Stopwatch.StartNew();
-            List<string> seen;
-            while ((seen = await SearchAsync(client, appId, FixtureImages.Photos[0])).Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(1))
-            {
-                await Task.Delay(20);
-            }
-
-            Assert.Equal(["new", "old"], seen);
-            Assert.False(indexes.SnapshotWrittenAsync(app, version).IsCompleted);
+            Assert.Equal(["new", "old"], await PostNewAndSearchForASecondAsync(client, appId));
+            Assert.True(held.Held);
         }
         finally
         {
-            release.Set();
-            await indexes.SnapshotWrittenAsync(app, version);
-            indexes.SnapshotWriting = null;
+            await held.ReleaseAsync();
         }
 
         try

@@ -86,23 +86,14 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
         var s1 = (await store.FindEmbeddingAsync(app, "s1", default))!.Vector;
 
         // The server's snapshot of this app stops inside its write, with the graph's read lock held, until released.
-        using var writing = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        indexes.SnapshotWriting = written =>
-        {
-            if (written == app)
-            {
-                writing.Set();
-                release.Wait(TimeSpan.FromSeconds(60));
-            }
-        };
+        using var held = new HeldSnapshot(indexes, app, version);
         OverlayIndex overlay;
         try
         {
             // The first search loads the index and starts its snapshot; it answers without waiting for the write.
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             Assert.Equal("s0", (await SearchAsync(appId, "s0", null, deadline.Token))[0]);
-            Assert.True(writing.Wait(TimeSpan.FromSeconds(30)), "the snapshot did not start writing");
+            held.AssertWriting();
 
             // While it is being written: searches of the app answer, filtered or not.
             var during = await SearchAsync(appId, "s1", null, deadline.Token);
@@ -149,18 +140,15 @@ public abstract class SnapshotTests<TFixture>(TFixture iris) : IClassFixture<TFi
             Assert.Equal(["s0", "s3"], (await SearchAsync(appId, "s0", "train", deadline.Token)).Order(StringComparer.Ordinal));
 
             // None of it went into the graph, which the snapshot is being written from.
-            Assert.False(indexes.SnapshotWrittenAsync(app, version).IsCompleted);
+            Assert.True(held.Held);
             overlay = Assert.IsType<OverlayIndex>(view);
             Assert.Equal(3, overlay.Base.Count);
             Assert.False(overlay.Base.Contains("s3"));
         }
         finally
         {
-            release.Set();
+            await held.ReleaseAsync();
         }
-
-        await indexes.SnapshotWrittenAsync(app, version);
-        indexes.SnapshotWriting = null;
 
         // The snapshot is recorded with the version it reflects (before s3), and the write's task has moved the changes
         // since into the graph; the next look drops the overlay.
