@@ -104,7 +104,6 @@ public static class Sql
         return ("(" + string.Join(", ", names) + ")", parameters);
     }
 
-    /// <summary>PostgreSQL errors that mean the server is gone or going (connection lost, shutting down, not accepting).</summary>
     /// <summary>
     /// The retryable status a driver failure answers: the database unreachable (<see cref="Database.Unavailable"/>), or
     /// SQLite's write lock still held by others when its busy timeout ran out (SQLITE_BUSY, SQLITE_LOCKED:
@@ -113,6 +112,7 @@ public static class Sql
     internal static IrisException? Failure(Exception e) =>
         Unreachable(e) ? Database.Unavailable() : e is SqliteException { SqliteErrorCode: 5 or 6 } ? Database.Busy() : null;
 
+    /// <summary>PostgreSQL errors that mean the server is gone or going (connection lost, shutting down, not accepting).</summary>
     internal static bool Unreachable(Exception e) => e switch
     {
         PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal) || p.SqlState == "53300",
