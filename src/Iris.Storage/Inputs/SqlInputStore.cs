@@ -623,10 +623,10 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             await s.ExecuteAsync("""
                 INSERT INTO concepts (user_id, app_id, id, name, created_at, modified_at) VALUES (@u, @a, @c, @name, @now, @now) ON CONFLICT DO NOTHING;
                 INSERT INTO annotation_concepts (user_id, app_id, annotation_id, concept_id, value, input_id)
-                  VALUES (@u, @a, @id, @c, @v, (SELECT an.input_id FROM annotations an WHERE an.user_id = @u AND an.app_id = @a AND an.id = @id))
+                  VALUES (@u, @a, @id, @c, @v, @i)
                   ON CONFLICT (user_id, app_id, annotation_id, concept_id) DO UPDATE SET value = @v;
                 """,
-                ("@u", app.UserId), ("@a", app.AppId), ("@c", concept.Id), ("@name", concept.Name), ("@now", now), ("@id", annotation.Id), ("@v", (double)concept.Value));
+                ("@u", app.UserId), ("@a", app.AppId), ("@c", concept.Id), ("@name", concept.Name), ("@now", now), ("@id", annotation.Id), ("@v", (double)concept.Value), ("@i", annotation.InputId));
         }
     }
 
