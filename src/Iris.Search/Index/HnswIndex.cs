@@ -90,6 +90,10 @@ public sealed class HnswIndex : IVectorIndex
     private readonly int _max0;
     private readonly int _stride0;
     private readonly int _strideUp;
+
+    // Whether a new node's own list, and an existing list a new link overflows, are filled with pruned candidates (HnswOptions.KeepPrunedConnections).
+    private readonly bool _fillInserted;
+    private readonly bool _fillOverflowed;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private Dictionary<string, int> _ids = new(StringComparer.Ordinal);
 
@@ -171,6 +175,8 @@ public sealed class HnswIndex : IVectorIndex
         _max0 = 2 * _options.M;
         _stride0 = _max0 + 1;
         _strideUp = _maxUpper + 1;
+        _fillInserted = _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnInsert;
+        _fillOverflowed = _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnOverflow;
         _random = new Random(_options.Seed);
         EfSearch = _options.EfSearch;
         TwoHopTarget = _options.M;
@@ -1070,7 +1076,7 @@ public sealed class HnswIndex : IVectorIndex
             var found = s.SortedResults(out var ids, out var sims);
             (entry, sim) = (ids[0], sims[0]);
             var links = Links(id, l);
-            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..], _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnInsert);
+            links[0] = SelectNeighbors(ids.AsSpan(0, found), sims.AsSpan(0, found), _options.M, links[1..], _fillInserted);
             for (var i = 1; i <= links[0]; i++)
             {
                 Link(links[i], id, l);
@@ -1119,12 +1125,13 @@ public sealed class HnswIndex : IVectorIndex
         Array.Sort(scores, ids);
         Array.Reverse(scores);
         Array.Reverse(ids);
-        links[0] = SelectNeighbors(ids, scores, max, links[1..], _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnOverflow);
+        links[0] = SelectNeighbors(ids, scores, max, links[1..], _fillOverflowed);
     }
 
     /// <summary>
-    /// The heuristic of the paper (algorithm 4, keeping pruned ones to fill): walking the candidates most similar first,
-    /// one is kept when it is closer to the base than to any kept one. Writes the kept ids and returns how many.
+    /// The heuristic of the paper (algorithm 4): walking the candidates most similar first, one is kept when it is closer
+    /// to the base than to any kept one; with <paramref name="fill"/>, the pruned ones most similar first then fill the
+    /// list up to <paramref name="max"/> (keepPrunedConnections). Writes the kept ids and returns how many.
     /// </summary>
     private int SelectNeighbors(ReadOnlySpan<int> ids, ReadOnlySpan<float> sims, int max, Span<int> kept, bool fill)
     {
@@ -1525,7 +1532,7 @@ public sealed class HnswIndex : IVectorIndex
                 Array.Sort(simArray, idArray);
                 Array.Reverse(simArray);
                 Array.Reverse(idArray);
-                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..], _options.KeepPrunedConnections is PrunedFill.Always or PrunedFill.OnOverflow);
+                links[0] = SelectNeighbors(idArray, simArray, l == 0 ? _max0 : _maxUpper, links[1..], _fillOverflowed);
             }
         }
 
