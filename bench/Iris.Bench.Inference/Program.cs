@@ -95,6 +95,12 @@ var ratios = new Dictionary<string, double>();
 var overheads = new Dictionary<string, double>();
 var beyondFloor = new Dictionary<string, double>();
 var floorRatios = new Dictionary<string, double>();
+var beyondSerial = new Dictionary<string, double>();
+var serialFloors = new StringBuilder();
+serialFloors.AppendLine("### Concurrency 1 beside the same steps in one thread").AppendLine();
+serialFloors.AppendLine("The phase medians above are each timed alone, warm, at different moments; a step that follows a large network run finds its caches cold. Here the steps Iris cannot skip run back to back in one thread, one image at a time, in the same rounds as Iris' concurrency-1 cell: decode the JPEG (at Iris' reduced scale), resample it into the tensor, raw `InferenceSession.Run` at batch 1 (and the mask PNG for segmentation). Iris − floor is what the request costs beyond them: the gRPC round trip with the base64 photo, the handler, the queue and hand-off, post-processing and the response. Networks with several calls per image (face-attributes, OCR) have no row.").AppendLine();
+serialFloors.AppendLine("| model | raw run ms | decode + resample ms (alone) | floor p50 ms: decode → resample → run | Iris c=1 p50 ms | Iris − floor ms | per round |");
+serialFloors.AppendLine("|---|---|---|---|---|---|---|");
 var floors = new StringBuilder();
 floors.AppendLine("### Concurrency 16 beside raw ONNX Runtime plus the decode alone").AppendLine();
 floors.AppendLine("The raw column runs on ready tensors. Here the same raw session is fed by the steps it skips and Iris cannot: decoding the JPEG (at the reduced scale Iris uses) and resampling it into the tensor, with the same code, on one producer thread per core, in this process, while the consumer runs batches as large as the batcher's; for the segmentation models the producers also encode the mask PNG the size of the image that the answer must carry (from the network's map of the photo, same code). Iris ÷ floor is what Iris loses beyond it: gRPC, the handler, the queue, other post-processing and the response.").AppendLine();
@@ -188,6 +194,7 @@ foreach (var (modelId, photo, runs) in plans)
     var rawRounds = new Dictionary<int, List<double>>();
     var cellRounds = new Dictionary<int, List<(double PerSecond, double P50, double P99)>>();
     var floorRounds = new List<double>();
+    var serialFloorRounds = new List<double>();
     var ratioRounds = new List<double>();
     var floorRatioRounds = new List<double>();
     var slice = seconds / Rounds;
@@ -219,6 +226,7 @@ foreach (var (modelId, photo, runs) in plans)
             var floorRunner = Runner(floorCall.Net, floorCall.Format, floorCall.Net.DynamicBatch ? inference.MaxBatchSize : 1);
             floorRounds.Add(await RawWithDecodePerSecondAsync(floorRunner, bytes, minSide, maskStep, slice));
             floorRatioRounds.Add(cellRounds[16][^1].PerSecond / floorRounds[^1]);
+            serialFloorRounds.Add(SerialFloorP50Ms(Runner(floorCall.Net, floorCall.Format, 1), bytes, minSide, maskStep, slice));
         }
     }
 
@@ -285,6 +293,15 @@ foreach (var (modelId, photo, runs) in plans)
     Console.WriteLine(phases.ToString().Split('\n')[^2]);
     overheads[modelId] = cells[1].P50 - (raw[1] * 1000);
     beyondFloor[modelId] = cells[1].P50 - rawMs - decodeMs - fillMs;
+    if (serialFloorRounds.Count > 0)
+    {
+        // The same steps back to back in one thread, timed in the same rounds as Iris' concurrency-1 cell.
+        var serialFloor = Median(serialFloorRounds);
+        serialFloors.AppendLine(CultureInfo.InvariantCulture,
+            $"| {modelId} | {rawMs:0.00} | {decodeMs + fillMs:0.00} | {serialFloor:0.00} | {cells[1].P50:0.00} | {cells[1].P50 - serialFloor:0.00} | {string.Join(" / ", serialFloorRounds.Zip(cellRounds[1]).Select(r => (r.Second.P50 - r.First).ToString("0.00", CultureInfo.InvariantCulture)))} |");
+        Console.WriteLine(serialFloors.ToString().Split('\n')[^2]);
+        beyondSerial[modelId] = cells[1].P50 - serialFloor;
+    }
 
     // The floor: raw ONNX Runtime fed by the same decode + resample of the photo, in this process, on the same cores.
     if (floorRounds.Count > 0)
@@ -298,6 +315,7 @@ foreach (var (modelId, photo, runs) in plans)
 
 report.AppendLine().Append(phases);
 report.AppendLine().Append(floors);
+report.AppendLine().Append(serialFloors);
 report.AppendLine().Append(cpu);
 
 // The issue's goals, read off this run's table.
@@ -310,6 +328,8 @@ report.AppendLine(CultureInfo.InvariantCulture, $"- Concurrency 1, Iris adds ≤
 var floorMet = floorRatios.Where(r => r.Value >= 0.85).Select(r => r.Key).ToArray();
 var beyondMet = beyondFloor.Where(o => o.Value <= 2.0).Select(o => o.Key).ToArray();
 report.AppendLine(CultureInfo.InvariantCulture, $"- Against the floor (raw + decode + resample, and the mask PNG for segmentation, measured beside it): concurrency 16 ≥ 0.85 met by {floorMet.Length} of {floorRatios.Count} ({Names(floorMet)}); concurrency 1, ≤ 2 ms beyond raw + decode + resample, met by {beyondMet.Length} of {beyondFloor.Count} ({Names(beyondMet)}).");
+var serialMet = beyondSerial.Where(o => o.Value <= 2.0).Select(o => o.Key).ToArray();
+report.AppendLine(CultureInfo.InvariantCulture, $"- Concurrency 1 against the same steps back to back in one thread (measured in the same rounds): ≤ 2 ms beyond them met by {serialMet.Length} of {beyondSerial.Count} ({Names(serialMet)}){(serialMet.Length < beyondSerial.Count ? "; not met by " + string.Join(", ", beyondSerial.Where(o => o.Value > 2.0).Select(o => $"{o.Key} ({o.Value:0.00} ms)")) : "")}.");
 report.AppendLine(CultureInfo.InvariantCulture, $"- The gRPC round trip alone (GetModel of a built-in, same channel): {transportFloor.WallMs:0.00} ms wall at concurrency 1, {transportFloor.CpuMs:0.00} ms of process CPU (client and server) per call.");
 report.AppendLine(CultureInfo.InvariantCulture, $"- Warm-up before each model was measured, until the JIT had been quiet for a second: {string.Join(", ", warmups.Select(w => $"{w.Key} {w.Value:0} s"))}.");
 report.AppendLine(CultureInfo.InvariantCulture, $"- Load average (1 min) when the run started / ended: {loadAtStart} / {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (2 cores; other work on the machine skews a run, which the interleaved rounds spread over Iris and raw alike).");
@@ -403,6 +423,30 @@ static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Cli
 // Raw ONNX Runtime fed by decode + resample: one producer per core decodes the photo (reduced scale, as Iris) and fills
 // a tensor (and, for a mask model, encodes one mask PNG); the runner's session runs batches of its size as they fill.
 // Images per second over `seconds`.
+// Median ms of decode → resample → raw run at batch 1 (→ the mask PNG), one image at a time in this thread, for about
+// `seconds` (at least 5 images).
+static double SerialFloorP50Ms(RawRunner runner, byte[] bytes, int minSide, Action? maskStep, double seconds)
+{
+    var times = new List<double>();
+    var watch = Stopwatch.StartNew();
+    while (watch.Elapsed.TotalSeconds < seconds || times.Count < 5)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using (var image = ImageDecoder.TryDecode(bytes, minSide, out _)!)
+        {
+            var item = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), runner.Format, letterbox: false, out _);
+            runner.Fill(0, item);
+            ImageTensors.Return(item);
+        }
+
+        runner.Run();
+        maskStep?.Invoke();
+        times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    return Median(times);
+}
+
 static async Task<double> RawWithDecodePerSecondAsync(RawRunner runner, byte[] bytes, int minSide, Action? maskStep, double seconds)
 {
     var format = runner.Format;
