@@ -29,7 +29,8 @@ namespace Iris.Bench.Search;
 /// photos plus text inputs carrying seeded synthetic 1,280-d vectors written to the store. In one run, alternating call by call on the same
 /// photos: PostModelOutputs of the embedding model (the image embedded over the same transport, nothing else) and
 /// PostInputsSearches ranked by that image (embed, index search, hydrate the hits). The difference is what search adds.
-/// Usage: <c>nice dotnet run -c Release --project bench/Iris.Bench.Search -- e2e [vectors] [calls]</c>.
+/// Usage: <c>nice dotnet run -c Release --project bench/Iris.Bench.Search -- e2e [vectors] [calls] [--no-doc]</c> (--no-doc
+/// prints the report without writing docs/benchmarks.md).
 /// </summary>
 internal static class EndToEnd
 {
@@ -173,7 +174,10 @@ internal static class EndToEnd
             var phases = await PhasesAsync(server.Services, grpc, auth, ids, app, embedder, photos, calls);
             var report = Report(vectors, engine, calls, embedMs, searchMs, storedMs, rounds, loadBefore) + phases + Scans(vectors);
             Console.WriteLine(report);
-            Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(root, "docs", "benchmarks.md"), "## Search end to end (issue 11)", report);
+            if (!args.Contains("--no-doc"))
+            {
+                Iris.Bench.BenchmarkDoc.WriteSection(Path.Combine(root, "docs", "benchmarks.md"), "## Search end to end (issue 11)", report);
+            }
         }
     }
 
