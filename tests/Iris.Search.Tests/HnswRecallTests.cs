@@ -107,6 +107,23 @@ public sealed class HnswRecallTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Without_fill_a_node_keeps_every_candidate_when_there_are_fewer_than_a_list_holds()
+    {
+        // hnswlib's rule: the diversity heuristic prunes only when there are at least as many candidates as the list
+        // holds, so the first nodes of a layer (its small top) link to all they find. 12 random 8-d vectors, M 16: every
+        // node finds the 11 others and links them all on layer 0 (the heuristic alone keeps fewer for these vectors).
+        var random = new Random(5);
+        var options = new HnswOptions(M: 16) { KeepPrunedConnections = PrunedFill.Never };
+        var index = new HnswIndex(options);
+        for (var i = 0; i < 12; i++)
+        {
+            index.Upsert(Key(i), SeededVectors.Gaussian(random, 8, 1f));
+        }
+
+        Assert.All(Enumerable.Range(0, 12), i => Assert.Equal(11, index.LinkCount(Key(i), 0)));
+    }
+
+    [Fact]
     public void Deleted_keys_never_come_back_and_a_reinserted_key_is_found_at_its_new_place()
     {
         var index = new HnswIndex(new HnswOptions(M: 8, EfConstruction: 64, EfSearch: 64) { CompactAbove = 1 });

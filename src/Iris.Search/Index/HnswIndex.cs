@@ -49,7 +49,7 @@ public enum PrunedFill
     /// <summary>Every list: a new node's own, and an existing node's when a new link overflows it.</summary>
     Always,
 
-    /// <summary>Never (hnswlib's choice): lists hold only the heuristic's picks.</summary>
+    /// <summary>Never (hnswlib's choice): lists hold only the heuristic's picks (all candidates when fewer than a list holds, as hnswlib).</summary>
     Never,
 
     /// <summary>Only an existing node's list when a new link overflows it; a new node's own list holds the heuristic's picks.</summary>
@@ -185,6 +185,20 @@ public sealed class HnswIndex : IVectorIndex
     }
 
     public int Dimensions => _dimensions;
+
+    /// <summary>How many links <paramref name="key"/>'s node holds on <paramref name="level"/> (tests read the graph's shape).</summary>
+    internal int LinkCount(string key, int level)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return Links(_ids[key], level)[0];
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
 
     /// <summary>Candidates kept while searching (starts at <see cref="HnswOptions.EfSearch"/>); benchmarks sweep it.</summary>
     public int EfSearch { get; set; }
@@ -1135,6 +1149,14 @@ public sealed class HnswIndex : IVectorIndex
     /// </summary>
     private int SelectNeighbors(ReadOnlySpan<int> ids, ReadOnlySpan<float> sims, int max, Span<int> kept, bool fill)
     {
+        // Fewer candidates than the list holds are all kept, as hnswlib's getNeighborsByHeuristic2 returns them unpruned:
+        // the small top layers stay fully linked. (With fill the same set is kept, pruned ones last.)
+        if (!fill && ids.Length < max)
+        {
+            ids.CopyTo(kept);
+            return ids.Length;
+        }
+
         var count = 0;
         Span<bool> taken = ids.Length <= 1024 ? stackalloc bool[ids.Length] : new bool[ids.Length];
         for (var i = 0; i < ids.Length && count < max; i++)
