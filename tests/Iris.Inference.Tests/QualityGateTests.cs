@@ -57,7 +57,9 @@ public sealed class QualityGateTests(EngineFixture fixture)
     {
         var faces = await PredictAsync(FaceDetectionModel.Id, Repo.FaceDetect);
         Assert.Equal(5, faces.Regions.Count);
-        Assert.True(faces.Regions.Count(r => r.Value >= 0.8f) >= 4);
+        // The TensorFlow.js BlazeFace scores them 0.90, 0.90, 0.85, 0.80, 0.78, and Iris, decoding and resampling as
+        // its sharp does, within 0.01 of each (DetectionReferenceTests).
+        Assert.All(faces.Regions, r => Assert.True(r.Value >= 0.75f, $"a face scored {r.Value}"));
         // All five faces sit in one row across the middle of the screenshot.
         Assert.All(faces.Regions, r => Assert.InRange((r.RegionInfo.BoundingBox.TopRow + r.RegionInfo.BoundingBox.BottomRow) / 2, 0.5f, 0.7f));
         var single = await PredictAsync(FaceDetectionModel.Id, Repo.FaceId);
@@ -211,7 +213,7 @@ public sealed class QualityGateTests(EngineFixture fixture)
     private async Task<Data> PredictAsync(string modelId, string photo)
     {
         var model = _zoo.Find(modelId)!;
-        using var image = Repo.Decode(photo, model.DecodeMinSide);
+        using var image = Repo.Decode(photo, model.DecodeMinSide, model.DecodeFitSide);
         return await model.PredictAsync(image, fixture.Engine, CancellationToken.None);
     }
 

@@ -28,8 +28,9 @@ public static class Repo
     /// </summary>
     public static string ModelsDir => Iris.Testing.TestModels.Dir;
 
-    public static DecodedImage Decode(string path, int minSide = 0) =>
-        ImageDecoder.TryDecode(File.ReadAllBytes(path), minSide, out var error) ?? throw new InvalidOperationException($"{path}: {error}");
+    /// <summary>Decodes as the predictor decodes for a model with these <c>DecodeMinSide</c> and <c>DecodeFitSide</c>.</summary>
+    public static DecodedImage Decode(string path, int minSide = 0, int fitSide = 0) =>
+        ImageDecoder.TryDecode(File.ReadAllBytes(path), minSide, fitSide, out var error) ?? throw new InvalidOperationException($"{path}: {error}");
 
     private static string Find()
     {

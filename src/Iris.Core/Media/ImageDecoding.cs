@@ -19,11 +19,12 @@ public static class ImageDecoding
 {
     /// <summary>
     /// The decoded, upright image (owned by the caller), decoded at a reduced scale down to <paramref name="minSide"/>
-    /// where the codec allows (0 = full size). <paramref name="contentType"/> is what a URL's server claimed, used only in
-    /// the error text.
+    /// where the codec allows (0 = full size), or with <paramref name="fitSide"/> above 0 as sharp reduces it before a fit
+    /// into that square (<see cref="ImageDecoder.TryDecode(ReadOnlySpan{byte}, int, int, out ImageError)"/>).
+    /// <paramref name="contentType"/> is what a URL's server claimed, used only in the error text.
     /// </summary>
-    public static DecodedImage Decode(ReadOnlySpan<byte> bytes, int minSide = 0, string? contentType = null) =>
-        ImageDecoder.TryDecode(bytes, minSide, out var error) ?? throw Failure(error, bytes.Length, contentType);
+    public static DecodedImage Decode(ReadOnlySpan<byte> bytes, int minSide = 0, string? contentType = null, int fitSide = 0) =>
+        ImageDecoder.TryDecode(bytes, minSide, fitSide, out var error) ?? throw Failure(error, bytes.Length, contentType);
 
     /// <summary>The status for a decoding failure of <paramref name="byteCount"/> bytes.</summary>
     public static IrisException Failure(ImageError error, int byteCount, string? contentType = null) => error switch

@@ -17,6 +17,9 @@ public interface IImageModel
     /// <summary>The shortest side the image must keep for this model (0 = full size); see <see cref="BuiltinModel.DecodeMinSide"/>.</summary>
     int DecodeMinSide { get; }
 
+    /// <summary>Above 0: decode as sharp does before a fit into this square, instead of by <see cref="DecodeMinSide"/>; see <see cref="BuiltinModel.DecodeFitSide"/>.</summary>
+    int DecodeFitSide => 0;
+
     /// <summary>Predicts on one upright image: every concept the model scores (the caller filters), regions normalized.</summary>
     ValueTask<Data> PredictAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken);
 }

@@ -53,7 +53,7 @@ public sealed class ImagePredictor(InferenceEngine engine, UrlFetcher fetcher, I
         {
             var read = await ReadAsync(app, source, cancellationToken).ConfigureAwait(false);
             stored = read.Stored;
-            using var image = ImageDecoding.Decode(read.Bytes.Span, model.DecodeMinSide, read.ContentType);
+            using var image = ImageDecoding.Decode(read.Bytes.Span, model.DecodeMinSide, read.ContentType, model.DecodeFitSide);
             var data = await model.PredictAsync(image, engine, cancellationToken).ConfigureAwait(false);
             filter.Apply(data);
             return new PredictResult(data, null, stored);

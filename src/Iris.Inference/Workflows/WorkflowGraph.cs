@@ -24,6 +24,12 @@ public sealed class WorkflowPlan(IReadOnlyList<PlannedNode> nodes, IReadOnlyList
     /// largest size any node needs. A node fed by a detector reads crops, so the graph then needs the full image.
     /// </summary>
     public int DecodeMinSide => Nodes.Count == 0 || Nodes.Any(n => n.Model.DecodeMinSide == 0 || n.Parent >= 0) ? 0 : Nodes.Max(n => n.Model.DecodeMinSide);
+
+    /// <summary>
+    /// The fit side of sharp's reduction on load when every node asks for the same one (a graph of the letterboxing
+    /// detectors of one input size); otherwise 0 and the image is decoded by <see cref="DecodeMinSide"/>.
+    /// </summary>
+    public int DecodeFitSide => DecodeMinSide > 0 && Nodes.Select(n => n.Model.DecodeFitSide).Distinct().ToArray() is [> 0 and var side] ? side : 0;
 }
 
 /// <summary>

@@ -60,7 +60,7 @@ public sealed class WorkflowRunner(ImagePredictor predictor)
         {
             var read = await predictor.ReadAsync(app, source, cancellationToken).ConfigureAwait(false);
             stored = read.Stored;
-            using var image = ImageDecoding.Decode(read.Bytes.Span, plan.DecodeMinSide, read.ContentType);
+            using var image = ImageDecoding.Decode(read.Bytes.Span, plan.DecodeMinSide, read.ContentType, plan.DecodeFitSide);
             var outputs = await RunGraphAsync(plan, image, filters, cancellationToken).ConfigureAwait(false);
             return new WorkflowInputResult(outputs, null, stored);
         }

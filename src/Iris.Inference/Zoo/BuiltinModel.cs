@@ -59,6 +59,13 @@ public abstract class BuiltinModel : IImageModel
     public virtual int DecodeMinSide => 0;
 
     /// <summary>
+    /// Above 0, for a model that letterboxes the whole image into this square and is compared with a TensorFlow.js
+    /// reference that decodes and resizes with sharp: a JPEG is reduced on load as sharp reduces it
+    /// (<c>ImageDecoder.TryDecode</c> with a fit side), so both resize the same pixels. 0 = by <see cref="DecodeMinSide"/>.
+    /// </summary>
+    public virtual int DecodeFitSide => 0;
+
+    /// <summary>
     /// Predicts on one upright image. Returns all concepts the model scores (filtering by <c>max_concepts</c>,
     /// <c>min_value</c> and <c>select_concepts</c> is applied by the caller), regions in normalized coordinates.
     /// </summary>

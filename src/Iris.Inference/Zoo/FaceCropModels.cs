@@ -18,7 +18,7 @@ public abstract class FaceCropClassifier : BuiltinModel
 
     /// <summary>The crop squared by padding (black, centred), so a face clipped at the photo's edge is not stretched.</summary>
     private protected static ValueTask<NetworkOutput> RunAsync(NetworkSpec network, PixelFormat format, DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken) =>
-        engine.RunImageAsync(network, image.Bitmap, Versions.CentredSquare(image), format, letterbox: false, cancellationToken);
+        engine.RunImageAsync(network, image.Bitmap, Versions.CentredFit(image, format.Width), format, letterbox: false, cancellationToken);
 
     // FaceRes gives age and gender in one run; a workflow hands the same crop to both models, so the first run is shared
     // (keyed by the crop object, released with it).

@@ -20,6 +20,8 @@ public sealed class FaceDetectionModel : BuiltinModel
 
     public override int DecodeMinSide => Input.Width;
 
+    public override int DecodeFitSide => Input.Width;
+
     public override ModelDescriptor Descriptor { get; } = new()
     {
         Id = Id,
@@ -55,7 +57,7 @@ public sealed class FaceDetectionModel : BuiltinModel
     /// </summary>
     internal static async ValueTask<List<Boxes.Candidate>> DetectAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var square = Versions.CentredSquare(image);
+        var square = Versions.CentredFit(image, Input.Width);
         var output = await engine.RunImageAsync(Networks.BlazeFace, image.Bitmap, square, Input, letterbox: false, cancellationToken).ConfigureAwait(false);
 
         // Four outputs: scores and boxes of the 16-px grid (512 anchors) and of the 32-px grid (384 anchors).

@@ -4,6 +4,8 @@
 // and box decoding as @vladmandic/human src/face/blazeface.ts, NMS by tf.image.nonMaxSuppression at IoU 0.1 (Human's
 // face.detector.iouThreshold) over faces scoring ≥ 0.5 (MediaPipe's min_score_thresh). Usage:
 //   node blazeface-reference.mjs <image>...  → JSON: [{ "file", "faces": [[top, left, bottom, right, score]…] }]
+// With IRIS_DUMP_INPUT=<dir> it also writes each photo's network input (256 × 256 × 3 float32, little-endian) to
+// <dir>/<photo name>.f32, to compare with Iris' input value by value.
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
@@ -44,6 +46,7 @@ for (const file of process.argv.slice(2)) {
       for (let c = 0; c < 3; c++) pixels[((y + dy) * SIDE + x + dx) * 3 + c] = resized[(y * w + x) * 3 + c] / 127.5 - 1
     }
   }
+  if (process.env.IRIS_DUMP_INPUT) fs.writeFileSync(path.join(process.env.IRIS_DUMP_INPUT, path.basename(file) + '.f32'), Buffer.from(pixels.buffer))
   const input = tf.tensor4d(pixels, [1, SIDE, SIDE, 3])
   const res = model.execute(input)
   // Four outputs: scores and boxes of the 16-px grid (512 anchors) and of the 32-px grid (384 anchors).
