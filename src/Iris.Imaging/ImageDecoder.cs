@@ -177,6 +177,17 @@ public static class ImageDecoder
         return best;
     }
 
+    /// <summary>
+    /// The size sharp resizes a <paramref name="width"/> × <paramref name="height"/> image to when it fits it into
+    /// <paramref name="side"/> × <paramref name="side"/> with its aspect ratio kept: each side scaled by side ÷ the longer
+    /// one and rounded half away from zero, at least 1.
+    /// </summary>
+    public static (int Width, int Height) Fitted(int width, int height, int side)
+    {
+        var scale = (double)side / Math.Max(width, height);
+        return (Math.Max(1, (int)Math.Round(width * scale, MidpointRounding.AwayFromZero)), Math.Max(1, (int)Math.Round(height * scale, MidpointRounding.AwayFromZero)));
+    }
+
     /// <summary>sharp's JPEG shrink-on-load before a fit into <paramref name="fitSide"/>²: the size to decode and the part to keep.</summary>
     private static (SKSizeI Decode, SKSizeI Keep) FitSize(SKCodec codec, int fitSide)
     {
@@ -186,9 +197,7 @@ public static class ImageDecoder
             return (full, full);
         }
 
-        var scale = (double)fitSide / Math.Max(full.Width, full.Height);
-        var w = Math.Max(1, (int)Math.Round(full.Width * scale, MidpointRounding.AwayFromZero));
-        var h = Math.Max(1, (int)Math.Round(full.Height * scale, MidpointRounding.AwayFromZero));
+        var (w, h) = Fitted(full.Width, full.Height, fitSide);
         var shrink = Math.Min((double)full.Width / w, (double)full.Height / h);
         var by = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
         if (by > 1 && (int)shrink == by)

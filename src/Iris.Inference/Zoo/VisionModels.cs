@@ -25,9 +25,7 @@ internal static class Versions
     /// </summary>
     public static SKRect CentredFit(DecodedImage image, int side)
     {
-        var scale = (double)side / Math.Max(image.FullWidth, image.FullHeight);
-        var w = Math.Clamp((int)Math.Round(image.FullWidth * scale, MidpointRounding.AwayFromZero), 1, side);
-        var h = Math.Clamp((int)Math.Round(image.FullHeight * scale, MidpointRounding.AwayFromZero), 1, side);
+        var (w, h) = ImageDecoder.Fitted(image.FullWidth, image.FullHeight, side);
         int dx = (side - w) / 2, dy = (side - h) / 2;
         float sx = (float)image.Width / w, sy = (float)image.Height / h;
         return new SKRect(-dx * sx, -dy * sy, (side - dx) * sx, (side - dy) * sy);
