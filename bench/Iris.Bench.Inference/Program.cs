@@ -155,9 +155,7 @@ foreach (var (modelId, photo, runs) in plans)
     var (minSide, fitSide) = (zoo.Find(modelId)!.DecodeMinSide, zoo.Find(modelId)!.DecodeFitSide);
     var prep = Time(() =>
     {
-        using var image = ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!;
-        var buffer = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), calls[0].Format, letterbox: false, out _);
-        ImageTensors.Return(buffer);
+        ImageTensors.Return(DecodeToTensor(bytes, minSide, fitSide, calls[0].Format));
     }, 0.5);
 
     // Interleaved rounds: raw at each batch size, Iris at each concurrency and the floor (raw fed by decode + resample)
@@ -224,9 +222,9 @@ foreach (var (modelId, photo, runs) in plans)
         if (floorCall.Net is not null)
         {
             var floorRunner = Runner(floorCall.Net, floorCall.Format, floorCall.Net.DynamicBatch ? inference.MaxBatchSize : 1);
-            floorRounds.Add(await RawWithDecodePerSecondAsync(floorRunner, bytes, minSide, maskStep, slice));
+            floorRounds.Add(await RawWithDecodePerSecondAsync(floorRunner, bytes, minSide, fitSide, maskStep, slice));
             floorRatioRounds.Add(cellRounds[16][^1].PerSecond / floorRounds[^1]);
-            serialFloorRounds.Add(SerialFloorP50Ms(Runner(floorCall.Net, floorCall.Format, 1), bytes, minSide, maskStep, slice));
+            serialFloorRounds.Add(SerialFloorP50Ms(Runner(floorCall.Net, floorCall.Format, 1), bytes, minSide, fitSide, maskStep, slice));
         }
     }
 
@@ -242,10 +240,10 @@ foreach (var (modelId, photo, runs) in plans)
     var model = zoo.Find(modelId)!;
     var decodeMs = await MedianMsAsync(() =>
     {
-        ImageDecoder.TryDecode(bytes, minSide, out _)!.Dispose();
+        ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!.Dispose();
         return ValueTask.CompletedTask;
     });
-    using var scaled = ImageDecoder.TryDecode(bytes, minSide, out _)!;
+    using var scaled = ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!;
     double fillMs = 0, engineMs = 0;
     foreach (var (net, format, n) in calls)
     {
@@ -423,21 +421,26 @@ static async Task<(double PerSecond, double P50, double P99)> LoadAsync(V2.V2Cli
 // Raw ONNX Runtime fed by decode + resample: one producer per core decodes the photo (reduced scale, as Iris) and fills
 // a tensor (and, for a mask model, encodes one mask PNG); the runner's session runs batches of its size as they fill.
 // Images per second over `seconds`.
+// The photo decoded as Iris decodes it for the model (minSide / fitSide) and resampled whole into a pooled tensor: the
+// steps every predict takes before its network runs (return the tensor with ImageTensors.Return).
+static float[] DecodeToTensor(byte[] bytes, int minSide, int fitSide, PixelFormat format)
+{
+    using var image = ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!;
+    return ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), format, letterbox: false, out _);
+}
+
 // Median ms of decode → resample → raw run at batch 1 (→ the mask PNG), one image at a time in this thread, for about
 // `seconds` (at least 5 images).
-static double SerialFloorP50Ms(RawRunner runner, byte[] bytes, int minSide, Action? maskStep, double seconds)
+static double SerialFloorP50Ms(RawRunner runner, byte[] bytes, int minSide, int fitSide, Action? maskStep, double seconds)
 {
     var times = new List<double>();
     var watch = Stopwatch.StartNew();
     while (watch.Elapsed.TotalSeconds < seconds || times.Count < 5)
     {
         var started = Stopwatch.GetTimestamp();
-        using (var image = ImageDecoder.TryDecode(bytes, minSide, out _)!)
-        {
-            var item = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), runner.Format, letterbox: false, out _);
-            runner.Fill(0, item);
-            ImageTensors.Return(item);
-        }
+        var item = DecodeToTensor(bytes, minSide, fitSide, runner.Format);
+        runner.Fill(0, item);
+        ImageTensors.Return(item);
 
         runner.Run();
         maskStep?.Invoke();
@@ -447,7 +450,7 @@ static double SerialFloorP50Ms(RawRunner runner, byte[] bytes, int minSide, Acti
     return Median(times);
 }
 
-static async Task<double> RawWithDecodePerSecondAsync(RawRunner runner, byte[] bytes, int minSide, Action? maskStep, double seconds)
+static async Task<double> RawWithDecodePerSecondAsync(RawRunner runner, byte[] bytes, int minSide, int fitSide, Action? maskStep, double seconds)
 {
     var format = runner.Format;
     var queue = System.Threading.Channels.Channel.CreateBounded<float[]>(runner.Batch * 2);
@@ -457,8 +460,7 @@ static async Task<double> RawWithDecodePerSecondAsync(RawRunner runner, byte[] b
     {
         // A mask model's PNG per image, on the producer threads (in Iris it follows the run, on the request's thread).
         maskStep?.Invoke();
-        using var image = ImageDecoder.TryDecode(bytes, minSide, out _)!;
-        return ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), format, letterbox: false, out _);
+        return DecodeToTensor(bytes, minSide, fitSide, format);
     }
 
     var producers = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(async () =>
