@@ -148,8 +148,6 @@ try
     // Iris' graph, built single-threaded from the vector file and written as a snapshot (what a node writes to its blob store).
     if (!File.Exists(InWork("iris-build.json")))
     {
-        GC.Collect();
-        var before = GC.GetTotalMemory(true);
         var built = new HnswIndex(options);
         var clock = Stopwatch.StartNew();
         var builtCpu = ThreadCpu.Seconds();
@@ -161,9 +159,7 @@ try
 
         var builtS = clock.Elapsed.TotalSeconds;
         builtCpu = ThreadCpu.Seconds() - builtCpu;
-        // Int8 keeps d bytes of codes per vector beside the floats: the float-only index is that much smaller.
-        var builtBytes = (GC.GetTotalMemory(true) - before) / (double)count;
-        Console.WriteLine($"iris hnsw: built in {builtS:F1} s ({builtCpu:F1} s CPU), {builtBytes - dim:F0} bytes/vector float, {builtBytes:F0} with int8 codes; load {Load()}");
+        Console.WriteLine($"iris hnsw: built in {builtS:F1} s ({builtCpu:F1} s CPU); load {Load()}");
         var snapshotClock = Stopwatch.StartNew();
         using (var file = new FileStream(InWork("iris.hnsw.tmp"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
@@ -171,7 +167,7 @@ try
         }
 
         File.Move(InWork("iris.hnsw.tmp"), InWork("iris.hnsw"), overwrite: true);
-        File.WriteAllText(InWork("iris-build.json"), JsonSerializer.Serialize(new IrisBuild(builtS, builtCpu, builtBytes - dim, builtBytes, snapshotClock.Elapsed.TotalSeconds)));
+        File.WriteAllText(InWork("iris-build.json"), JsonSerializer.Serialize(new IrisBuild(builtS, builtCpu, snapshotClock.Elapsed.TotalSeconds)));
         Console.WriteLine($"  snapshot written in {snapshotClock.Elapsed.TotalSeconds:F1} s");
     }
 
@@ -566,7 +562,7 @@ static string FindRoot()
 internal sealed record ExactRun(double Qps, double WallQps, double P99, Dictionary<string, double> FilteredQps);
 
 /// <summary>Iris' build measures (cached with its snapshot).</summary>
-internal sealed record IrisBuild(double BuildS, double BuildCpuS, double BytesFloat, double BytesInt8, double SnapshotS);
+internal sealed record IrisBuild(double BuildS, double BuildCpuS, double SnapshotS);
 
 /// <summary>One point of a sweep: recall@10 and QPS per CPU-second and per wall-clock second, wall p99 in ms.</summary>
 internal sealed record Row(int Ef, double Recall, double Qps, double WallQps, double P99);
