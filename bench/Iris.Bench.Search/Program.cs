@@ -12,6 +12,7 @@ using Iris.Testing;
 // build time, memory per vector, recall@10 / QPS / p99 over an ef sweep (float and int8 walks), filtered QPS at 10 % and
 // 1 % and the exact/walk cross-over, and what the first query after a restart costs.
 // Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc] [--cache DIR [--stage prepare|iris|peers]]
+//        [--fill Always|Never|…] [--seed N] (the graph's level draws; 42 as a server's)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- e2e …   (visual search end to end over gRPC)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
 // --cache DIR keeps what is slow to make in DIR and reuses it: the vectors and queries, the exact ground truth and
@@ -27,7 +28,7 @@ for (var a = 0; a < args.Length; a++)
 {
     if (args[a].StartsWith("--", StringComparison.Ordinal))
     {
-        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" or "--fill" ? 1 : 0;
+        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" or "--fill" or "--seed" ? 1 : 0;
         continue;
     }
 
@@ -49,7 +50,7 @@ int[] sweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384,
 int[] filteredSweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 128, 256, 512] : [10, 16, 24, 32, 48, 64, 128];
 var work = cacheDir is null ? Directory.CreateTempSubdirectory("iris-bench-search-") : Directory.CreateDirectory(cacheDir);
 var outPath = Path.Combine(FindRoot(), "docs", "benchmarks.md");
-var options = new HnswOptions(EfConstruction: efConstruction) { Int8 = true, KeepPrunedConnections = Text("--fill") is { } fill ? Enum.Parse<PrunedFill>(fill, ignoreCase: true) : PrunedFill.Always };
+var options = new HnswOptions(EfConstruction: efConstruction, Seed: Flag("--seed", new HnswOptions().Seed)) { Int8 = true, KeepPrunedConnections = Text("--fill") is { } fill ? Enum.Parse<PrunedFill>(fill, ignoreCase: true) : PrunedFill.Always };
 var shares = new[] { 0.1, 0.05, 0.02, 0.01 };
 string InWork(string name) => Path.Combine(work.FullName, name);
 try
