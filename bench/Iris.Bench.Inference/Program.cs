@@ -98,12 +98,12 @@ var floorRatios = new Dictionary<string, double>();
 var beyondSerial = new Dictionary<string, double>();
 var serialFloors = new StringBuilder();
 serialFloors.AppendLine("### Concurrency 1 beside the same steps in one thread").AppendLine();
-serialFloors.AppendLine("The phase medians above are each timed alone, warm, at different moments; a step that follows a large network run finds its caches cold. Here the steps Iris cannot skip run back to back in one thread, one image at a time, in the same rounds as Iris' concurrency-1 cell: decode the JPEG (at Iris' reduced scale), resample it into the tensor, raw `InferenceSession.Run` at batch 1 (and the mask PNG for segmentation). Iris − floor is what the request costs beyond them: the gRPC round trip with the base64 photo, the handler, the queue and hand-off, post-processing and the response. Networks with several calls per image (face-attributes, OCR) have no row.").AppendLine();
+serialFloors.AppendLine("The phase medians above are each timed alone, warm, at different moments; a step that follows a large network run finds its caches cold. Here the steps Iris cannot skip run back to back in one thread, one image at a time, in the same rounds as Iris' concurrency-1 cell: decode the JPEG (at Iris' reduced scale), resample it into the tensor, raw `InferenceSession.Run` at batch 1 (and the mask PNG for segmentation). Iris − floor is what the request costs beyond them: the gRPC round trip with the base64 photo, the handler, the queue and hand-off, post-processing and the response. OCR's floor is its whole pipeline with the same functions Iris calls and raw sessions at batch 1: decode → detector input → raw detector → DB post-processing of its map → perspective crops → each crop's 48-px input → raw recognizer, crop after crop; its \"decode + resample (alone)\" is every step but the two networks (the map from a real run). Face-attributes has no row.").AppendLine();
 serialFloors.AppendLine("| model | raw run ms | decode + resample ms (alone) | floor p50 ms: decode → resample → run | Iris c=1 p50 ms | Iris − floor ms | per round |");
 serialFloors.AppendLine("|---|---|---|---|---|---|---|");
 var floors = new StringBuilder();
 floors.AppendLine("### Concurrency 16 beside raw ONNX Runtime plus the decode alone").AppendLine();
-floors.AppendLine("The raw column runs on ready tensors. Here the same raw session is fed by the steps it skips and Iris cannot: decoding the JPEG (at the reduced scale Iris uses) and resampling it into the tensor, with the same code, on one producer thread per core, in this process, while the consumer runs batches as large as the batcher's; for the segmentation models the producers also encode the mask PNG the size of the image that the answer must carry (from the network's map of the photo, same code). Iris ÷ floor is what Iris loses beyond it: gRPC, the handler, the queue, other post-processing and the response.").AppendLine();
+floors.AppendLine("The raw column runs on ready tensors. Here the same raw session is fed by the steps it skips and Iris cannot: decoding the JPEG (at the reduced scale Iris uses) and resampling it into the tensor, with the same code, on one producer thread per core, in this process, while the consumer runs batches as large as the batcher's; for the segmentation models the producers also encode the mask PNG the size of the image that the answer must carry (from the network's map of the photo, same code). Iris ÷ floor is what Iris loses beyond it: gRPC, the handler, the queue, other post-processing and the response. OCR's floor runs the one-thread pipeline of the concurrency-1 floor below on every core at once, each thread with its own raw sessions at batch 1 (its raw column is batched: Iris runs equal shapes of concurrent requests together, this floor does not).").AppendLine();
 floors.AppendLine("| model | raw img/s | floor img/s: raw + decode + resample (+ mask PNG) | Iris img/s | Iris ÷ raw | Iris ÷ floor | per round |");
 floors.AppendLine("|---|---|---|---|---|---|---|");
 foreach (var (modelId, photo, runs) in plans)
@@ -151,6 +151,8 @@ foreach (var (modelId, photo, runs) in plans)
         calls = [.. calls, .. widths.GroupBy(w => w).OrderBy(g => g.Key).Select(g => (OcrModel.Recognizer, OcrModel.RecInput with { Width = g.Key }, g.Count()))];
     }
 
+    var ocrCalls = runs.Any(r => r.Calls < 0) ? calls : null;
+
     using var decoded = ImageDecoder.TryDecode(bytes, out _)!;
     var (minSide, fitSide) = (zoo.Find(modelId)!.DecodeMinSide, zoo.Find(modelId)!.DecodeFitSide);
     var prep = Time(() =>
@@ -174,6 +176,11 @@ foreach (var (modelId, photo, runs) in plans)
     }
 
     var floorCall = calls.Length == 1 && calls[0].Calls == 1 ? calls[0] : default;
+    // OCR: one set of raw sessions at batch 1 per core (the first shares the raw column's), for the pipeline floors.
+    var ocrFloor = ocrCalls is null ? null : Enumerable.Range(0, Environment.ProcessorCount).Select(t => new OcrRunners(
+        t == 0 ? Runner(ocrCalls[0].Net, ocrCalls[0].Format, 1) : RawRunner.Create(ocrCalls[0].Net, ocrCalls[0].Format, decoded, 1, sources, inference),
+        ocrCalls[1..].ToDictionary(c => c.Format.Width, c => t == 0 ? Runner(c.Net, c.Format, 1) : RawRunner.Create(c.Net, c.Format, decoded, 1, sources, inference)),
+        Owned: t > 0)).ToArray();
     // Segmentation models must also answer with the mask as a PNG the size of the image (the wire format): the floor's
     // producers encode it too, from the network's own map of this photo, with the same code.
     Action? maskStep = null;
@@ -226,6 +233,12 @@ foreach (var (modelId, photo, runs) in plans)
             floorRatioRounds.Add(cellRounds[16][^1].PerSecond / floorRounds[^1]);
             serialFloorRounds.Add(SerialFloorP50Ms(Runner(floorCall.Net, floorCall.Format, 1), bytes, minSide, fitSide, maskStep, slice));
         }
+        else if (ocrFloor is not null)
+        {
+            floorRounds.Add(await OcrFloorPerSecondAsync(ocrFloor, bytes, minSide, fitSide, slice));
+            floorRatioRounds.Add(cellRounds[16][^1].PerSecond / floorRounds[^1]);
+            serialFloorRounds.Add(OcrSerialFloorP50Ms(ocrFloor[0], bytes, minSide, fitSide, slice));
+        }
     }
 
     var raw = rawRounds.ToDictionary(r => r.Key, r => Median(r.Value));
@@ -257,6 +270,25 @@ foreach (var (modelId, photo, runs) in plans)
         int[] shape = format.Nchw ? [format.Channels, format.Height, format.Width] : [format.Height, format.Width, format.Channels];
         engineMs += n * await MedianMsAsync(async () => await engine.RunAsync(net, item, shape, CancellationToken.None));
         ImageTensors.Return(item);
+    }
+
+    if (ocrFloor is not null)
+    {
+        // OCR's steps around its networks, each crop at its own width, with the detector's map of a real run: the
+        // whole-image fills above stand in for crops they are not.
+        using var once = ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!;
+        float[]? map = null;
+        OcrSteps(once, (input, _, _) => { ocrFloor[0].Detector.Fill(0, input); return map = ocrFloor[0].Detector.RunFirstOutput(); }, (_, _) => { });
+        fillMs = await MedianMsAsync(() =>
+        {
+            OcrSteps(scaled, (_, _, _) => map!, (_, _) => { });
+            return ValueTask.CompletedTask;
+        });
+    }
+
+    foreach (var extra in ocrFloor?.Where(o => o.Owned) ?? [])
+    {
+        extra.Dispose();
     }
 
     Data? predicted = null;
@@ -450,6 +482,95 @@ static double SerialFloorP50Ms(RawRunner runner, byte[] bytes, int minSide, int 
     return Median(times);
 }
 
+// OCR's steps around its networks, with the functions OcrModel's predict calls, in its order: the detector's input,
+// DB post-processing of the map `detect` returns for it, the perspective crops, each crop's input at its width (passed
+// to `recognize` with the width).
+static void OcrSteps(DecodedImage image, Func<float[], int, int, float[]> detect, Action<float[], int> recognize)
+{
+    var input = OcrModel.DetectorInput(image, out var w, out var h, out var source);
+    float[] map;
+    try
+    {
+        map = detect(input, w, h);
+    }
+    finally
+    {
+        ImageTensors.Return(input);
+    }
+
+    var crops = OcrModel.Crops(image, OcrModel.Boxes(map, w, h, source, image));
+    try
+    {
+        var widths = OcrModel.RecognizerWidths(crops);
+        for (var i = 0; i < crops.Length; i++)
+        {
+            var item = OcrModel.RecognizerInput(crops[i], widths[i]);
+            recognize(item, widths[i]);
+            ImageTensors.Return(item);
+        }
+    }
+    finally
+    {
+        foreach (var crop in crops)
+        {
+            crop.Dispose();
+        }
+    }
+}
+
+// OCR's pipeline on raw sessions at batch 1 (OcrSteps), one photo.
+static void OcrThrough(OcrRunners r, byte[] bytes, int minSide, int fitSide)
+{
+    using var image = ImageDecoder.TryDecode(bytes, minSide, fitSide, out _)!;
+    OcrSteps(
+        image,
+        (input, _, _) =>
+        {
+            r.Detector.Fill(0, input);
+            return r.Detector.RunFirstOutput();
+        },
+        (item, width) =>
+        {
+            var recognizer = r.Recognizers[width];
+            recognizer.Fill(0, item);
+            recognizer.Run();
+        });
+}
+
+// Median ms of OCR's whole pipeline on raw sessions, one photo at a time in this thread, for about `seconds` (≥ 5).
+static double OcrSerialFloorP50Ms(OcrRunners runners, byte[] bytes, int minSide, int fitSide, double seconds)
+{
+    var times = new List<double>();
+    var watch = Stopwatch.StartNew();
+    while (watch.Elapsed.TotalSeconds < seconds || times.Count < 5)
+    {
+        var started = Stopwatch.GetTimestamp();
+        OcrThrough(runners, bytes, minSide, fitSide);
+        times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    return Median(times);
+}
+
+// Photos per second of OCR's pipeline run on one thread per set of raw sessions at once, for about `seconds`.
+static async Task<double> OcrFloorPerSecondAsync(OcrRunners[] sets, byte[] bytes, int minSide, int fitSide, double seconds)
+{
+    var deadline = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+    var started = Stopwatch.GetTimestamp();
+    var counts = await Task.WhenAll(sets.Select(set => Task.Factory.StartNew(() =>
+    {
+        var n = 0;
+        while (Stopwatch.GetTimestamp() < deadline || n == 0)
+        {
+            OcrThrough(set, bytes, minSide, fitSide);
+            n++;
+        }
+
+        return n;
+    }, TaskCreationOptions.LongRunning)));
+    return counts.Sum() / Stopwatch.GetElapsedTime(started).TotalSeconds;
+}
+
 static async Task<double> RawWithDecodePerSecondAsync(RawRunner runner, byte[] bytes, int minSide, int fitSide, Action? maskStep, double seconds)
 {
     var format = runner.Format;
@@ -634,6 +755,14 @@ internal sealed class RawRunner : IDisposable
         using var results = _session.Run(runOptions, [_name], [_input], _session.OutputNames);
     }
 
+    /// <summary>Runs the batch and returns a copy of its first output (OCR's floor post-processes the detector's map).</summary>
+    public float[] RunFirstOutput()
+    {
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, [_name], [_input], _session.OutputNames);
+        return results[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
     /// <summary>Wall and process CPU seconds per item, running for about <paramref name="seconds"/> (at least 3 runs).</summary>
     public (double Seconds, double CpuSeconds) Measure(double seconds)
     {
@@ -655,5 +784,18 @@ internal sealed class RawRunner : IDisposable
     {
         _input.Dispose();
         _session.Dispose();
+    }
+}
+
+/// <summary>Raw sessions at batch 1 for OCR's pipeline floor: the detector, and a recognizer per crop width.</summary>
+internal sealed record OcrRunners(RawRunner Detector, Dictionary<int, RawRunner> Recognizers, bool Owned) : IDisposable
+{
+    public void Dispose()
+    {
+        Detector.Dispose();
+        foreach (var recognizer in Recognizers.Values)
+        {
+            recognizer.Dispose();
+        }
     }
 }

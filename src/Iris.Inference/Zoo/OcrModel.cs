@@ -45,7 +45,7 @@ public sealed class OcrModel : BuiltinModel
     /// <summary>PaddleOCR <c>max_candidates</c>: at most this many text regions per image.</summary>
     private const int MaxRegions = 1000;
 
-    private const int RecHeight = 48;
+    internal const int RecHeight = 48;
 
     /// <summary>The recognizer's nominal input width (PaddleOCR <c>rec_image_shape</c> 3,48,320), for the network's shape; each line is read at its own width.</summary>
     private const int RecNominalWidth = 320;
@@ -135,10 +135,7 @@ public sealed class OcrModel : BuiltinModel
     /// <summary>Text boxes in image pixels, in PaddleOCR's reading order (<c>sorted_boxes</c>).</summary>
     internal static async ValueTask<List<Quad>> DetectAsync(DecodedImage image, InferenceEngine engine, CancellationToken cancellationToken)
     {
-        var (w, h) = DetectorSize(image.Width, image.Height);
-        var format = DetInput with { Width = w, Height = h };
-        var source = DetectorPlacement(image.Width, image.Height, w, h);
-        var buffer = ImageTensors.Rent(image.Bitmap, source, format, w, h);
+        var buffer = DetectorInput(image, out var w, out var h, out var source);
         NetworkOutput output;
         try
         {
@@ -149,8 +146,27 @@ public sealed class OcrModel : BuiltinModel
             ImageTensors.Return(buffer);
         }
 
-        return Sort(BoxesFromMap(output.All.First().Data, w, h, source, image.Width, image.Height));
+        return Boxes(output.All.First().Data, w, h, source, image);
     }
+
+    /// <summary>
+    /// The detector's input for <paramref name="image"/>: <see cref="DetectorSize"/> wide and high, covering
+    /// <paramref name="source"/> (<see cref="DetectorPlacement"/>). Return it with <see cref="ImageTensors.Return"/>.
+    /// </summary>
+    internal static float[] DetectorInput(DecodedImage image, out int width, out int height, out SKRect source)
+    {
+        (width, height) = DetectorSize(image.Width, image.Height);
+        source = DetectorPlacement(image.Width, image.Height, width, height);
+        return ImageTensors.Rent(image.Bitmap, source, DetInput with { Width = width, Height = height }, width, height);
+    }
+
+    /// <summary>The text boxes of the detector's <paramref name="map"/> for <paramref name="image"/>, in reading order.</summary>
+    internal static List<Quad> Boxes(ReadOnlySpan<float> map, int mapW, int mapH, SKRect source, DecodedImage image) =>
+        Sort(BoxesFromMap(map, mapW, mapH, source, image.Width, image.Height));
+
+    /// <summary>The recognizer's input for one crop, <paramref name="width"/> (<see cref="RecognizerWidths"/>) × 48. Return it with <see cref="ImageTensors.Return"/>.</summary>
+    internal static float[] RecognizerInput(SKBitmap crop, int width) =>
+        ImageTensors.Rent(crop, new SKRect(0, 0, crop.Width, crop.Height), RecInput with { Width = width }, width, RecHeight);
 
     /// <summary>
     /// DB post-processing as the reference's <c>splitIntoLineImages</c> does it (PaddleOCR's <c>boxes_from_bitmap</c>,
@@ -244,10 +260,8 @@ public sealed class OcrModel : BuiltinModel
             var runs = new Task<NetworkOutput>[quads.Count];
             for (var i = 0; i < crops.Length; i++)
             {
-                var width = widths[i];
-                var format = RecInput with { Width = width };
-                buffers[i] = ImageTensors.Rent(crops[i], new SKRect(0, 0, crops[i].Width, crops[i].Height), format, width, RecHeight);
-                runs[i] = engine.RunAsync(Recognizer, buffers[i], [3, RecHeight, width], cancellationToken).AsTask();
+                buffers[i] = RecognizerInput(crops[i], widths[i]);
+                runs[i] = engine.RunAsync(Recognizer, buffers[i], [3, RecHeight, widths[i]], cancellationToken).AsTask();
             }
 
             await System.Threading.Tasks.Task.WhenAll(runs).ConfigureAwait(false);
