@@ -176,11 +176,19 @@ foreach (var (modelId, photo, runs) in plans)
     }
 
     var floorCall = calls.Length == 1 && calls[0].Calls == 1 ? calls[0] : default;
-    // OCR: one set of raw sessions at batch 1 per core (the first shares the raw column's), for the pipeline floors.
-    var ocrFloor = ocrCalls is null ? null : Enumerable.Range(0, Environment.ProcessorCount).Select(t => new OcrRunners(
-        t == 0 ? Runner(ocrCalls[0].Net, ocrCalls[0].Format, 1) : RawRunner.Create(ocrCalls[0].Net, ocrCalls[0].Format, decoded, 1, sources, inference),
-        ocrCalls[1..].ToDictionary(c => c.Format.Width, c => t == 0 ? Runner(c.Net, c.Format, 1) : RawRunner.Create(c.Net, c.Format, decoded, 1, sources, inference)),
-        Owned: t > 0)).ToArray();
+    // OCR: per core, a detector session and ONE recognizer session fed every crop width, as Iris' engine has one session
+    // per network (a width the session did not just run costs it a new plan; the raw column's session per width never
+    // pays that), for the pipeline floors.
+    var ocrFloor = ocrCalls is null ? null : Enumerable.Range(0, Environment.ProcessorCount).Select(_ =>
+    {
+        var recognizers = new Dictionary<int, RawRunner>();
+        foreach (var c in ocrCalls[1..])
+        {
+            recognizers[c.Format.Width] = RawRunner.Create(c.Net, c.Format, decoded, 1, sources, inference, recognizers.Values.FirstOrDefault());
+        }
+
+        return new OcrRunners(RawRunner.Create(ocrCalls[0].Net, ocrCalls[0].Format, decoded, 1, sources, inference), recognizers);
+    }).ToArray();
     // Segmentation models must also answer with the mask as a PNG the size of the image (the wire format): the floor's
     // producers encode it too, from the network's own map of this photo, with the same code.
     Action? maskStep = null;
@@ -286,9 +294,9 @@ foreach (var (modelId, photo, runs) in plans)
         });
     }
 
-    foreach (var extra in ocrFloor?.Where(o => o.Owned) ?? [])
+    foreach (var set in ocrFloor ?? [])
     {
-        extra.Dispose();
+        set.Dispose();
     }
 
     Data? predicted = null;
@@ -694,9 +702,12 @@ internal sealed class RawRunner : IDisposable
     private readonly float[] _data;
     private readonly string _name;
 
-    private RawRunner(InferenceSession session, PixelFormat format, int batch, float[] data, OrtValue input, string name, (string, int) key)
+    private readonly bool _ownsSession;
+
+    private RawRunner(InferenceSession session, bool ownsSession, PixelFormat format, int batch, float[] data, OrtValue input, string name, (string, int) key)
     {
         _session = session;
+        _ownsSession = ownsSession;
         Format = format;
         Batch = batch;
         _data = data;
@@ -711,18 +722,10 @@ internal sealed class RawRunner : IDisposable
 
     public (string Net, int Batch) Key { get; }
 
-    public static RawRunner Create(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options)
+    /// <summary>A runner on its own new session, or with <paramref name="shareWith"/> on that runner's session (same network).</summary>
+    public static RawRunner Create(NetworkSpec net, PixelFormat format, DecodedImage image, int batch, ModelSources sources, InferenceOptions options, RawRunner? shareWith = null)
     {
-        var path = net.Locate(sources, CancellationToken.None).GetAwaiter().GetResult();
-        using var sessionOptions = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = options.IntraOpThreads,
-            InterOpNumThreads = 1,
-        };
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        var session = new InferenceSession(path, sessionOptions);
+        var session = shareWith?._session ?? NewSession(net, sources, options);
         var item = ImageTensors.Rent(image.Bitmap, new SkiaSharp.SKRect(0, 0, image.Width, image.Height), format, letterbox: false, out _);
         int[] itemShape = format.Nchw ? [format.Channels, format.Height, format.Width] : [format.Height, format.Width, format.Channels];
         var length = format.Length;
@@ -736,7 +739,7 @@ internal sealed class RawRunner : IDisposable
         var shape = new long[] { batch }.Concat(itemShape.Select(d => (long)d)).ToArray();
         var input = OrtValue.CreateTensorValueFromMemory(data, shape);
         var name = net.InputName.Length > 0 ? net.InputName : session.InputNames[0];
-        var runner = new RawRunner(session, format, batch, data, input, name, (net.Name + ":" + format.Width + "x" + format.Height, batch));
+        var runner = new RawRunner(session, shareWith is null, format, batch, data, input, name, (net.Name + ":" + format.Width + "x" + format.Height, batch));
         // Warm-up: the first runs allocate ONNX Runtime's arenas.
         for (var i = 0; i < 3; i++)
         {
@@ -783,12 +786,29 @@ internal sealed class RawRunner : IDisposable
     public void Dispose()
     {
         _input.Dispose();
-        _session.Dispose();
+        if (_ownsSession)
+        {
+            _session.Dispose();
+        }
+    }
+
+    private static InferenceSession NewSession(NetworkSpec net, ModelSources sources, InferenceOptions options)
+    {
+        var path = net.Locate(sources, CancellationToken.None).GetAwaiter().GetResult();
+        using var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = options.IntraOpThreads,
+            InterOpNumThreads = 1,
+        };
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return new InferenceSession(path, sessionOptions);
     }
 }
 
-/// <summary>Raw sessions at batch 1 for OCR's pipeline floor: the detector, and a recognizer per crop width.</summary>
-internal sealed record OcrRunners(RawRunner Detector, Dictionary<int, RawRunner> Recognizers, bool Owned) : IDisposable
+/// <summary>Raw runners at batch 1 for OCR's pipeline floor: the detector, and per crop width a recognizer input on one shared session.</summary>
+internal sealed record OcrRunners(RawRunner Detector, Dictionary<int, RawRunner> Recognizers) : IDisposable
 {
     public void Dispose()
     {
