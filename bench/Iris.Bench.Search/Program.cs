@@ -13,6 +13,7 @@ using Iris.Testing;
 // 1 % and the exact/walk cross-over, and what the first query after a restart costs.
 // Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc] [--cache DIR [--stage prepare|iris|peers]]
 //        [--fill Always|Never|…] [--seed N] (the graph's level draws; 42 as a server's)
+//        [--upper-ef A,B,…] (after the restore: the unfiltered sweeps for each HnswIndex.UpperEf, then stop)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- e2e …   (visual search end to end over gRPC)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
 // --cache DIR keeps what is slow to make in DIR and reuses it: the vectors and queries, the exact ground truth and
@@ -28,7 +29,7 @@ for (var a = 0; a < args.Length; a++)
 {
     if (args[a].StartsWith("--", StringComparison.Ordinal))
     {
-        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" or "--fill" or "--seed" ? 1 : 0;
+        a += args[a] is "--ef-construction" or "--rounds" or "--cache" or "--stage" or "--fill" or "--seed" or "--upper-ef" ? 1 : 0;
         continue;
     }
 
@@ -228,6 +229,29 @@ try
     (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart =
         withRestart ? (new FileInfo(InWork("iris.hnsw")).Length / 1048576.0, irisBuild.SnapshotS, restoreS, firstMs, 1000 / warm.WallQps) : null;
     Console.WriteLine($"  snapshot {new FileInfo(InWork("iris.hnsw")).Length / 1048576.0:F0} MB restored in {restoreS:F1} s; first query {firstMs:F2} ms, warm {1000 / warm.WallQps:F2} ms; load {Load()}");
+    // --upper-ef: the unfiltered int8 and float sweeps again for each UpperEf (layer 1 walked best-first with that many
+    // candidates to find the layer-0 entry), then stop.
+    if (Text("--upper-ef") is { } uppers)
+    {
+        foreach (var upper in uppers.Split(',').Select(u => int.Parse(u, CultureInfo.InvariantCulture)))
+        {
+            hnsw.UpperEf = upper;
+            foreach (var int8 in new[] { true, false })
+            {
+                hnsw.UseInt8 = int8;
+                foreach (var ef in sweep.Where(e => e is >= 64 and <= 768))
+                {
+                    hnsw.EfSearch = ef;
+                    double hits = 0;
+                    var t = Time(queries, q => hnsw.Search(q, K, null), (i, found) => hits += found.Count(n => truthIds[i].Contains(Id(n.Key))));
+                    Console.WriteLine($"  upper ef {upper} {(int8 ? "int8" : "float")} ef {ef}: recall {hits / (queryCount * K):F4}, {t.Qps:F0} QPS/CPU-s ({t.WallQps:F0} wall); load {Load()}");
+                }
+            }
+        }
+
+        return;
+    }
+
     var exactTime = (exactRun.Qps, exactRun.WallQps, exactRun.P99);
     var build = irisBuild.BuildS;
     var buildCpu = irisBuild.BuildCpuS;
