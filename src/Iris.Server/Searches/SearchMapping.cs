@@ -224,11 +224,11 @@ internal static class SearchMapping
             if (modelVersionId.Length > 0)
             {
                 // A model annotation: the base workflow's output of that model version on the input (its embedding or
-                // predicted concepts, CLARIFAI_FACTS.md 8.3), input-level and successful. Iris keeps those outputs per input,
-                // without an annotation id, an author or a review status, and they are never trusted: asking for any of
-                // these as well matches none.
-                var userFields = annotation.Id.Length > 0 || userId.Length > 0 || trusted || (status is not null && status != (int)StatusCode.AnnotationSuccess);
-                conditions.Add(userFields ? new InputCondition.InputIds([], false) : new InputCondition.ModelOutput(modelVersionId, false));
+                // predicted concepts, CLARIFAI_FACTS.md 8.3), input-level and successful, with its derived id
+                // (ModelAnnotations.IdOf). It has no author and is never trusted: asking for either as well matches none.
+                var userFields = userId.Length > 0 || trusted || (status is not null && status != (int)StatusCode.AnnotationSuccess);
+                conditions.Add(userFields ? new InputCondition.InputIds([], false)
+                    : new InputCondition.ModelOutput(modelVersionId, false, annotation.Id.Length > 0 ? annotation.Id : null));
             }
             else if (annotation.Id.Length > 0 || userId.Length > 0 || status is not null || annotation.InputLevel || trusted)
             {
