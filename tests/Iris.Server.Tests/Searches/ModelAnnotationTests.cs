@@ -251,6 +251,22 @@ public abstract class ModelAnnotationTests<TFixture>(TFixture iris) : IClassFixt
         inputs.Searches.Add(new SearchMessage { Query = new Query { Filters = { ModelFilter(concepts, id: IdOf("p2", concepts)) } } });
         Assert.Equal(["p2"], (await iris.Grpc.PostInputsSearchesAsync(inputs, IrisFixture.PatMetadata)).Hits.Select(h => h.Input.Id));
 
+        // worker.model.model_version.id is the current place of the same filter; worker.user.id of user_id.
+        var byWorker = await AnnotationSearchAsync([new Filter { Annotation = new Annotation { Worker = new Worker { Model = new Model { ModelVersion = new ModelVersion { Id = embedder } } } } }]);
+        Assert.Equal(byEmbedder.Hits.Select(h => h.Annotation.Id), byWorker.Hits.Select(h => h.Annotation.Id));
+        var byUser = await AnnotationSearchAsync([new Filter { Annotation = new Annotation { Worker = new Worker { User = new User { Id = "admin" } } } }]);
+        Assert.Equal(6, byUser.Hits.Count);
+        Assert.All(byUser.Hits, h => Assert.Null(h.Annotation.Worker));
+        var request = new PostAnnotationsSearchesRequest { UserAppId = InputsFixture.App(AppId) };
+        var clash = ModelFilter(concepts);
+        clash.Annotation.Worker = new Worker { Model = new Model { ModelVersion = new ModelVersion { Id = embedder } } };
+        request.Searches.Add(new SearchMessage { Query = new Query { Filters = { clash } } });
+        var refused = await iris.Grpc.PostAnnotationsSearchesAsync(request, IrisFixture.PatMetadata);
+        Assert.Equal((StatusCode.SearchInvalidRequest, $"annotation.model_version_id '{concepts}' and annotation.worker.model.model_version.id '{embedder}' disagree: give one of them."),
+            (refused.Status.Code, refused.Status.Details));
+        request.Searches[0].Query.Filters[0] = new Filter { Annotation = new Annotation { Worker = new Worker { Workflow = new Workflow { Id = "General" } } } };
+        Assert.Equal(StatusCode.SearchInvalidRequest, (await iris.Grpc.PostAnnotationsSearchesAsync(request, IrisFixture.PatMetadata)).Status.Code);
+
         // Pages of hits as for user annotations.
         var pages = new List<string>();
         for (uint page = 1; page <= 3; page++)
