@@ -10,11 +10,13 @@ using Iris.Server.Validation;
 namespace Iris.Server.Inputs;
 
 /// <summary>
-/// User annotations of inputs: concepts and regions (bounding boxes, polygons, normalised to [0, 1]). Every stored
-/// annotation is a user annotation at 24150; Iris stores no model-made annotations, so filters on model or workflow
-/// versions and tasks match nothing.
+/// Annotations of inputs. User annotations (concepts and regions: bounding boxes, polygons, normalised to [0, 1]) are
+/// stored, at 24150, trusted. Model annotations are the base workflow's outputs on each input (<see cref="ModelAnnotations"/>):
+/// read-only, listed when ListAnnotations asks for them (<c>list_all_annotations</c>, <c>model_version_ids</c>), found by
+/// GetAnnotation, refused with 24156 by PatchAnnotations and DeleteAnnotation(s), gone with their input. Iris has no
+/// workflow-made or task annotations: <c>workflow_version_ids</c> and <c>task_id</c> match none.
 /// </summary>
-internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : IApiModule
+internal sealed class AnnotationsModule(IAppAccess access, IInputStore store, ModelNames names) : IApiModule
 {
     public const int MaxPerRequest = 128;
 
@@ -55,6 +57,11 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
             if (!Ids.IsValid(id) || !seen.Add(id))
             {
                 throw new IrisException(StatusCode.AnnotationInvalidArgument, $"Annotation id '{id}' is invalid or repeated: ids are 1 to 48 characters from A-Z, a-z, 0-9, '_' and '-'.");
+            }
+
+            if (await FindModelAnnotationAsync(app, a.InputId, id, withOutput: false, ct).ConfigureAwait(false) is { } model)
+            {
+                throw new IrisException(StatusCode.AnnotationInvalidArgument, $"Annotation id '{id}' is taken by the model annotation of model version '{model.Model!.ModelVersionId}' on input '{a.InputId}'.");
             }
 
             if (a.Data is null || (a.Data.Concepts.Count == 0 && a.Data.Regions.Count == 0 && a.Data.Metadata is null && a.Data.Geo is null))
@@ -100,39 +107,69 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
         return response;
     }
 
+    /// <summary>
+    /// The worker filters are OR-ed (service.proto ListAnnotationsRequest): <c>user_ids</c> lists those users' annotations,
+    /// <c>model_version_ids</c> those versions' model annotations, <c>workflow_version_ids</c> nothing (no annotation in
+    /// Iris is a workflow's); any of them implies <c>list_all_annotations</c>. Without them, <c>list_all_annotations</c>
+    /// lists user and model annotations, and the default user (trusted) annotations only. <c>ids</c>, <c>input_ids</c> and
+    /// <c>statuses</c> filter both kinds; <c>task_id</c> matches none (Iris has no tasks). Model annotations carry their
+    /// output only with <c>return_model_output</c>.
+    /// </summary>
     private async ValueTask<MultiAnnotationResponse> ListAsync(ListAnnotationsRequest request, CallContext context)
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
         var (page, perPage) = Paging.Read(request.Page, request.PerPage);
         var response = new MultiAnnotationResponse { Status = StatusWriter.Ok() };
-        if (request.ModelVersionIds.Count > 0 || request.WorkflowVersionIds.Count > 0 || !string.IsNullOrEmpty(request.TaskId))
+        if (!string.IsNullOrEmpty(request.TaskId))
         {
             return response;
         }
 
-        var filter = new AnnotationQuery([.. request.Ids], [.. request.InputIds], [.. request.UserIds], [.. request.Statuses.Select(s => (int)s.Code)]);
-        response.Annotations.Add((await store.ListAnnotationsAsync(app, filter, page, perPage, ct).ConfigureAwait(false)).Select(r => InputMapper.ToAnnotation(app, r)));
+        var workers = request.UserIds.Count > 0 || request.ModelVersionIds.Count > 0 || request.WorkflowVersionIds.Count > 0;
+        var filter = new AnnotationQuery([.. request.Ids], [.. request.InputIds], [.. request.UserIds], [.. request.Statuses.Select(s => (int)s.Code)])
+        {
+            Users = !workers || request.UserIds.Count > 0,
+            ModelVersions = workers ? (request.ModelVersionIds.Count > 0 ? [.. request.ModelVersionIds] : null) : (request.ListAllAnnotations ? [] : null),
+            WithOutput = request.ReturnModelOutput,
+        };
+        response.Annotations.Add((await store.ListAnnotationsAsync(app, filter, page, perPage, ct).ConfigureAwait(false)).Select(r => InputMapper.ToAnnotation(app, r, names)));
         return response;
     }
 
+    /// <summary>A model annotation is returned with its output: GetAnnotation has no return_model_output, and asks for that one annotation.</summary>
     private async ValueTask<SingleAnnotationResponse> GetAsync(GetAnnotationRequest request, CallContext context)
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Read, ct).ConfigureAwait(false);
-        var row = await FindAsync(app, request.InputId, request.AnnotationId, ct).ConfigureAwait(false);
-        return new SingleAnnotationResponse { Status = StatusWriter.Ok(), Annotation = InputMapper.ToAnnotation(app, row) };
+        var row = await FindAsync(app, request.InputId, request.AnnotationId, write: false, ct).ConfigureAwait(false);
+        return new SingleAnnotationResponse { Status = StatusWriter.Ok(), Annotation = InputMapper.ToAnnotation(app, row, names) };
     }
 
-    private async Task<AnnotationRow> FindAsync(AppRef app, string inputId, string id, CancellationToken ct)
+    // The annotation named: a user annotation, else a model annotation (refused when it is to be written).
+    private async Task<AnnotationRow> FindAsync(AppRef app, string inputId, string id, bool write, CancellationToken ct)
     {
         var row = await store.GetAnnotationAsync(app, id, ct).ConfigureAwait(false);
-        if (row is null || (!string.IsNullOrEmpty(inputId) && row.InputId != inputId))
+        if (row is not null && (string.IsNullOrEmpty(inputId) || row.InputId == inputId))
         {
-            throw new IrisException(StatusCode.ConnDoesNotExist, $"Annotation '{id}' does not exist{(string.IsNullOrEmpty(inputId) ? string.Empty : $" on input '{inputId}'")}.");
+            return row;
         }
 
-        return row;
+        if (await FindModelAnnotationAsync(app, inputId, id, withOutput: !write, ct).ConfigureAwait(false) is { } model)
+        {
+            return write
+                ? throw new IrisException(StatusCode.AnnotationPermissionDenied,
+                    $"Annotation '{id}' is a model annotation: the output of model version '{model.Model!.ModelVersionId}' of the app's base workflow on input '{model.InputId}'. It cannot be patched or deleted; it goes with its input.")
+                : model;
+        }
+
+        throw new IrisException(StatusCode.ConnDoesNotExist, $"Annotation '{id}' does not exist{(string.IsNullOrEmpty(inputId) ? string.Empty : $" on input '{inputId}'")}.");
+    }
+
+    private async Task<AnnotationRow?> FindModelAnnotationAsync(AppRef app, string inputId, string id, bool withOutput, CancellationToken ct)
+    {
+        var query = new AnnotationQuery([id], string.IsNullOrEmpty(inputId) ? [] : [inputId], [], []) { Users = false, ModelVersions = [], WithOutput = withOutput };
+        return (await store.ListAnnotationsAsync(app, query, 1, 1, ct).ConfigureAwait(false)).FirstOrDefault();
     }
 
     private async ValueTask<MultiAnnotationResponse> PatchAsync(PatchAnnotationsRequest request, CallContext context)
@@ -149,7 +186,7 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
         var deletes = new List<(string, string?)>();
         foreach (var a in request.Annotations)
         {
-            var row = await FindAsync(app, a.InputId, a.Id, ct).ConfigureAwait(false);
+            var row = await FindAsync(app, a.InputId, a.Id, write: true, ct).ConfigureAwait(false);
             var result = DataPatch.Apply(action, Data.Parser.ParseFrom(row.Data), Part(app, a.Data ?? new Data()));
             if (request.DeleteIfEmptyData && result.Concepts.Count == 0 && result.Regions.Count == 0 && result.Metadata is not { Fields.Count: > 0 } && result.Geo is null)
             {
@@ -178,7 +215,7 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
     {
         var ct = context.CancellationToken;
         var app = await access.ResolveAsync(context, request.UserAppId, AppAccessKind.Write, ct).ConfigureAwait(false);
-        var row = await FindAsync(app, request.InputId, request.AnnotationId, ct).ConfigureAwait(false);
+        var row = await FindAsync(app, request.InputId, request.AnnotationId, write: true, ct).ConfigureAwait(false);
         await store.DeleteAnnotationsAsync(app, [(row.InputId, row.Id)], ct).ConfigureAwait(false);
         return new BaseResponse { Status = StatusWriter.Ok() };
     }
@@ -202,7 +239,7 @@ internal sealed class AnnotationsModule(IAppAccess access, IInputStore store) : 
         {
             if (request.Ids.Count > 0)
             {
-                var row = await FindAsync(app, request.InputIds[i], request.Ids[i], ct).ConfigureAwait(false);
+                var row = await FindAsync(app, request.InputIds[i], request.Ids[i], write: true, ct).ConfigureAwait(false);
                 targets.Add((row.InputId, row.Id));
             }
             else

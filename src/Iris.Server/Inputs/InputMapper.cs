@@ -68,20 +68,62 @@ internal sealed partial class InputMapper(HostedUrls hosted)
         };
     }
 
-    public static Annotation ToAnnotation(AppRef app, AnnotationRow row) => new()
+    /// <summary>
+    /// The annotation as the annotation RPCs return it. A user annotation carries its data, <c>user_id</c> (its author) and
+    /// <c>trusted</c>. A model annotation (<see cref="AnnotationRow.Model"/>, see <see cref="ModelAnnotations"/>) names its
+    /// model in <c>worker.model</c> and the deprecated <c>model_version_id</c> / <c>embed_model_version_id</c>; it has no
+    /// user (<c>user_id</c> empty) and is not trusted; its data (the embedding, or the predicted concepts kept) is there only
+    /// when the row was read with its output. <paramref name="names"/> gives the model's id and concept names.
+    /// </summary>
+    public static Annotation ToAnnotation(AppRef app, AnnotationRow row, ModelNames? names = null)
     {
-        Id = row.Id,
-        InputId = row.InputId,
-        Data = Data.Parser.ParseFrom(row.Data),
-        Status = StatusOf((StatusCode)row.StatusCode),
-        CreatedAt = Time(row.CreatedAt),
-        ModifiedAt = Time(row.ModifiedAt),
-        InputLevel = row.InputLevel,
-#pragma warning disable CS0612 // user_id and trusted are deprecated but still read by clients (ListAnnotations filters by user_ids); all annotations Iris stores are user (trusted) annotations.
-        UserId = row.Author,
-        Trusted = true,
+        var annotation = new Annotation
+        {
+            Id = row.Id,
+            InputId = row.InputId,
+            Status = StatusOf((StatusCode)row.StatusCode),
+            CreatedAt = Time(row.CreatedAt),
+            ModifiedAt = Time(row.ModifiedAt),
+            InputLevel = row.InputLevel,
+        };
+        if (row.Model is not { } model)
+        {
+            annotation.Data = Data.Parser.ParseFrom(row.Data);
+#pragma warning disable CS0612 // user_id and trusted are deprecated but still read by clients (ListAnnotations filters by user_ids); every stored annotation is a user (trusted) annotation.
+            annotation.UserId = row.Author;
+            annotation.Trusted = true;
 #pragma warning restore CS0612
-    };
+            return annotation;
+        }
+
+        var (modelId, conceptNames) = names?.Of(model.ModelVersionId) ?? (string.Empty, new Dictionary<string, string>());
+        annotation.Worker = new Worker { Model = new Model { Id = modelId.Length > 0 ? modelId : model.ModelId, ModelVersion = new ModelVersion { Id = model.ModelVersionId } } };
+#pragma warning disable CS0612 // deprecated, still set as Clarifai sets them on model annotations (worker.model.model_version.id; the embedder's version of the run).
+        annotation.ModelVersionId = model.ModelVersionId;
+        annotation.EmbedModelVersionId = model.EmbedModelVersionId;
+#pragma warning restore CS0612
+        if (model.Vector is { } vector)
+        {
+            var embedding = new Embedding { NumDimensions = (uint)vector.Length };
+            embedding.Vector.Add(vector);
+            annotation.Data = new Data { Embeddings = { embedding } };
+        }
+        else if (model.Concepts is { } concepts)
+        {
+            // Predicted concepts are the built-in model's, owned by clarifai/main as PostModelOutputs writes them.
+            annotation.Data = new Data();
+            annotation.Data.Concepts.Add(concepts.Select(c => new Concept
+            {
+                Id = c.ConceptId,
+                Name = conceptNames.GetValueOrDefault(c.ConceptId, c.ConceptId),
+                Value = c.Value,
+                AppId = "main",
+                UserId = "clarifai",
+            }));
+        }
+
+        return annotation;
+    }
 
     /// <summary>The annotation part of data (what an input-level annotation holds), with concepts normalised.</summary>
     public static Data AnnotationPart(AppRef app, Data data)

@@ -22,6 +22,7 @@ public static class InputsServiceCollectionExtensions
         services.TryAddSingleton<UrlFetcher>();
         services.AddSingleton<HostedUrls>();
         services.AddSingleton<InputMapper>();
+        services.AddSingleton(sp => new ModelNames(sp.GetService<Iris.Inference.Zoo.ModelZoo>()));
         services.AddSingleton<IngestionWorkers>();
         services.AddIrisJobs(sp => sp.GetRequiredService<IngestionWorkers>().Handlers());
         services.AddSingleton<QueryableBackfill>();

@@ -90,6 +90,12 @@ internal static class SearchMapping
 
     private static IrisException Invalid(string details) => new(StatusCode.SearchInvalidRequest, details);
 
+    // A field given twice (deprecated and current place) must name the same value.
+    private static string Same(string oldName, string oldValue, string newName, string newValue) =>
+        oldValue.Length == 0 || string.Equals(oldValue, newValue, StringComparison.Ordinal)
+            ? newValue
+            : throw Invalid($"annotation.{oldName} '{oldValue}' and annotation.{newName} '{newValue}' disagree: give one of them.");
+
     private static bool Blank(Annotation annotation)
     {
         var copy = annotation.Clone();
@@ -220,15 +226,31 @@ internal static class SearchMapping
             var modelVersionId = annotation.ModelVersionId;
             var trusted = annotation.Trusted;
 #pragma warning restore CS0612
+            // worker is where the current protos put the author and the model version (user_id and model_version_id
+            // are deprecated for them): the same filters.
+            switch (annotation.Worker)
+            {
+                case null:
+                    break;
+                case { WorkerCase: Worker.WorkerOneofCase.User, User.Id.Length: > 0 }:
+                    userId = Same("user_id", userId, "worker.user.id", annotation.Worker.User.Id);
+                    break;
+                case { WorkerCase: Worker.WorkerOneofCase.Model, Model.ModelVersion.Id.Length: > 0 }:
+                    modelVersionId = Same("model_version_id", modelVersionId, "worker.model.model_version.id", annotation.Worker.Model.ModelVersion.Id);
+                    break;
+                default:
+                    throw Invalid("annotation.worker filters by worker.user.id or worker.model.model_version.id; Iris has no annotations made by a workflow (worker.workflow), and a worker without one of these ids names no annotation.");
+            }
+
             var status = annotation.Status?.Code is { } code && code != StatusCode.Zero ? (int?)code : null;
             if (modelVersionId.Length > 0)
             {
                 // A model annotation: the base workflow's output of that model version on the input (its embedding or
-                // predicted concepts, CLARIFAI_FACTS.md 8.3), input-level and successful. Iris keeps those outputs per input,
-                // without an annotation id, an author or a review status, and they are never trusted: asking for any of
-                // these as well matches none.
-                var userFields = annotation.Id.Length > 0 || userId.Length > 0 || trusted || (status is not null && status != (int)StatusCode.AnnotationSuccess);
-                conditions.Add(userFields ? new InputCondition.InputIds([], false) : new InputCondition.ModelOutput(modelVersionId, false));
+                // predicted concepts, CLARIFAI_FACTS.md 8.3), input-level and successful, with its derived id
+                // (ModelAnnotations.IdOf). It has no author and is never trusted: asking for either as well matches none.
+                var userFields = userId.Length > 0 || trusted || (status is not null && status != (int)StatusCode.AnnotationSuccess);
+                conditions.Add(userFields ? new InputCondition.InputIds([], false)
+                    : new InputCondition.ModelOutput(modelVersionId, false, annotation.Id.Length > 0 ? annotation.Id : null));
             }
             else if (annotation.Id.Length > 0 || userId.Length > 0 || status is not null || annotation.InputLevel || trusted)
             {
@@ -237,9 +259,9 @@ internal static class SearchMapping
                     userId.Length > 0 ? userId : null, status, false));
             }
 
-            if (annotation.Worker is not null || annotation.TaskId.Length > 0 || annotation.AnnotationInfo is not null)
+            if (annotation.TaskId.Length > 0 || annotation.AnnotationInfo is not null)
             {
-                throw Invalid("Filtering by annotation.worker, task_id or annotation_info is not supported by Iris.");
+                throw Invalid("Filtering by annotation.task_id or annotation_info is not supported by Iris.");
             }
         }
 

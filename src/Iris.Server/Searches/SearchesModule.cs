@@ -20,7 +20,7 @@ namespace Iris.Server.Searches;
 /// <see cref="SearchPlanner"/>. Pages deeper than <see cref="MaxResultWindow"/> hits are refused with the text the SDK
 /// detects.
 /// </summary>
-internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, IInputStore inputs, InputMapper mapper, ISavedSearchStore saved) : IApiModule
+internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, IInputStore inputs, InputMapper mapper, ISavedSearchStore saved, ModelNames names) : IApiModule
 {
     /// <summary>The deepest hit a page may reach (page × per_page); Clarifai's limit is not documented, Iris' is this.</summary>
     public const int MaxResultWindow = 10_000;
@@ -54,14 +54,11 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
         var search = Single(request.Searches);
         var page = ReadPage(request.Pagination);
         var query = SearchMapping.ToQuery(search);
-        if (AsksForModelOutput(query.Conditions))
-        {
-            throw new IrisException(StatusCode.NotImplemented,
-                "PostAnnotationsSearches with a filter by annotation.model_version_id is not implemented: Iris keeps the base workflow's outputs per input (embedding, predicted concepts), not as annotations it could answer as hits. PostInputsSearches with the same filter finds the inputs.");
-        }
 
-        // Annotation fields of the filters also choose which annotations of a matching input are hits.
+        // Annotation fields of the filters also choose which annotations of a matching input are hits: every one must
+        // hold. A filter by model_version_id makes the hits model annotations of that version (ModelAnnotations).
         var wanted = query.Conditions.OfType<InputCondition.Annotation>().Where(c => !c.Negate).ToList();
+        var models = query.Conditions.OfType<InputCondition.ModelOutput>().Where(c => !c.Negate).ToList();
         var needed = (int)(page.Offset + page.Size);
         var inputLimit = needed;
         while (true)
@@ -72,8 +69,13 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
             // no gaps. The cost is a scan of the app's candidates per page (one float dot product per candidate).
             var result = await planner.RunAsync(app, query, inputLimit, exactTotal: true, ct).ConfigureAwait(false);
             var ids = result.Hits.Select(h => h.InputId).ToList();
-            var annotations = ids.Count == 0 ? [] : await inputs.ListAnnotationsAsync(app, new AnnotationQuery([], ids, [], []), 1, int.MaxValue, ct).ConfigureAwait(false);
-            var byInput = annotations.Where(a => wanted.All(w => Matches(w, a))).ToLookup(a => a.InputId, StringComparer.Ordinal);
+            var of = new AnnotationQuery([], ids, [], [])
+            {
+                Users = models.Count == 0,
+                ModelVersions = models.Count == 0 ? null : [.. models.Select(m => m.ModelVersionId).Distinct(StringComparer.Ordinal)],
+            };
+            var annotations = ids.Count == 0 ? [] : await inputs.ListAnnotationsAsync(app, of, 1, int.MaxValue, ct).ConfigureAwait(false);
+            var byInput = annotations.Where(a => wanted.All(w => Matches(w, a)) && models.All(m => Matches(m, a))).ToLookup(a => a.InputId, StringComparer.Ordinal);
             var hits = result.Hits.SelectMany(h => byInput[h.InputId].OrderBy(a => a.CreatedAt).ThenBy(a => a.Id, StringComparer.Ordinal).Select(a => (Hit: h, Annotation: a))).ToList();
             if (hits.Count >= needed || result.Hits.Count < inputLimit)
             {
@@ -84,7 +86,7 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
                 {
                     if (hydrated.TryGetValue(hit.InputId, out var input))
                     {
-                        response.Hits.Add(new Hit { Score = hit.Score, Input = input, Annotation = InputMapper.ToAnnotation(app, annotation), UserId = app.UserId, AppId = app.AppId });
+                        response.Hits.Add(new Hit { Score = hit.Score, Input = input, Annotation = InputMapper.ToAnnotation(app, annotation, names), UserId = app.UserId, AppId = app.AppId });
                     }
                 }
 
@@ -287,14 +289,15 @@ internal sealed class SearchesModule(IAppAccess access, SearchPlanner planner, I
         return response;
     }
 
-    private static bool AsksForModelOutput(IEnumerable<InputCondition> conditions) =>
-        conditions.Any(c => c is InputCondition.ModelOutput || (c is InputCondition.All all && AsksForModelOutput(all.Parts)));
-
     private static bool Matches(InputCondition.Annotation wanted, AnnotationRow row) =>
         (wanted.Id is null || string.Equals(wanted.Id, row.Id, StringComparison.Ordinal))
         && (wanted.InputLevel is null || wanted.InputLevel == row.InputLevel)
         && (wanted.UserId is null || string.Equals(wanted.UserId, row.Author, StringComparison.Ordinal))
         && (wanted.StatusCode is null || wanted.StatusCode == row.StatusCode);
+
+    private static bool Matches(InputCondition.ModelOutput wanted, AnnotationRow row) =>
+        row.Model is { } model && string.Equals(wanted.ModelVersionId, model.ModelVersionId, StringComparison.Ordinal)
+        && (wanted.AnnotationId is null || string.Equals(wanted.AnnotationId, row.Id, StringComparison.Ordinal));
 
     private async Task<Dictionary<string, Input>> HydrateAsync(AppRef app, IReadOnlyList<string> ids, CancellationToken ct)
     {

@@ -77,6 +77,11 @@ public interface IInputStore
     /// <summary>Adds annotations atomically; returns the ids already taken (nothing is written then).</summary>
     Task<IReadOnlyList<string>> AddAnnotationsAsync(AppRef app, IReadOnlyList<NewAnnotation> annotations, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// User annotations newest first (by seq); with <see cref="AnnotationQuery.ModelVersions"/>, model annotations as well
+    /// (<see cref="ModelAnnotations"/>, read from the base-workflow index), all in one order: created_at descending, then
+    /// user before model annotations, then seq (user) or input id and model version (model).
+    /// </summary>
     Task<IReadOnlyList<AnnotationRow>> ListAnnotationsAsync(AppRef app, AnnotationQuery filter, int page, int perPage, CancellationToken cancellationToken);
 
     Task<AnnotationRow?> GetAnnotationAsync(AppRef app, string id, CancellationToken cancellationToken);

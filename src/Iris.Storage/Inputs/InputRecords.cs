@@ -81,10 +81,28 @@ public enum AddOutcome
 /// <summary>What happened to one input of an add: its final id (after suffixing) and, for an unknown dataset, which.</summary>
 public sealed record AddResult(AddOutcome Outcome, string Id, DateTimeOffset CreatedAt, string? Detail = null);
 
-public sealed record AnnotationRow(string Id, string InputId, byte[] Data, bool InputLevel, string Author, int StatusCode, DateTimeOffset CreatedAt, DateTimeOffset ModifiedAt);
+/// <summary>
+/// A stored annotation, or (with <see cref="Model"/> set) a model annotation derived from the base-workflow index: then
+/// <see cref="Data"/> is empty, <see cref="Author"/> empty, and the output is in <see cref="Model"/>.
+/// </summary>
+public sealed record AnnotationRow(string Id, string InputId, byte[] Data, bool InputLevel, string Author, int StatusCode, DateTimeOffset CreatedAt, DateTimeOffset ModifiedAt,
+    ModelOutputRow? Model = null);
 
-/// <summary>Filters of ListAnnotations; empty lists do not filter.</summary>
-public sealed record AnnotationQuery(IReadOnlyList<string> Ids, IReadOnlyList<string> InputIds, IReadOnlyList<string> Authors, IReadOnlyList<int> Statuses);
+/// <summary>
+/// Filters of ListAnnotations; empty lists do not filter. <see cref="Ids"/>, <see cref="InputIds"/> and
+/// <see cref="Statuses"/> apply to both kinds; <see cref="Authors"/> to user annotations only.
+/// </summary>
+public sealed record AnnotationQuery(IReadOnlyList<string> Ids, IReadOnlyList<string> InputIds, IReadOnlyList<string> Authors, IReadOnlyList<int> Statuses)
+{
+    /// <summary>Whether user annotations (the stored ones, by <see cref="Authors"/>) are listed.</summary>
+    public bool Users { get; init; } = true;
+
+    /// <summary>Model annotations listed as well: null none, empty every model version's, otherwise these versions'.</summary>
+    public IReadOnlyList<string>? ModelVersions { get; init; }
+
+    /// <summary>Read each listed model annotation's output (<see cref="ModelOutputRow.Vector"/>, <see cref="ModelOutputRow.Concepts"/>).</summary>
+    public bool WithOutput { get; init; }
+}
 
 public sealed record ConceptRow(string Id, string Name, string Language, DateTimeOffset CreatedAt, DateTimeOffset ModifiedAt);
 

@@ -526,20 +526,44 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         var parameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId), ("@l", perPage), ("@o", (long)(page - 1) * perPage) };
-        var where = "user_id = @u AND app_id = @a AND input_id NOT IN (SELECT id FROM inputs WHERE user_id = @u AND app_id = @a AND deleting = 1)";
-        void In(string column, string prefix, IReadOnlyList<string> values)
+        var users = filter.Users ? UserAnnotationsWhere(filter, parameters) : null;
+        if (filter.ModelVersions is null)
         {
-            if (values.Count > 0)
-            {
-                var (list, p) = Sql.InList(prefix, values);
-                where += $" AND {column} IN {list}";
-                parameters.AddRange(p);
-            }
+            return users is null ? [] : await s.QueryAsync(ReadAnnotation, $"SELECT {AnnotationColumns} FROM annotations WHERE {users} ORDER BY seq DESC LIMIT @l OFFSET @o;", [.. parameters]);
         }
 
-        In("id", "id", filter.Ids);
-        In("input_id", "in", filter.InputIds);
-        In("author", "au", filter.Authors);
+        // With model annotations: one list of both kinds, newest first (created_at), then user before model annotations,
+        // then by seq (user) or input and model version (model): a total order, so pages neither repeat nor skip.
+        var branches = new List<string>();
+        if (users is not null)
+        {
+            branches.Add($"SELECT 0 AS kind, id, input_id, data, input_level, author, status_code, created_at, modified_at, seq, '' AS mv, '' AS mid, '' AS ev FROM annotations WHERE {users}");
+        }
+
+        if (await ModelAnnotationsWhereAsync(s, app, filter, parameters) is { } models)
+        {
+            branches.Add($"SELECT 1 AS kind, '' AS id, e.input_id, NULL AS data, 1 AS input_level, '' AS author, {ModelAnnotations.Status} AS status_code, e.created_us AS created_at, e.created_us AS modified_at, 0 AS seq, e.model_version_id AS mv, e.model_id AS mid, e.model_version_id AS ev FROM inference_input_embeddings e WHERE {models("e.model_version_id")}");
+            branches.Add($"SELECT 2 AS kind, '' AS id, e.input_id, NULL AS data, 1 AS input_level, '' AS author, {ModelAnnotations.Status} AS status_code, e.created_us AS created_at, e.created_us AS modified_at, 0 AS seq, e.concepts_version_id AS mv, '' AS mid, e.model_version_id AS ev FROM inference_input_embeddings e WHERE e.concepts_version_id <> '' AND {models("e.concepts_version_id")}");
+        }
+
+        if (branches.Count == 0)
+        {
+            return [];
+        }
+
+        var rows = await s.QueryAsync(r => r.GetInt32(0) == 0
+                ? new AnnotationRow(r.GetString(1), r.GetString(2), (byte[])r.GetValue(3), r.GetInt32(4) != 0, r.GetString(5), r.GetInt32(6), Clock.FromMicros(r.GetInt64(7)), Clock.FromMicros(r.GetInt64(8)))
+                : new AnnotationRow(ModelAnnotations.IdOf(r.GetString(2), r.GetString(10)), r.GetString(2), [], true, string.Empty, ModelAnnotations.Status,
+                    Clock.FromMicros(r.GetInt64(7)), Clock.FromMicros(r.GetInt64(8)), new ModelOutputRow(r.GetString(11), r.GetString(10), r.GetString(12), r.GetInt32(0) == 1, null, null)),
+            $"SELECT * FROM ({string.Join(" UNION ALL ", branches)}) x ORDER BY created_at DESC, kind, seq DESC, input_id, mv LIMIT @l OFFSET @o;", [.. parameters]);
+        return filter.WithOutput ? await WithOutputAsync(s, app, rows) : rows;
+    }
+
+    // The stored annotations passing the filter (over the annotations table, unaliased).
+    private static string UserAnnotationsWhere(AnnotationQuery filter, List<(string, object?)> parameters)
+    {
+        var where = "user_id = @u AND app_id = @a AND input_id NOT IN (SELECT id FROM inputs WHERE user_id = @u AND app_id = @a AND deleting = 1)";
+        where += In("id", "id", filter.Ids, parameters) + In("input_id", "in", filter.InputIds, parameters) + In("author", "au", filter.Authors, parameters);
         // Status codes are bound as integers: PostgreSQL has no integer = text operator (SQLite converted the text silently).
         if (filter.Statuses.Count > 0)
         {
@@ -548,8 +572,101 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             parameters.AddRange(names.Zip(filter.Statuses, (name, code) => (name, (object?)code)));
         }
 
-        var rows = await s.QueryAsync(ReadAnnotation, $"SELECT {AnnotationColumns} FROM annotations WHERE {where} ORDER BY seq DESC LIMIT @l OFFSET @o;", [.. parameters]);
-        return rows;
+        return where;
+    }
+
+    private static string In(string column, string prefix, IReadOnlyList<string> values, List<(string, object?)> parameters)
+    {
+        if (values.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        var (list, p) = Sql.InList(prefix, values);
+        parameters.AddRange(p);
+        return $" AND {column} IN {list}";
+    }
+
+    // The model annotations passing the filter, as a condition over the base-workflow index row e given the column that
+    // holds the annotation's model version; null when none can pass. Their ids are hashes (ModelAnnotations.IdOf), which
+    // SQL cannot compute: asked for by id, the app's (input, version) pairs are read (only the named inputs' when
+    // input_ids are given) and the matching ones named.
+    private static async Task<Func<string, string>?> ModelAnnotationsWhereAsync(DbSession s, AppRef app, AnnotationQuery filter, List<(string, object?)> parameters)
+    {
+        if (filter.ModelVersions is not { } versions || (filter.Statuses.Count > 0 && !filter.Statuses.Contains(ModelAnnotations.Status)))
+        {
+            return null;
+        }
+
+        var where = "e.user_id = @u AND e.app_id = @a AND e.input_id IN (SELECT id FROM inputs WHERE user_id = @u AND app_id = @a AND deleting = 0)"
+            + In("e.input_id", "mi", filter.InputIds, parameters);
+        (string List, (string, object?)[] Parameters)? versionList = versions.Count == 0 ? null : Sql.InList("mv", versions);
+        parameters.AddRange(versionList?.Parameters ?? []);
+        List<(string InputId, string Version)>? pairs = null;
+        if (filter.Ids.Count > 0)
+        {
+            var wanted = filter.Ids.ToHashSet(StringComparer.Ordinal);
+            var keyParameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId) };
+            var keys = await s.QueryAsync(r => (r.GetString(0), r.GetString(1), r.GetString(2)),
+                $"SELECT e.input_id, e.model_version_id, e.concepts_version_id FROM inference_input_embeddings e WHERE e.user_id = @u AND e.app_id = @a{In("e.input_id", "ki", filter.InputIds, keyParameters)};",
+                [.. keyParameters]);
+            pairs = [.. keys.SelectMany(k => new[] { (k.Item1, k.Item2), (k.Item1, k.Item3) })
+                .Where(p => p.Item2.Length > 0 && wanted.Contains(ModelAnnotations.IdOf(p.Item1, p.Item2)))];
+            if (pairs.Count == 0)
+            {
+                return null;
+            }
+
+            for (var i = 0; i < pairs.Count; i++)
+            {
+                parameters.Add(("@pi" + i.ToString(CultureInfo.InvariantCulture), pairs[i].InputId));
+                parameters.Add(("@pv" + i.ToString(CultureInfo.InvariantCulture), pairs[i].Version));
+            }
+        }
+
+        return column =>
+        {
+            var condition = where + (versionList is { } v ? $" AND {column} IN {v.List}" : string.Empty);
+            if (pairs is not null)
+            {
+                condition += " AND (" + string.Join(" OR ", pairs.Select((_, i) =>
+                    $"(e.input_id = @pi{i.ToString(CultureInfo.InvariantCulture)} AND {column} = @pv{i.ToString(CultureInfo.InvariantCulture)})")) + ")";
+            }
+
+            return condition;
+        };
+    }
+
+    // The output behind each model annotation of a page: the embedding's vector, or the predicted concepts kept (best first).
+    private static async Task<IReadOnlyList<AnnotationRow>> WithOutputAsync(DbSession s, AppRef app, IReadOnlyList<AnnotationRow> rows)
+    {
+        var result = new List<AnnotationRow>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (row.Model is not { } model)
+            {
+                result.Add(row);
+                continue;
+            }
+
+            (string, object?)[] key = [("@u", app.UserId), ("@a", app.AppId), ("@i", row.InputId), ("@v", model.ModelVersionId)];
+            result.Add(row with
+            {
+                Model = model.IsEmbedding
+                    ? model with
+                    {
+                        Vector = await s.FirstAsync(r => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 0)).ToArray(),
+                            "SELECT vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND input_id = @i AND model_version_id = @v;", key),
+                    }
+                    : model with
+                    {
+                        Concepts = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)),
+                            "SELECT concept_id, value FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND input_id = @i AND model_version_id = @v ORDER BY value DESC, concept_id;", key),
+                    },
+            });
+        }
+
+        return result;
     }
 
     public async Task<AnnotationRow?> GetAnnotationAsync(AppRef app, string id, CancellationToken cancellationToken)

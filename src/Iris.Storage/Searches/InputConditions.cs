@@ -31,8 +31,9 @@ public abstract record InputCondition(bool Negate)
     /// <summary>
     /// The app's base workflow ran this model version on the input and its output is stored: the input's embedding, or
     /// the concepts the model predicted (Clarifai keeps these as the input's model annotations, CLARIFAI_FACTS.md 8.3).
+    /// With <paramref name="AnnotationId"/>, that output's model annotation has this id (<c>ModelAnnotations.IdOf</c>).
     /// </summary>
-    public sealed record ModelOutput(string ModelVersionId, bool Negate) : InputCondition(Negate);
+    public sealed record ModelOutput(string ModelVersionId, bool Negate, string? AnnotationId = null) : InputCondition(Negate);
 
     /// <summary>Every part holds (a filter of several fields, negated as a whole).</summary>
     public sealed record All(IReadOnlyList<InputCondition> Parts, bool Negate) : InputCondition(Negate);

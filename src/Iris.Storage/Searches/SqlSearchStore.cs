@@ -41,8 +41,8 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
 
     public async Task<IReadOnlyList<Candidate>> CandidatesAsync(AppRef app, IReadOnlyList<InputCondition> conditions, CancellationToken cancellationToken)
     {
-        var (where, parameters) = Where(app, conditions);
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var (where, parameters) = Where(app, await ResolveModelAnnotationIdsAsync(s, app, conditions).ConfigureAwait(false));
         return await s.QueryAsync(r => new Candidate(r.GetString(0), r.GetInt64(1), Sql.NullableString(r, 2), r.IsDBNull(3) ? null : r.GetDouble(3), r.IsDBNull(4) ? null : r.GetDouble(4)), $"""
             SELECT i.id, i.seq, l.metadata_json, l.geo_lon, l.geo_lat
             FROM inputs i
@@ -54,6 +54,12 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
 
     public async Task<IReadOnlyList<string>> MatchingIdsAsync(AppRef app, IReadOnlyList<InputCondition> conditions, CancellationToken cancellationToken)
     {
+        if (HasModelAnnotationId(conditions))
+        {
+            await using var resolving = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
+            conditions = await ResolveModelAnnotationIdsAsync(resolving, app, conditions).ConfigureAwait(false);
+        }
+
         var (where, parameters) = Where(app, conditions);
         var sql = $"SELECT i.id FROM inputs i WHERE {where};";
         // Read before the query: a commit in between moves the data version, and the next call reads again.
@@ -81,6 +87,43 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
         }
 
         return ids;
+    }
+
+    private static bool HasModelAnnotationId(IReadOnlyList<InputCondition> conditions) =>
+        conditions.Any(c => c is InputCondition.ModelOutput { AnnotationId: not null } || (c is InputCondition.All all && HasModelAnnotationId(all.Parts)));
+
+    // A model annotation's id is a hash of its input id and model version (ModelAnnotations.IdOf), which SQL cannot
+    // compute: a condition naming one becomes "that model's output, on the input whose annotation has that id", found by
+    // hashing the ids of the inputs the model version ran on.
+    private static async Task<IReadOnlyList<InputCondition>> ResolveModelAnnotationIdsAsync(DbSession s, AppRef app, IReadOnlyList<InputCondition> conditions)
+    {
+        if (!HasModelAnnotationId(conditions))
+        {
+            return conditions;
+        }
+
+        var resolved = new List<InputCondition>(conditions.Count);
+        foreach (var condition in conditions)
+        {
+            switch (condition)
+            {
+                case InputCondition.ModelOutput { AnnotationId: { } id } output:
+                    var inputs = await s.QueryAsync(r => r.GetString(0),
+                        "SELECT input_id FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND (model_version_id = @v OR concepts_version_id = @v);",
+                        ("@u", app.UserId), ("@a", app.AppId), ("@v", output.ModelVersionId)).ConfigureAwait(false);
+                    var owner = inputs.Where(i => string.Equals(Inputs.ModelAnnotations.IdOf(i, output.ModelVersionId), id, StringComparison.Ordinal)).Take(1).ToList();
+                    resolved.Add(new InputCondition.All([output with { Negate = false, AnnotationId = null }, new InputCondition.InputIds(owner, false)], output.Negate));
+                    break;
+                case InputCondition.All all when HasModelAnnotationId(all.Parts):
+                    resolved.Add(all with { Parts = await ResolveModelAnnotationIdsAsync(s, app, all.Parts).ConfigureAwait(false) });
+                    break;
+                default:
+                    resolved.Add(condition);
+                    break;
+            }
+        }
+
+        return resolved;
     }
 
     // The SQL text and every parameter's type and value: equal keys are the same query.

@@ -255,12 +255,13 @@ public abstract partial class SearchTests<TFixture>(TFixture iris) : IClassFixtu
         Assert.Equal(["t0", "p4", "p3", "p2", "p1", "p0"], Ids(trusted));
         Assert.Empty(Ids(notTrusted));
 
-        // Annotation hits of model outputs are not served: a precise refusal, not an empty page.
+        // Annotation hits of model outputs are the model annotations (ModelAnnotationTests): one per processed photo.
         var request = new PostAnnotationsSearchesRequest { UserAppId = InputsFixture.App(AppId) };
         request.Searches.Add(new SearchMessage { Query = new Query { Filters = { Model(embedder) } } });
-        var refused = await iris.Grpc.PostAnnotationsSearchesAsync(request, IrisFixture.PatMetadata);
-        Assert.Equal(StatusCode.NotImplemented, refused.Status.Code);
-        Assert.StartsWith("PostAnnotationsSearches with a filter by annotation.model_version_id is not implemented", refused.Status.Details, StringComparison.Ordinal);
+        var hits = await iris.Grpc.PostAnnotationsSearchesAsync(request, IrisFixture.PatMetadata);
+        Assert.Equal(StatusCode.Success, hits.Status.Code);
+        Assert.Equal(["p0", "p1", "p2", "p3", "p4"], hits.Hits.Select(h => h.Input.Id).Order(StringComparer.Ordinal));
+        Assert.All(hits.Hits, h => Assert.Equal((h.Input.Id, embedder), (h.Annotation.InputId, h.Annotation.Worker.Model.ModelVersion.Id)));
     }
 
     [Fact]
