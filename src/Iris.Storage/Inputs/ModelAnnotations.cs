@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using Iris.Core.Apps;
+using Iris.Storage.Db;
 
 namespace Iris.Storage.Inputs;
 
@@ -21,6 +23,36 @@ public static class ModelAnnotations
 
     /// <summary>The status every model annotation has: ANNOTATION_SUCCESS (the output is stored once the model ran).</summary>
     public const int Status = 24150;
+
+    /// <summary>
+    /// The (input, model version) behind each of <paramref name="ids"/> that names a model annotation of the app, read
+    /// from the base-workflow index: its ids are hashes SQL cannot compute, so the app's (input, version) keys are read
+    /// (only <paramref name="inputIds"/>' when given, only <paramref name="modelVersionId"/>'s when given) and hashed.
+    /// </summary>
+    internal static async Task<List<(string InputId, string ModelVersionId)>> OwnersAsync(
+        DbSession s, AppRef app, IReadOnlyCollection<string> ids, IReadOnlyList<string> inputIds, string? modelVersionId)
+    {
+        var parameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId) };
+        var where = "e.user_id = @u AND e.app_id = @a";
+        if (inputIds.Count > 0)
+        {
+            var (list, p) = Sql.InList("ki", inputIds);
+            where += $" AND e.input_id IN {list}";
+            parameters.AddRange(p);
+        }
+
+        if (modelVersionId is not null)
+        {
+            where += " AND (e.model_version_id = @v OR e.concepts_version_id = @v)";
+            parameters.Add(("@v", modelVersionId));
+        }
+
+        var keys = await s.QueryAsync(r => (r.GetString(0), r.GetString(1), r.GetString(2)),
+            $"SELECT e.input_id, e.model_version_id, e.concepts_version_id FROM inference_input_embeddings e WHERE {where};", [.. parameters]).ConfigureAwait(false);
+        var wanted = ids as IReadOnlySet<string> ?? ids.ToHashSet(StringComparer.Ordinal);
+        return [.. keys.SelectMany(k => new[] { (k.Item1, k.Item2), (k.Item1, k.Item3) })
+            .Where(p => p.Item2.Length > 0 && (modelVersionId is null || string.Equals(p.Item2, modelVersionId, StringComparison.Ordinal)) && wanted.Contains(IdOf(p.Item1, p.Item2)))];
+    }
 }
 
 /// <summary>

@@ -605,13 +605,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
         List<(string InputId, string Version)>? pairs = null;
         if (filter.Ids.Count > 0)
         {
-            var wanted = filter.Ids.ToHashSet(StringComparer.Ordinal);
-            var keyParameters = new List<(string, object?)> { ("@u", app.UserId), ("@a", app.AppId) };
-            var keys = await s.QueryAsync(r => (r.GetString(0), r.GetString(1), r.GetString(2)),
-                $"SELECT e.input_id, e.model_version_id, e.concepts_version_id FROM inference_input_embeddings e WHERE e.user_id = @u AND e.app_id = @a{In("e.input_id", "ki", filter.InputIds, keyParameters)};",
-                [.. keyParameters]);
-            pairs = [.. keys.SelectMany(k => new[] { (k.Item1, k.Item2), (k.Item1, k.Item3) })
-                .Where(p => p.Item2.Length > 0 && wanted.Contains(ModelAnnotations.IdOf(p.Item1, p.Item2)))];
+            pairs = await ModelAnnotations.OwnersAsync(s, app, filter.Ids, filter.InputIds, null);
             if (pairs.Count == 0)
             {
                 return null;

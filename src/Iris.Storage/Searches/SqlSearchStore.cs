@@ -108,10 +108,7 @@ public sealed class SqlSearchStore(Database database) : ISearchStore
             switch (condition)
             {
                 case InputCondition.ModelOutput { AnnotationId: { } id } output:
-                    var inputs = await s.QueryAsync(r => r.GetString(0),
-                        "SELECT input_id FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND (model_version_id = @v OR concepts_version_id = @v);",
-                        ("@u", app.UserId), ("@a", app.AppId), ("@v", output.ModelVersionId)).ConfigureAwait(false);
-                    var owner = inputs.Where(i => string.Equals(Inputs.ModelAnnotations.IdOf(i, output.ModelVersionId), id, StringComparison.Ordinal)).Take(1).ToList();
+                    var owner = (await Inputs.ModelAnnotations.OwnersAsync(s, app, [id], [], output.ModelVersionId).ConfigureAwait(false)).Select(o => o.InputId).Take(1).ToList();
                     resolved.Add(new InputCondition.All([output with { Negate = false, AnnotationId = null }, new InputCondition.InputIds(owner, false)], output.Negate));
                     break;
                 case InputCondition.All all when HasModelAnnotationId(all.Parts):
