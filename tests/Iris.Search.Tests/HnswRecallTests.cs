@@ -424,6 +424,36 @@ public sealed class HnswSnapshotTests
         Assert.True(FirstSearchAllocates(original) >= visitedBytes, "a graph that was not restored makes its visited array on the first search of a thread");
     }
 
+    // A restore warms its graph with a few searches from stored vectors on the visited array it then hands to the first
+    // searching thread. That thread's first searches stamp 1, 2, … again, so the array must come back cleared: searched
+    // from the same vectors in the same order, on the restored graph, they answer exactly what the original graph does.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_searches_a_restore_warms_with_leave_the_first_searches_exact(bool int8)
+    {
+        var options = new HnswOptions(M: 8, EfConstruction: 32, EfSearch: 32) { Int8 = int8 };
+        var original = new HnswIndex(options);
+        var vectors = SeededVectors.Clustered(20_000, 16, 20, seed: 9);
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            original.Upsert("k" + i, vectors[i]);
+        }
+
+        var restored = RoundTrip(original, options)!;
+        var stride = vectors.Length / HnswIndex.WarmSearches;
+        var warmed = Enumerable.Range(0, HnswIndex.WarmSearches).Select(j => vectors[(stride / 2) + (j * stride)]).ToList();
+        var answers = new List<string[]>();
+        var thread = new Thread(() => answers.AddRange(warmed.Select(v => restored.Search(v, 10, null).Select(n => n.Key).ToArray())));
+        thread.Start();
+        thread.Join();
+        for (var j = 0; j < warmed.Count; j++)
+        {
+            Assert.Equal(10, answers[j].Length);
+            Assert.Equal(original.Search(warmed[j], 10, null).Select(n => n.Key), answers[j]);
+        }
+    }
+
     // The snapshot is written in slices of 16 MB (one span of bytes holds at most 2 GB, and a million 1,280-d vectors
     // are 5.1 GB): vectors spanning several slices, keys of 1 to 200 characters (some outside ASCII, so their length
     // prefixes take one or two bytes) and an empty graph all come back whole.
