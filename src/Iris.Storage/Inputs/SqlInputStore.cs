@@ -632,35 +632,53 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
     }
 
     // The output behind each model annotation of a page: the embedding's vector, or the predicted concepts kept (best first).
+    // Two reads for the whole page (one per kind of output), not one per annotation.
     private static async Task<IReadOnlyList<AnnotationRow>> WithOutputAsync(DbSession s, AppRef app, IReadOnlyList<AnnotationRow> rows)
     {
-        var result = new List<AnnotationRow>(rows.Count);
-        foreach (var row in rows)
+        var vectors = new Dictionary<(string InputId, string Version), float[]>();
+        var concepts = new Dictionary<(string InputId, string Version), List<(string ConceptId, float Value)>>();
+        foreach (var isEmbedding in new[] { true, false })
         {
-            if (row.Model is not { } model)
+            var pairs = rows.Where(r => r.Model is { } m && m.IsEmbedding == isEmbedding).Select(r => (r.InputId, r.Model!.ModelVersionId)).Distinct().ToList();
+            if (pairs.Count == 0)
             {
-                result.Add(row);
                 continue;
             }
 
-            (string, object?)[] key = [("@u", app.UserId), ("@a", app.AppId), ("@i", row.InputId), ("@v", model.ModelVersionId)];
-            result.Add(row with
+            var (inputs, inputParameters) = Sql.InList("oi", [.. pairs.Select(p => p.InputId).Distinct()]);
+            var (versions, versionParameters) = Sql.InList("ov", [.. pairs.Select(p => p.ModelVersionId).Distinct()]);
+            (string, object?)[] parameters = [("@u", app.UserId), ("@a", app.AppId), .. inputParameters, .. versionParameters];
+            var wanted = pairs.ToHashSet();
+            if (isEmbedding)
             {
-                Model = model.IsEmbedding
-                    ? model with
+                foreach (var (key, vector) in await s.QueryAsync(r => ((r.GetString(0), r.GetString(1)), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 2)).ToArray()),
+                    $"SELECT input_id, model_version_id, vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND input_id IN {inputs} AND model_version_id IN {versions};", parameters))
+                {
+                    if (wanted.Contains(key))
                     {
-                        Vector = await s.FirstAsync(r => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 0)).ToArray(),
-                            "SELECT vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND input_id = @i AND model_version_id = @v;", key),
+                        vectors[key] = vector;
                     }
-                    : model with
+                }
+            }
+            else
+            {
+                foreach (var (key, concept, value) in await s.QueryAsync(r => ((r.GetString(0), r.GetString(1)), r.GetString(2), (float)r.GetDouble(3)),
+                    $"SELECT input_id, model_version_id, concept_id, value FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND input_id IN {inputs} AND model_version_id IN {versions} ORDER BY value DESC, concept_id;", parameters))
+                {
+                    if (wanted.Contains(key))
                     {
-                        Concepts = await s.QueryAsync(r => (r.GetString(0), (float)r.GetDouble(1)),
-                            "SELECT concept_id, value FROM inference_input_concepts WHERE user_id = @u AND app_id = @a AND input_id = @i AND model_version_id = @v ORDER BY value DESC, concept_id;", key),
-                    },
-            });
+                        (concepts.TryGetValue(key, out var list) ? list : concepts[key] = []).Add((concept, value));
+                    }
+                }
+            }
         }
 
-        return result;
+        return [.. rows.Select(row => row.Model is not { } model ? row : row with
+        {
+            Model = model.IsEmbedding
+                ? model with { Vector = vectors.GetValueOrDefault((row.InputId, model.ModelVersionId)) }
+                : model with { Concepts = concepts.TryGetValue((row.InputId, model.ModelVersionId), out var list) ? list : [] },
+        })];
     }
 
     public async Task<AnnotationRow?> GetAnnotationAsync(AppRef app, string id, CancellationToken cancellationToken)
