@@ -12,7 +12,7 @@ using Iris.Testing;
 // build time, memory per vector, recall@10 / QPS / p99 over an ef sweep (float and int8 walks), filtered QPS at 10 % and
 // 1 % and the exact/walk cross-over, and what the first query after a restart costs.
 // Usage: dotnet run -c Release --project bench/Iris.Bench.Search -- [count] [dim] [queries] [--no-doc] [--cache DIR [--stage prepare|iris|peers]]
-//        [--fill Always|Never|…] [--seed N] (the graph's level draws; 42 as a server's)
+//        [--fill Always|Never|…] [--seed N] (the level draws of Iris' graph and hnswlib's random_seed; 42 as a server's)
 //        [--upper-ef A,B,…] (after the restore: the unfiltered sweeps for each HnswIndex.UpperEf, then stop)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- e2e …   (visual search end to end over gRPC)
 //        dotnet run -c Release --project bench/Iris.Bench.Search -- lab …   (where a search's time goes: Lab.cs)
@@ -48,7 +48,7 @@ var cacheDir = Text("--cache");
 var stage = Text("--stage");
 const int K = 10;
 int[] sweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048] : [10, 16, 24, 32, 48, 64, 96, 128, 192, 256];
-int[] filteredSweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 128, 256, 512] : [10, 16, 24, 32, 48, 64, 128];
+int[] filteredSweep = count > 100_000 ? [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512] : [10, 16, 24, 32, 48, 64, 128];
 var work = cacheDir is null ? Directory.CreateTempSubdirectory("iris-bench-search-") : Directory.CreateDirectory(cacheDir);
 var outPath = Path.Combine(FindRoot(), "docs", "benchmarks.md");
 var options = new HnswOptions(EfConstruction: efConstruction, Seed: Flag("--seed", new HnswOptions().Seed)) { Int8 = true, KeepPrunedConnections = Text("--fill") is { } fill ? Enum.Parse<PrunedFill>(fill, ignoreCase: true) : PrunedFill.Always };
@@ -143,7 +143,7 @@ try
     if (stage == "peers")
     {
         Console.WriteLine("peers: /usr/bin/python3 peers.py save (hnswlib" + (withFaiss ? ", faiss)" : ")"));
-        RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "save", withFaiss);
+        RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "save", withFaiss, options.Seed);
         return;
     }
 
@@ -217,14 +217,14 @@ try
     var restoredBytes = (GC.GetTotalMemory(true) - heapBefore) / (double)count;
     Console.WriteLine($"  restored graph: {restoredBytes:F0} bytes/vector on the managed heap with int8 codes, {restoredBytes - dim:F0} without");
     hnsw.UseInt8 = false;
-    var (fullBefore, allocatedBefore) = (GC.CollectionCount(2), GC.GetAllocatedBytesForCurrentThread());
+    var (fullBefore, allocatedBefore, faultsBefore) = (GC.CollectionCount(2), GC.GetAllocatedBytesForCurrentThread(), ThreadCpu.MinorFaults());
     var firstClock = Stopwatch.StartNew();
     hnsw.Search(queries[^1], K, null);
     var firstMs = firstClock.Elapsed.TotalMilliseconds;
-    var (fullCollections, allocatedKb) = (GC.CollectionCount(2) - fullBefore, (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / 1024.0);
+    var (fullCollections, allocatedKb, faults) = (GC.CollectionCount(2) - fullBefore, (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / 1024.0, ThreadCpu.MinorFaults() - faultsBefore);
     var secondClock = Stopwatch.StartNew();
     hnsw.Search(queries[^2], K, null);
-    Console.WriteLine($"  first query: {fullCollections} full collection(s), {allocatedKb:F0} KB allocated on its thread; second query {secondClock.Elapsed.TotalMilliseconds:F2} ms");
+    Console.WriteLine($"  first query: {fullCollections} full collection(s), {allocatedKb:F0} KB allocated and {faults} minor page fault(s) on its thread; second query {secondClock.Elapsed.TotalMilliseconds:F2} ms");
     var warm = Time(queries, q => hnsw.Search(q, K, null), (_, _) => { });
     (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart =
         withRestart ? (new FileInfo(InWork("iris.hnsw")).Length / 1048576.0, irisBuild.SnapshotS, restoreS, firstMs, 1000 / warm.WallQps) : null;
@@ -284,7 +284,7 @@ try
 
         if (rounds > 1)
         {
-            peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, round == 0 ? "build" : "query", withFaiss));
+            peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, round == 0 ? "build" : "query", withFaiss, options.Seed));
         }
     }
 
@@ -332,11 +332,11 @@ try
     if (rounds <= 1)
     {
         Console.WriteLine("peers: /usr/bin/python3 peers.py (hnswlib" + (withFaiss ? ", faiss)" : ")"));
-        peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "build", withFaiss));
+        peerRuns.Add(RunPeers(work.FullName, count, dim, queryCount, sweep, efConstruction, "build", withFaiss, options.Seed));
     }
 
     var heading = count == 100_000 ? "## Search (issue 11)" : $"## Search at {count:N0} vectors (issue 11)";
-    var report = Report(heading, count, dim, queryCount, efConstruction, rounds, exactQps, exactTime.P99, build, buildCpu, bytesFloat, bytesInt8, sweeps, filtered, forced, restart, peerRuns);
+    var report = Report(heading, count, dim, queryCount, efConstruction, options.Seed, rounds, exactQps, exactTime.P99, build, buildCpu, bytesFloat, bytesInt8, sweeps, filtered, forced, restart, peerRuns);
     if (writeDoc)
     {
         BenchmarkDoc.WriteSection(outPath, heading, report);
@@ -435,11 +435,11 @@ static AllowedSet Allowed(int count, double share)
 
 static string ShareName(double share) => string.Create(CultureInfo.InvariantCulture, $"{share * 100:0.#}%");
 
-static List<JsonElement> RunPeers(string work, int count, int dim, int queries, int[] sweep, int efConstruction, string mode, bool withFaiss)
+static List<JsonElement> RunPeers(string work, int count, int dim, int queries, int[] sweep, int efConstruction, string mode, bool withFaiss, int seed)
 {
     var script = Path.Combine(FindRoot(), "bench", "Iris.Bench.Search", "peers.py");
     string[] arguments = [script, work, count.ToString(CultureInfo.InvariantCulture), dim.ToString(CultureInfo.InvariantCulture), queries.ToString(CultureInfo.InvariantCulture), string.Join(',', sweep),
-        efConstruction.ToString(CultureInfo.InvariantCulture), mode, withFaiss ? "hnswlib,faiss" : "hnswlib"];
+        efConstruction.ToString(CultureInfo.InvariantCulture), mode, withFaiss ? "hnswlib,faiss" : "hnswlib", seed.ToString(CultureInfo.InvariantCulture)];
     var start = new ProcessStartInfo("/usr/bin/python3", arguments)
     {
         RedirectStandardOutput = true,
@@ -462,7 +462,7 @@ static List<JsonElement> RunPeers(string work, int count, int dim, int queries, 
     return lines;
 }
 
-static string Report(string heading, int count, int dim, int queries, int efConstruction, int rounds, double exactQps, double exactP99, double build, double buildCpu, double bytesFloat, double bytesInt8,
+static string Report(string heading, int count, int dim, int queries, int efConstruction, int seed, int rounds, double exactQps, double exactP99, double build, double buildCpu, double bytesFloat, double bytesInt8,
     Dictionary<string, List<Row>> iris, List<(double Share, bool Int8, List<Row> Rows, double ExactQps)> filtered, List<(double Share, string Walk, double Recall, double Qps)> forced,
     (double SnapshotMb, double SnapshotS, double RestoreS, double FirstMs, double WarmMs)? restart, List<List<JsonElement>> peerRuns)
 {
@@ -485,7 +485,7 @@ static string Report(string heading, int count, int dim, int queries, int efCons
     b.AppendLine(CultureInfo.InvariantCulture, $"`bench/Iris.Bench.Search/setup.sh && nice dotnet run -c Release --project bench/Iris.Bench.Search -- {count} {dim} {queries}{(efConstruction != 200 ? $" --ef-construction {efConstruction}" : "")}{(rounds != 2 ? $" --rounds {rounds}" : "")}`: {count:N0} seeded embedding-like vectors of {dim} dimensions");
     b.AppendLine("(`SeededVectors.Embeddings`: a 48-d latent mixture of 64 clusters mapped to the output dimension, small noise, rectified, L2-normalised),");
     b.AppendLine(CultureInfo.InvariantCulture, $"{queries} fresh queries from the same distribution (not copies of indexed vectors), k = 10, every engine single-threaded on the same vectors in one run; recall is");
-    b.AppendLine(CultureInfo.InvariantCulture, $"against the exact top 10. hnswlib and faiss are Debian's `python3-hnswlib` and `python3-faiss`, built with M = 16 and ef_construction = {efConstruction} like Iris.");
+    b.AppendLine(CultureInfo.InvariantCulture, $"against the exact top 10. hnswlib and faiss are Debian's `python3-hnswlib` and `python3-faiss`, built with M = 16 and ef_construction = {efConstruction} like Iris; hnswlib's levels drawn with random_seed {seed}, Iris' with `HnswOptions.Seed` {seed} (`--seed`).");
     b.AppendLine(CultureInfo.InvariantCulture, $"QPS is queries per CPU-second of the searching thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` in Iris, `time.thread_time()` in peers.py), which other processes on this shared machine disturb far less than wall-clock time; wall-clock QPS and p99 beside it. {(rounds > 1 ? $"The sweeps ran {rounds} times, Iris and the peers in turn (Iris, peers, Iris, peers), and are averaged." : "One round: Iris first, then the peers.")}");
     b.AppendLine("Memory per vector: Iris's restored graph on the managed heap (`GC.GetTotalMemory` around `ReadSnapshot`: arrays sized to the vectors, keys and their map included; the float row without the int8 codes' d bytes); the peers' resident anonymous memory grown by their build (RssAnon).");
     b.AppendLine();
@@ -564,7 +564,7 @@ static string Report(string heading, int count, int dim, int queries, int efCons
     b.AppendLine();
     if (restart is { } r)
     {
-        b.AppendLine(CultureInfo.InvariantCulture, $"First query after a restart: a restarted node restores the HNSW snapshot from the blob store instead of rebuilding ({r.SnapshotMb:F0} MB, written in {r.SnapshotS:F1} s, restored in {r.RestoreS:F1} s against {build:F1} s to rebuild); the first query on the restored graph took {r.FirstMs:F2} ms, a warm one {r.WarmMs:F2} ms on average (wall clock, ef 128).");
+        b.AppendLine(CultureInfo.InvariantCulture, $"First query after a restart: a restarted node restores the HNSW snapshot from the blob store instead of rebuilding ({r.SnapshotMb:F0} MB, written in {r.SnapshotS:F1} s, restored in {r.RestoreS:F1} s against {build:F1} s to rebuild, {HnswIndex.WarmSearches} warming searches at its end included); the first query on the restored graph took {r.FirstMs:F2} ms, a warm one {r.WarmMs:F2} ms on average (wall clock, ef 128).");
         b.AppendLine();
     }
 

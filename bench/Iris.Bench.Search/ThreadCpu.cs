@@ -21,6 +21,24 @@ internal static partial class ThreadCpu
         return t.Seconds + t.Nanoseconds / 1e9;
     }
 
+    /// <summary>Minor page faults of the calling thread so far (getrusage RUSAGE_THREAD, ru_minflt): a first touch of a fresh page.</summary>
+    public static long MinorFaults()
+    {
+        Span<long> usage = stackalloc long[18];
+        if (GetRusage(RusageThread, ref usage[0]) != 0)
+        {
+            throw new InvalidOperationException("getrusage(RUSAGE_THREAD) failed.");
+        }
+
+        // struct rusage: two timevals (4 longs), ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, then ru_minflt.
+        return usage[8];
+    }
+
+    private const int RusageThread = 1;
+
+    [LibraryImport("libc", EntryPoint = "getrusage")]
+    private static partial int GetRusage(int who, ref long usage);
+
     [StructLayout(LayoutKind.Sequential)]
     private struct TimeSpec
     {

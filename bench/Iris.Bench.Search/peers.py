@@ -2,11 +2,12 @@
 """hnswlib and faiss (Debian's packages) on the vectors Iris.Bench.Search wrote: the same measures, one JSON line each.
 
 Single-threaded like Iris' runs. Vectors are L2-normalised float32 (n x d), so inner product = cosine.
-Usage: peers.py work n d q efs ef_construction build|query|save engines
+Usage: peers.py work n d q efs ef_construction build|query|save engines [seed]
   build: build each engine (saving it in work), then sweep; query: load the saved engines and sweep again (the benchmark
   interleaves rounds of Iris and the peers). QPS is per CPU-second of this thread (time.thread_time), like Iris'.
   An engine whose index and build measures (<engine>.build.json) are already in work (the benchmark's --cache) is loaded,
-  not rebuilt, and reports the saved build measures. save: build what is not saved yet and stop (no sweeps). The vectors are memory-mapped, not copied (5.1 GB at 1M x 1280).
+  not rebuilt, and reports the saved build measures. seed (default 42, Iris' default) is hnswlib's random_seed, which
+  draws its levels; a saved index built with another seed is rebuilt. save: build what is not saved yet and stop (no sweeps). The vectors are memory-mapped, not copied (5.1 GB at 1M x 1280).
 """
 import json, os, sys, time
 import numpy as np
@@ -16,6 +17,7 @@ EFS = [int(x) for x in sys.argv[5].split(",")]
 EFC = int(sys.argv[6]) if len(sys.argv) > 6 else 200
 MODE = sys.argv[7] if len(sys.argv) > 7 else "build"
 ENGINES = sys.argv[8].split(",") if len(sys.argv) > 8 else ["hnswlib", "faiss"]
+SEED = int(sys.argv[9]) if len(sys.argv) > 9 else 42
 queries = np.fromfile(os.path.join(work, "queries.f32"), dtype=np.float32).reshape(q, d)
 # save builds without the ground truth, so it can start while the benchmark still computes it.
 truth = None if MODE == "save" else np.fromfile(os.path.join(work, "truth.i32"), dtype=np.int32).reshape(q, 10)
@@ -54,12 +56,14 @@ def built(name):
     """The saved build measures of an engine whose index is in work too (built with this ef_construction), else None."""
     path = os.path.join(work, name + ".build.json")
     measures = json.load(open(path)) if os.path.exists(path) else None
-    return measures if measures and measures.pop("ef_construction", None) == EFC else None
+    if not measures or measures.pop("ef_construction", None) != EFC or measures.pop("seed", 42) != SEED:
+        return None
+    return measures
 
 
 def save_built(name, measures):
     with open(os.path.join(work, name + ".build.json"), "w") as f:
-        json.dump(dict(measures, ef_construction=EFC), f)
+        json.dump(dict(measures, ef_construction=EFC, seed=SEED), f)
 
 
 def run_hnswlib():
@@ -71,7 +75,7 @@ def run_hnswlib():
         x = data()
         base = rss_mb()
         t, cpu = time.perf_counter(), time.thread_time()
-        h.init_index(max_elements=n, M=16, ef_construction=EFC, random_seed=42)
+        h.init_index(max_elements=n, M=16, ef_construction=EFC, random_seed=SEED)
         h.set_num_threads(1)
         # In slices, so the memory-mapped vectors are read as they are added rather than all at once.
         for at in range(0, n, 65536):
