@@ -629,7 +629,7 @@ public sealed class HnswIndex : IVectorIndex
 
     // A restored graph's arrays are resident but cold: neither the CPU's caches nor its address-translation caches hold
     // the upper layers and the hubs of layer 0 that every search passes through, so the first search after a restart
-    // took 3–6× a warm one at 100,000 and 1,000,000 nodes, and the next few searches 1.4–2×. A restore therefore ends with
+    // took 3× a warm one at 100,000 nodes and 4–10× at 1,000,000, and the next few 1.4–2×. A restore therefore ends with
     // a few searches of its own (from stored vectors spread over the graph), on the visited array it hands to the first
     // searching thread, which is cleared again afterwards.
     private void Warm(int[] visited)
