@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Iris.Core.Errors;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -89,6 +90,9 @@ public static class Sql
     public static int Int(DbDataReader reader, int ordinal) => Convert.ToInt32(reader.GetValue(ordinal), CultureInfo.InvariantCulture);
 
     public static byte[] Bytes(DbDataReader reader, int ordinal) => (byte[])reader.GetValue(ordinal);
+
+    /// <summary>A stored vector column (float32 little-endian, as the inference area writes it) as floats.</summary>
+    public static float[] Floats(DbDataReader reader, int ordinal) => MemoryMarshal.Cast<byte, float>(Bytes(reader, ordinal)).ToArray();
 
     /// <summary>A SQL list of parameters <c>(@p0, @p1, …)</c> for an IN clause, with their values.</summary>
     public static (string List, (string, object?)[] Parameters) InList(string prefix, IReadOnlyList<string> values)

@@ -651,7 +651,7 @@ public sealed class SqlInputStore(Database database, IBlobStore blobs, TimeProvi
             var wanted = pairs.ToHashSet();
             if (isEmbedding)
             {
-                foreach (var (key, vector) in await s.QueryAsync(r => ((r.GetString(0), r.GetString(1)), System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 2)).ToArray()),
+                foreach (var (key, vector) in await s.QueryAsync(r => ((r.GetString(0), r.GetString(1)), Sql.Floats(r, 2)),
                     $"SELECT input_id, model_version_id, vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND input_id IN {inputs} AND model_version_id IN {versions};", parameters))
                 {
                     if (wanted.Contains(key))

@@ -266,7 +266,7 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time, IBl
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         // A removal logs no model version: it matches every vector of the input, and the join finds none left.
         var rows = await s.QueryAsync(r => (Version: r.GetInt64(0), InputId: r.GetString(1), ModelVersionId: r.GetString(2), Op: Sql.Int(r, 3),
-                Vector: r.IsDBNull(4) ? null : MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 4)).ToArray()), """
+                Vector: r.IsDBNull(4) ? null : Sql.Floats(r, 4)), """
             SELECT c.version, c.input_id, COALESCE(e.model_version_id, c.model_version_id), c.op, e.vector
             FROM inference_vector_changes c
             LEFT JOIN inference_input_embeddings e ON e.user_id = c.user_id AND e.app_id = c.app_id AND e.input_id = c.input_id
@@ -324,7 +324,7 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time, IBl
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
         // The version first: changes committed while the vectors are read are applied again by the next catch-up (idempotent).
         var version = await s.ScalarAsync("SELECT version FROM inference_vector_versions WHERE user_id = @u AND app_id = @a;", ("@u", app.UserId), ("@a", app.AppId)).ConfigureAwait(false);
-        var vectors = await s.QueryAsync(r => new InputEmbedding(r.GetString(0), modelVersionId, MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 1)).ToArray()),
+        var vectors = await s.QueryAsync(r => new InputEmbedding(r.GetString(0), modelVersionId, Sql.Floats(r, 1)),
             "SELECT input_id, vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND model_version_id = @m;",
             ("@u", app.UserId), ("@a", app.AppId), ("@m", modelVersionId)).ConfigureAwait(false);
         return (version, vectors);
@@ -404,7 +404,7 @@ public sealed class SqlInputIndexStore(Database database, TimeProvider time, IBl
     public async Task<InputEmbedding?> FindEmbeddingAsync(AppRef app, string inputId, CancellationToken cancellationToken)
     {
         await using var s = await database.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return await s.FirstAsync(r => new InputEmbedding(inputId, r.GetString(0), MemoryMarshal.Cast<byte, float>(Sql.Bytes(r, 1)).ToArray()),
+        return await s.FirstAsync(r => new InputEmbedding(inputId, r.GetString(0), Sql.Floats(r, 1)),
             "SELECT model_version_id, vector FROM inference_input_embeddings WHERE user_id = @u AND app_id = @a AND input_id = @i ORDER BY model_version_id LIMIT 1;",
             ("@u", app.UserId), ("@a", app.AppId), ("@i", inputId)).ConfigureAwait(false);
     }
