@@ -348,6 +348,18 @@ public sealed class HnswConcurrentCompactionTests(ITestOutputHelper output)
 /// <summary>An HNSW snapshot restores the same graph: identical answers, deletes kept, and inserts after the restore work; with int8 codes too.</summary>
 public sealed class HnswSnapshotTests
 {
+    // A graph of the options holding the vectors under the keys "k0", "k1", ….
+    private static HnswIndex Filled(HnswOptions options, float[][] vectors)
+    {
+        var index = new HnswIndex(options);
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            index.Upsert("k" + i, vectors[i]);
+        }
+
+        return index;
+    }
+
     /// <summary>The index written to a stream and read back from it (the stream read to its end, no further).</summary>
     internal static HnswIndex? RoundTrip(HnswIndex index, HnswOptions options)
     {
@@ -365,12 +377,8 @@ public sealed class HnswSnapshotTests
     public void A_restored_snapshot_answers_exactly_as_the_original(bool int8)
     {
         var options = new HnswOptions(M: 8, EfConstruction: 64, EfSearch: 32) { Int8 = int8 };
-        var original = new HnswIndex(options);
         var vectors = SeededVectors.Clustered(3000, 24, 30, seed: 11);
-        for (var i = 0; i < vectors.Length; i++)
-        {
-            original.Upsert("k" + i, vectors[i]);
-        }
+        var original = Filled(options, vectors);
 
         original.Remove("k5");
         var restored = RoundTrip(original, options);
@@ -396,12 +404,8 @@ public sealed class HnswSnapshotTests
     public void The_first_search_after_a_restore_allocates_no_visited_array()
     {
         var options = new HnswOptions(M: 8, EfConstruction: 32, EfSearch: 32);
-        var original = new HnswIndex(options);
         var vectors = SeededVectors.Clustered(20_000, 16, 20, seed: 5);
-        for (var i = 0; i < vectors.Length; i++)
-        {
-            original.Upsert("k" + i, vectors[i]);
-        }
+        var original = Filled(options, vectors);
 
         var restored = RoundTrip(original, options)!;
         long FirstSearchAllocates(HnswIndex index)
@@ -433,12 +437,8 @@ public sealed class HnswSnapshotTests
     public void The_searches_a_restore_warms_with_leave_the_first_searches_exact(bool int8)
     {
         var options = new HnswOptions(M: 8, EfConstruction: 32, EfSearch: 32) { Int8 = int8 };
-        var original = new HnswIndex(options);
         var vectors = SeededVectors.Clustered(20_000, 16, 20, seed: 9);
-        for (var i = 0; i < vectors.Length; i++)
-        {
-            original.Upsert("k" + i, vectors[i]);
-        }
+        var original = Filled(options, vectors);
 
         var restored = RoundTrip(original, options)!;
         var stride = vectors.Length / HnswIndex.WarmSearches;
@@ -513,12 +513,8 @@ public sealed class HnswSnapshotTests
     public void A_truncated_snapshot_throws_instead_of_restoring_part_of_the_graph()
     {
         var options = new HnswOptions(M: 8, EfConstruction: 32);
-        var index = new HnswIndex(options);
         var vectors = SeededVectors.Clustered(500, 16, 5, seed: 3);
-        for (var i = 0; i < vectors.Length; i++)
-        {
-            index.Upsert("k" + i, vectors[i]);
-        }
+        var index = Filled(options, vectors);
 
         using var whole = new MemoryStream();
         index.WriteSnapshot(whole);
